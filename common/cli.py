@@ -1,0 +1,176 @@
+"""The shared command-line flags, their validation, and the one way a recipe reports bad input.
+
+Every recipe builds its parser with `recipe_parser(...)`, then adds its own flags. Bad input exits with
+code 2 and a single line on stderr (`<recipe>: error: ...`), before anything is written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+class UsageError(Exception):
+    """Bad input found after parsing (a bad CSV, a missing download). `main` turns it into exit 2."""
+
+
+class RecipeArgumentParser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one line: `<prog>: error: <message> (see --help)`."""
+
+    def error(self, message: str):  # noqa: D401 - argparse's signature
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def positive_int(text: str) -> int:
+    value = _int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    value = _int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    value = _float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be greater than 0, got {text}")
+    return value
+
+
+def fraction(text: str) -> float:
+    value = _float(text)
+    if not 0.0 <= value < 1.0:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1), got {text}")
+    return value
+
+
+def non_negative_float(text: str) -> float:
+    value = _float(text)
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text}")
+    return value
+
+
+def comma_list(choices: list[str] | tuple[str, ...]):
+    """An argparse type for `a,b,c` whose items must all be in `choices`."""
+
+    def parse(text: str) -> list[str]:
+        items = [item.strip() for item in text.split(",") if item.strip()]
+        if not items:
+            raise argparse.ArgumentTypeError("expected a comma-separated list, got nothing")
+        unknown = [item for item in items if item not in choices]
+        if unknown:
+            raise argparse.ArgumentTypeError(
+                f"unknown {', '.join(unknown)}; valid: {', '.join(choices)}"
+            )
+        return list(dict.fromkeys(items))
+
+    return parse
+
+
+def dataset_type(choices: list[str] | tuple[str, ...], allow_csv: bool):
+    """An argparse type for `--dataset`: one of `choices`, or `csv:PATH` where `allow_csv`."""
+
+    def parse(text: str) -> str:
+        if allow_csv and text.startswith("csv:"):
+            if not text[4:]:
+                raise argparse.ArgumentTypeError("csv: needs a path, e.g. csv:data/table.csv")
+            return text
+        if text not in choices:
+            extra = ", csv:PATH" if allow_csv else ""
+            raise argparse.ArgumentTypeError(
+                f"unknown data set {text!r}; valid: {', '.join(choices)}{extra}"
+            )
+        return text
+
+    return parse
+
+
+def recipe_parser(
+    name: str,
+    description: str,
+    *,
+    default_epochs: int,
+    default_seeds: int = 1,
+    datasets: list[str] | tuple[str, ...] | None = None,
+    default_dataset: str | None = None,
+    allow_csv: bool = False,
+) -> RecipeArgumentParser:
+    """The parser every recipe starts from, with the shared flags and their defaults shown in --help."""
+    parser = RecipeArgumentParser(
+        prog=f"python -m recipes.{name}",
+        description=description,
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    shared = parser.add_argument_group("shared flags")
+    shared.add_argument(
+        "--quick",
+        action="store_true",
+        help="smoke run of a few seconds: tiny data, one or two epochs, same code path",
+    )
+    shared.add_argument(
+        "--epochs", type=positive_int, default=default_epochs, help="maximum training epochs"
+    )
+    shared.add_argument(
+        "--seed", type=non_negative_int, default=0, help="first random seed (seeds run seed..)"
+    )
+    shared.add_argument(
+        "--seeds",
+        type=positive_int,
+        default=default_seeds,
+        help="repeat over this many seeds and report the mean and spread",
+    )
+    shared.add_argument(
+        "--output-dir",
+        default=f"outputs/{name}",
+        help="folder for metrics.json and figures",
+    )
+    shared.add_argument(
+        "--tensorboard", action="store_true", help="write TensorBoard logs under OUTPUT_DIR/logs"
+    )
+    if datasets:
+        shared.add_argument(
+            "--dataset",
+            type=dataset_type(datasets, allow_csv),
+            default=default_dataset or datasets[0],
+            help="data set: " + ", ".join(datasets) + (", or csv:PATH" if allow_csv else ""),
+        )
+        if allow_csv:
+            shared.add_argument("--target", default=None, help="target column, with --dataset csv:PATH")
+    return parser
+
+
+def run_main(name: str, parser: argparse.ArgumentParser, run, argv=None) -> int:
+    """Parse, run, and turn a UsageError into one line on stderr and exit code 2."""
+    args = parser.parse_args(argv)
+    try:
+        run(args)
+    except UsageError as error:
+        print(f"{parser.prog}: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(
+            f"{parser.prog}: interrupted before the run finished; metrics.json was not written",
+            file=sys.stderr,
+        )
+        return 130
+    return 0
+
+
+def _int(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+
+
+def _float(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None

@@ -1,0 +1,250 @@
+"""Data sets every default run reads offline, the optional downloads, a user's CSV, splits and scaling.
+
+- `digits`: scikit-learn's bundled 8x8 digits, split as in the scikit-learn gallery (first half train,
+  second half test, no shuffle); validation carved from the training half.
+- `mnist1d`: generated locally by `mnist1d.data.make_dataset(get_dataset_args())`, identical to the
+  published frozen set (4000 train / 1000 test, length 40). Its downloading `get_dataset` is never used.
+- `mnist`, `fashion_mnist`: `keras.datasets`, downloaded on first use; offline, a clear message says what
+  to fetch and where to put it.
+- `xor`: the four-point toy of the original tutorials.
+- `csv:PATH` with a target column: a user's own numeric table.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from common.cli import UsageError
+
+KERAS_ORIGIN = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
+
+
+@dataclass
+class Split:
+    """Train / validation / test arrays (features float32, labels int) and what they are."""
+
+    name: str
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_val: np.ndarray
+    y_val: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    class_names: list[str]
+    image_shape: tuple[int, ...] | None = None  # (8, 8) for digits; None for tables and sequences
+    notes: dict = field(default_factory=dict)
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+    @property
+    def num_features(self) -> int:
+        return int(np.prod(self.x_train.shape[1:]))
+
+
+def carve_validation(x, y, fraction: float, seed: int = 0):
+    """Split off a stratified validation set: (x_train, y_train, x_val, y_val)."""
+    from sklearn.model_selection import train_test_split
+
+    counts = np.bincount(y)
+    stratify = y if counts[counts > 0].min() >= 2 else None
+    x_tr, x_val, y_tr, y_val = train_test_split(
+        x, y, test_size=fraction, random_state=seed, stratify=stratify
+    )
+    return x_tr, y_tr, x_val, y_val
+
+
+def subsample(x, y, n: int, seed: int = 0):
+    """The first `n` of a fixed permutation (for --quick); everything if `n` >= len(x)."""
+    if n >= len(x):
+        return x, y
+    order = np.random.default_rng(seed).permutation(len(x))[:n]
+    return x[order], y[order]
+
+
+def load_digits_split(val_fraction: float = 0.1, seed: int = 0) -> Split:
+    """scikit-learn's digits: first half train, second half test (the gallery's split)."""
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    x = digits.data.astype(np.float32)
+    y = digits.target.astype(np.int64)
+    half = len(x) // 2
+    x_tr, y_tr, x_val, y_val = carve_validation(x[:half], y[:half], val_fraction, seed)
+    return Split(
+        "digits",
+        x_tr,
+        y_tr,
+        x_val,
+        y_val,
+        x[half:],
+        y[half:],
+        [str(d) for d in range(10)],
+        image_shape=(8, 8),
+        notes={"train_half": half, "test": len(x) - half},
+    )
+
+
+def mnist1d_dataset(seed: int | None = None, **overrides) -> dict:
+    """`mnist1d.data.make_dataset` with the published arguments, optionally another seed or params.
+
+    With no arguments this is the published frozen set (4000 train / 1000 test sequences of length 40).
+    """
+    from mnist1d.data import get_dataset_args, make_dataset
+
+    args = get_dataset_args()
+    if seed is not None:
+        args.seed = seed
+    for key, value in overrides.items():
+        if not hasattr(args, key):
+            raise ValueError(f"mnist1d has no dataset argument {key!r}")
+        setattr(args, key, value)
+    return make_dataset(args)
+
+
+def load_mnist1d_split(val_fraction: float = 0.1, seed: int = 0) -> Split:
+    """MNIST-1D as published, validation carved from its 4000 training sequences."""
+    data = mnist1d_dataset()
+    x = data["x"].astype(np.float32)
+    y = data["y"].astype(np.int64)
+    x_tr, y_tr, x_val, y_val = carve_validation(x, y, val_fraction, seed)
+    return Split(
+        "mnist1d",
+        x_tr,
+        y_tr,
+        x_val,
+        y_val,
+        data["x_test"].astype(np.float32),
+        data["y_test"].astype(np.int64),
+        [str(d) for d in range(10)],
+    )
+
+
+def keras_dataset_files(name: str) -> tuple[Path, list[str]]:
+    """Where keras.datasets caches `name`, and the files it needs there."""
+    home = Path(os.environ.get("KERAS_HOME", Path.home() / ".keras"))
+    if name == "mnist":
+        return home / "datasets", ["mnist.npz"]
+    if name == "fashion_mnist":
+        return home / "datasets" / "fashion-mnist", [
+            "train-labels-idx1-ubyte.gz",
+            "train-images-idx3-ubyte.gz",
+            "t10k-labels-idx1-ubyte.gz",
+            "t10k-images-idx3-ubyte.gz",
+        ]
+    raise ValueError(f"not a keras.datasets image set: {name}")
+
+
+def load_keras_images(name: str, val_fraction: float = 0.1, seed: int = 0) -> Split:
+    """MNIST or Fashion-MNIST through keras.datasets (downloads on first use)."""
+    import keras
+
+    loader = {"mnist": keras.datasets.mnist, "fashion_mnist": keras.datasets.fashion_mnist}[name]
+    try:
+        (x_train, y_train), (x_test, y_test) = loader.load_data()
+    except Exception as error:  # network down, proxy, truncated file, bad hash
+        folder, files = keras_dataset_files(name)
+        urls = " ".join(KERAS_ORIGIN + f for f in files)
+        raise UsageError(
+            f"could not load {name} ({type(error).__name__}: {error}). This machine seems offline: "
+            f"download {urls} and place {'them' if len(files) > 1 else 'it'} in {folder}/ "
+            "(or use the offline data sets digits or mnist1d)"
+        ) from None
+    x_train = x_train.reshape(len(x_train), -1).astype(np.float32)
+    x_test = x_test.reshape(len(x_test), -1).astype(np.float32)
+    x_tr, y_tr, x_val, y_val = carve_validation(x_train, y_train.astype(np.int64), val_fraction, seed)
+    names = [str(d) for d in range(10)]
+    if name == "fashion_mnist":
+        names = "T-shirt Trouser Pullover Dress Coat Sandal Shirt Bag Sneaker Boot".split()
+    return Split(
+        name, x_tr, y_tr, x_val, y_val, x_test, y_test.astype(np.int64), names, image_shape=(28, 28)
+    )
+
+
+def load_xor() -> Split:
+    """The four XOR points; train, validation and test are the same four (it is a toy)."""
+    x = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=np.float32)
+    y = np.array([0, 1, 1, 0], dtype=np.int64)
+    return Split("xor", x, y, x, y, x, y, ["0", "1"])
+
+
+def load_csv_table(path: str | os.PathLike, target: str | None):
+    """A user's CSV: numeric features and one target column. Returns (x, y, class_names, columns).
+
+    Every problem (no file, no target, empty table, a non-numeric feature, a missing value, one class)
+    raises UsageError with a message that names it.
+    """
+    import csv
+
+    path = Path(path)
+    if target is None:
+        raise UsageError("--dataset csv:PATH needs --target COLUMN (the column to predict)")
+    if not path.is_file():
+        raise UsageError(f"no such file: {path}")
+    try:
+        with open(path, newline="", encoding="utf-8") as handle:
+            rows = list(csv.reader(handle))
+    except (OSError, UnicodeDecodeError, csv.Error) as error:
+        raise UsageError(f"cannot read {path} as CSV: {error}") from None
+    rows = [row for row in rows if any(cell.strip() for cell in row)]
+    if not rows:
+        raise UsageError(f"{path} is empty")
+    header, body = [cell.strip() for cell in rows[0]], rows[1:]
+    if target not in header:
+        raise UsageError(f"{path} has no column {target!r}; columns: {', '.join(header)}")
+    if not body:
+        raise UsageError(f"{path} has a header but no rows")
+    t = header.index(target)
+    features = [name for i, name in enumerate(header) if i != t]
+    if not features:
+        raise UsageError(f"{path} has no feature columns besides {target!r}")
+    x = np.empty((len(body), len(features)), dtype=np.float32)
+    labels = []
+    for r, row in enumerate(body, start=2):
+        if len(row) != len(header):
+            raise UsageError(f"{path} line {r}: {len(row)} fields, the header has {len(header)}")
+        labels.append(row[t].strip())
+        for j, i in enumerate(i for i in range(len(header)) if i != t):
+            try:
+                x[r - 2, j] = float(row[i])
+            except ValueError:
+                raise UsageError(
+                    f"{path} line {r}: column {header[i]!r} is not numeric ({row[i]!r}); "
+                    "features must be numbers"
+                ) from None
+    if not np.isfinite(x).all():
+        raise UsageError(f"{path}: features contain NaN or infinite values")
+    class_names = sorted(set(labels), key=_natural_key)
+    if len(class_names) < 2:
+        raise UsageError(f"{path}: target {target!r} has only one class ({class_names[0]!r})")
+    index = {name: i for i, name in enumerate(class_names)}
+    y = np.array([index[label] for label in labels], dtype=np.int64)
+    return x, y, class_names, features
+
+
+def load_csv_split(spec: str, target: str | None, seed: int = 0) -> Split:
+    """`csv:PATH`: a stratified 60/20/20 train / validation / test split of a user's table."""
+    from sklearn.model_selection import train_test_split
+
+    x, y, class_names, _ = load_csv_table(spec[len("csv:") :], target)
+    if len(x) < 10:
+        raise UsageError(f"{spec}: {len(x)} rows are too few to split (need at least 10)")
+    counts = np.bincount(y)
+    stratify = y if counts.min() >= 3 else None
+    x_rest, x_test, y_rest, y_test = train_test_split(
+        x, y, test_size=0.2, random_state=seed, stratify=stratify
+    )
+    x_tr, y_tr, x_val, y_val = carve_validation(x_rest, y_rest, 0.25, seed)
+    return Split("csv", x_tr, y_tr, x_val, y_val, x_test, y_test, class_names)
+
+
+def _natural_key(text: str):
+    try:
+        return (0, float(text), text)
+    except ValueError:
+        return (1, 0.0, text)

@@ -1,0 +1,144 @@
+"""metrics.json: the outputs contract of DESIGN.md, written atomically, with the environment manifest.
+
+{ "recipe", "version", "created", "duration_s", "args", "environment", "results", "references" }
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import math
+import os
+import platform
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+SCHEMA_KEYS = (
+    "recipe",
+    "version",
+    "created",
+    "duration_s",
+    "args",
+    "environment",
+    "results",
+    "references",
+)
+VERSION = "0.1.0"
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
+    """Write `data` to `path` through a temporary file in the same folder, then rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
+    return atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def to_jsonable(value):
+    """NumPy scalars and arrays, tuples and paths to plain JSON; non-finite floats become null."""
+    if isinstance(value, dict):
+        return {str(key): to_jsonable(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_jsonable(item) for item in value]
+    if isinstance(value, np.ndarray):
+        return to_jsonable(value.tolist())
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        value = float(value)
+        return value if math.isfinite(value) else None
+    if isinstance(value, (np.bool_,)):
+        return bool(value)
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    return value
+
+
+def environment(device: str | None = None) -> dict:
+    """What produced the numbers: Python, TensorFlow, Keras, NumPy, the device and the platform."""
+    import keras
+    import tensorflow as tf
+
+    if device is None:
+        from common.device import describe_device
+
+        device = describe_device()
+    return {
+        "python": sys.version.split()[0],
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "numpy": np.__version__,
+        "device": device,
+        "platform": platform.platform(),
+    }
+
+
+def build_metrics(
+    recipe: str,
+    args: dict,
+    results: dict,
+    references: list[dict],
+    duration_s: float,
+    env: dict | None = None,
+) -> dict:
+    return {
+        "recipe": recipe,
+        "version": VERSION,
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "duration_s": round(float(duration_s), 3),
+        "args": to_jsonable(args),
+        "environment": env if env is not None else environment(),
+        "results": to_jsonable(results),
+        "references": to_jsonable(references),
+    }
+
+
+def write_metrics(out_dir: str | os.PathLike, metrics: dict) -> Path:
+    """Check the schema and write `out_dir/metrics.json` atomically."""
+    missing = [key for key in SCHEMA_KEYS if key not in metrics]
+    if missing:
+        raise ValueError(f"metrics is missing {missing}")
+    text = json.dumps(metrics, indent=2, allow_nan=False) + "\n"
+    return atomic_write_text(Path(out_dir) / "metrics.json", text)
+
+
+def load_metrics(out_dir: str | os.PathLike) -> dict:
+    """Read `out_dir/metrics.json`; FileNotFoundError when a recipe has no outputs yet."""
+    with open(Path(out_dir) / "metrics.json", encoding="utf-8") as handle:
+        return json.load(handle)
+
+
+def save_arrays(out_dir: str | os.PathLike, name: str, **arrays) -> Path:
+    """Small arrays a figure needs beyond metrics.json (e.g. misclassified images), as `name.npz`."""
+    import io
+
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **arrays)
+    return atomic_write_bytes(Path(out_dir) / f"{name}.npz", buffer.getvalue())
+
+
+def load_arrays(out_dir: str | os.PathLike, name: str) -> dict:
+    with np.load(Path(out_dir) / f"{name}.npz") as data:
+        return {key: data[key] for key in data.files}
+
+
+def mean_std(values) -> tuple[float, float]:
+    """Mean and population standard deviation over seeds (std 0 for one seed)."""
+    values = np.asarray(values, dtype=float)
+    return float(values.mean()), float(values.std())

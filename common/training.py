@@ -1,0 +1,75 @@
+"""Seeding and determinism, the tf.data input pipeline, the standard callbacks, timing over seeds."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def seed_everything(seed: int, deterministic: bool = True) -> None:
+    """Seed Python, NumPy and TensorFlow through Keras, once, at the top of a run.
+
+    With `deterministic`, TensorFlow's op determinism is on too: same seed, same machine, same numbers.
+    """
+    import keras
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(seed)
+    if deterministic:
+        tf.config.experimental.enable_op_determinism()
+
+
+def make_dataset(x, y, batch_size: int, shuffle: bool = False, seed: int = 0):
+    """A cached, prefetched tf.data pipeline; shuffled each epoch with a fixed seed when asked."""
+    import tensorflow as tf
+
+    data = tf.data.Dataset.from_tensor_slices((x, y)).cache()
+    if shuffle:
+        data = data.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
+    return data.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+
+def standard_callbacks(
+    patience: int | None = None,
+    monitor: str = "val_loss",
+    tensorboard_dir: str | Path | None = None,
+) -> list:
+    """Early stopping with the best weights restored (when `patience`), TensorBoard (when asked)."""
+    import keras
+
+    callbacks = []
+    if patience:
+        callbacks.append(
+            keras.callbacks.EarlyStopping(monitor=monitor, patience=patience, restore_best_weights=True)
+        )
+    if tensorboard_dir is not None:
+        callbacks.append(keras.callbacks.TensorBoard(log_dir=str(tensorboard_dir)))
+    return callbacks
+
+
+def history_dict(history) -> dict[str, list[float]]:
+    """A Keras History as plain lists of floats (for metrics.json)."""
+    return {key: [float(v) for v in values] for key, values in history.history.items()}
+
+
+class Timer:
+    """`with Timer() as t: ...` then `t.seconds`."""
+
+    def __enter__(self):
+        self._start = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc):
+        self.seconds = time.perf_counter() - self._start
+        return False
+
+
+def seeds_for(args) -> list[int]:
+    """The seeds a run covers: `--seed` and the next `--seeds - 1`."""
+    return list(range(args.seed, args.seed + args.seeds))
+
+
+def as_float32(x) -> np.ndarray:
+    return np.asarray(x, dtype=np.float32)

@@ -1,0 +1,213 @@
+"""Unit tests of common/: flags, atomic writes, the metrics schema, data loaders, plots."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+from common import cli, data, plotting, results
+from common.cli import UsageError
+from tests.conftest import assert_png
+
+
+def parse(argv, **kwargs):
+    parser = cli.recipe_parser(
+        "demo", "demo", default_epochs=3, datasets=("digits", "mnist1d"), **kwargs
+    )
+    return parser.parse_args(argv)
+
+
+@pytest.mark.parametrize(
+    "argv, fragment",
+    [
+        (["--epochs", "0"], "--epochs: must be at least 1, got 0"),
+        (["--seeds", "-2"], "--seeds: must be at least 1, got -2"),
+        (["--seed", "-1"], "--seed: must be 0 or more"),
+        (["--epochs", "ten"], "expected an integer"),
+        (["--dataset", "cifar"], "unknown data set 'cifar'; valid: digits, mnist1d"),
+    ],
+)
+def test_bad_shared_flags_exit_2_with_one_line(argv, fragment, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        parse(argv)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert fragment in err
+    assert len(err.strip().splitlines()) == 1, err
+
+
+def test_shared_flags_defaults_and_csv():
+    args = parse([])
+    assert (args.epochs, args.seed, args.seeds, args.quick) == (3, 0, 1, False)
+    assert args.output_dir == "outputs/demo" and args.dataset == "digits"
+    assert parse(["--dataset", "csv:t.csv"], allow_csv=True).dataset == "csv:t.csv"
+    with pytest.raises(SystemExit):
+        parse(["--dataset", "csv:t.csv"])  # a recipe that takes no tables
+
+
+def test_comma_list_rejects_unknown_names():
+    parse_list = cli.comma_list(["relu", "tanh"])
+    assert parse_list("relu, tanh,relu") == ["relu", "tanh"]
+    with pytest.raises(Exception, match="unknown gelu; valid: relu, tanh"):
+        parse_list("relu,gelu")
+
+
+def test_atomic_write_replaces_whole_file_and_leaves_no_temporaries(tmp_path):
+    target = tmp_path / "sub" / "file.txt"
+    results.atomic_write_text(target, "first")
+    results.atomic_write_text(target, "second")
+    assert target.read_text() == "second"
+    assert sorted(os.listdir(target.parent)) == ["file.txt"]
+
+
+def test_atomic_write_keeps_old_file_when_writing_fails(tmp_path, monkeypatch):
+    target = tmp_path / "file.txt"
+    results.atomic_write_text(target, "old")
+
+    def broken_replace(src, dst):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(results.os, "replace", broken_replace)
+    with pytest.raises(OSError):
+        results.atomic_write_text(target, "new")
+    assert target.read_text() == "old"
+    assert os.listdir(tmp_path) == ["file.txt"]
+
+
+def test_metrics_schema_and_json(tmp_path):
+    metrics = results.build_metrics(
+        "demo",
+        {"epochs": 2, "output_dir": tmp_path},
+        {"acc": np.float32(0.5), "curve": np.arange(3), "bad": float("nan")},
+        [{"name": "ref", "value": 0.9, "source": "paper"}],
+        1.23456,
+        env={"python": "3", "tensorflow": "x", "keras": "3", "numpy": "2", "device": "CPU", "platform": "p"},
+    )
+    path = results.write_metrics(tmp_path, metrics)
+    loaded = json.loads(path.read_text())
+    assert list(loaded) == list(results.SCHEMA_KEYS)
+    assert loaded["results"] == {"acc": 0.5, "curve": [0, 1, 2], "bad": None}
+    assert loaded["duration_s"] == 1.235
+    assert results.load_metrics(tmp_path) == loaded
+    with pytest.raises(ValueError, match="missing"):
+        results.write_metrics(tmp_path, {"recipe": "demo"})
+
+
+def test_environment_names_every_field():
+    env = results.environment()
+    assert set(env) == {"python", "tensorflow", "keras", "numpy", "device", "platform"}
+    assert env["keras"].startswith("3.")
+    assert env["device"].startswith(("CPU", "GPU"))
+
+
+def test_arrays_round_trip(tmp_path):
+    results.save_arrays(tmp_path, "small", a=np.arange(4), b=np.eye(2))
+    loaded = results.load_arrays(tmp_path, "small")
+    np.testing.assert_array_equal(loaded["a"], np.arange(4))
+    np.testing.assert_array_equal(loaded["b"], np.eye(2))
+
+
+def test_digits_split_is_the_gallery_split():
+    split = data.load_digits_split()
+    assert len(split.x_train) + len(split.x_val) == 898  # the first half
+    assert len(split.x_test) == 899
+    from sklearn.datasets import load_digits
+
+    np.testing.assert_array_equal(split.x_test, load_digits().data[898:].astype(np.float32))
+    assert split.image_shape == (8, 8) and split.num_classes == 10
+
+
+def test_mnist1d_is_generated_locally_with_published_sizes():
+    split = data.load_mnist1d_split()
+    assert len(split.x_train) + len(split.x_val) == 4000
+    assert split.x_test.shape == (1000, 40)
+    assert set(np.unique(split.y_test)) == set(range(10))
+
+
+def write_csv(path, text):
+    path.write_text(text)
+    return f"csv:{path}"
+
+
+def test_csv_table_loads_numbers_and_names_classes(tmp_path):
+    rows = "\n".join(f"{i},{i % 3 * 1.5},{'yes' if i % 2 else 'no'}" for i in range(20))
+    spec = write_csv(tmp_path / "t.csv", "a,b,label\n" + rows + "\n")
+    split = data.load_csv_split(spec, "label")
+    assert split.class_names == ["no", "yes"]
+    assert split.num_features == 2
+    assert len(split.x_train) + len(split.x_val) + len(split.x_test) == 20
+
+
+@pytest.mark.parametrize(
+    "text, target, message",
+    [
+        ("", "y", "is empty"),
+        ("a,b\n1,2\n", "y", "has no column 'y'; columns: a, b"),
+        ("a,y\n1,0\nx,1\n", "y", "line 3: column 'a' is not numeric"),
+        ("a,y\n1,0\n2\n", "y", "line 3: 1 fields"),
+        ("a,y\n", "y", "header but no rows"),
+        ("a,y\n1,0\n2,0\n", "y", "only one class"),
+        ("a,y\nnan,0\n2,1\n", "y", "NaN or infinite"),
+    ],
+)
+def test_bad_csv_gets_a_clear_usage_error(tmp_path, text, target, message):
+    spec = write_csv(tmp_path / "bad.csv", text)
+    with pytest.raises(UsageError, match=message):
+        data.load_csv_split(spec, target)
+
+
+def test_csv_missing_file_and_missing_target(tmp_path):
+    with pytest.raises(UsageError, match="no such file"):
+        data.load_csv_split(f"csv:{tmp_path / 'none.csv'}", "y")
+    with pytest.raises(UsageError, match="needs --target"):
+        data.load_csv_split(f"csv:{tmp_path / 'none.csv'}", None)
+
+
+def test_offline_keras_dataset_says_what_to_download_and_where(monkeypatch, tmp_path):
+    import keras
+
+    def offline(*args, **kwargs):
+        raise OSError("network unreachable")  # what an offline machine gets; nothing is fetched
+
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    monkeypatch.setattr(keras.datasets.fashion_mnist, "load_data", offline)
+    with pytest.raises(UsageError) as info:
+        data.load_keras_images("fashion_mnist")
+    message = str(info.value)
+    assert "train-images-idx3-ubyte.gz" in message
+    assert str(tmp_path / "datasets" / "fashion-mnist") in message
+
+
+def test_mean_band_handles_runs_of_different_lengths():
+    mean, std = plotting.mean_band([[1.0, 2.0, 3.0], [3.0, 4.0]])
+    np.testing.assert_allclose(mean, [2.0, 3.0, 3.0])
+    np.testing.assert_allclose(std, [1.0, 1.0, 0.0])
+
+
+def test_shared_plots_write_pngs(tmp_path):
+    curves = {"a": {"loss": [[1.0, 0.5], [0.9, 0.4, 0.3]], "val_loss": [[1.1, 0.6], [1.0, 0.5]]}}
+    plotting.plot_learning_curves(curves, tmp_path / "curves.png", "t", panels=(("loss", "loss"),))
+    plotting.plot_bars(
+        {"x": 0.5, "y": 0.7}, tmp_path / "bars.png", "t", "acc", {"x": 0.1}, {"paper": 0.6}
+    )
+    plotting.plot_confusion_matrix([[3, 1], [0, 4]], ["a", "b"], tmp_path / "cm.png", "t")
+    for name in ("curves.png", "bars.png", "cm.png"):
+        assert_png(tmp_path / name)
+    assert not [p for p in os.listdir(tmp_path) if p.endswith(".tmp")]
+
+
+def test_seeding_makes_keras_initialisation_repeatable():
+    import keras
+
+    from common.training import seed_everything
+
+    weights = []
+    for _ in range(2):
+        seed_everything(3)
+        layer = keras.layers.Dense(4)
+        layer.build((None, 5))
+        weights.append(layer.get_weights()[0])
+    np.testing.assert_array_equal(weights[0], weights[1])
