@@ -49,6 +49,11 @@ REFERENCES: dict[str, Reference] = {
     ),
     "glorot_softsign": Reference("softsign, 5x1000 (Glorot & Bengio)", 1 - 0.0164, GLOROT),
     "adding_baseline": Reference("predict 1 (adding problem)", 0.167, ARJOVSKY, "test_mse"),
+    "river_bananas_lr": Reference(
+        "river LogisticRegression, Bananas", 0.543, RIVER, "prequential_accuracy"
+    ),
+    "river_bananas_arf": Reference("river ARF, Bananas", 0.887, RIVER, "prequential_accuracy"),
+    "river_phishing_arf": Reference("river ARF, Phishing", 0.908, RIVER, "prequential_accuracy"),
 }
 
 
