@@ -1,0 +1,233 @@
+"""Smoke, malformed-record, kill-and-resume and bad-input tests of the online-learning recipe."""
+
+from __future__ import annotations
+
+import json
+import math
+import pickle
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from recipes import online_learning as ol
+from tests.conftest import ROOT, assert_png, error_lines, run_cli
+
+STREAMS = ["sea", "agrawal", "phishing", "bananas"]
+LEARNERS = ["keras_mlp", "river_lr", "river_hatc", "river_arf", "sklearn_sgd"]
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("online") / "out"
+    assert ol.main(["--quick", "--output-dir", str(out)]) == 0
+    return out, json.loads((out / "metrics.json").read_text())
+
+
+def figures(streams):
+    return [f"rolling_accuracy_{s}" for s in streams] + ["throughput", "accuracy_vs_throughput"]
+
+
+def test_quick_run_writes_the_outputs_contract(quick_run):
+    out, metrics = quick_run
+    assert list(metrics) == [
+        "recipe", "version", "created", "duration_s", "args", "environment", "results", "references",
+    ]  # fmt: skip
+    results = metrics["results"]
+    assert results["streams"] == STREAMS and results["learners"] == LEARNERS
+    for stream in STREAMS:
+        data = results[stream]
+        assert data["rejected"] == 0 and data["valid"] == data["items"] <= 2000
+        assert data["known_drift"] == (1000 if stream in ("sea", "agrawal") else None)
+        for name in LEARNERS:
+            r = data[name]
+            assert 0.0 <= r["accuracy"] <= 1.0 and r["items_per_second"] > 0, (stream, name)
+            assert all(isinstance(p, int) and 0 <= p < data["items"] for p in r["drift_points"])
+            assert 0 < len(r["rolling_accuracy"]) <= len(data["rolling_items"])
+            assert all(0.0 <= v <= 1.0 for v in r["rolling_accuracy"])
+            rec = r["recovery_samples"]
+            assert rec is None or (isinstance(rec, int) and rec >= 0)
+            if data["known_drift"] is None:
+                assert rec is None
+        keras = data["keras_mlp"]
+        assert keras["weights_finite"] and keras["items_seen"] == data["valid"]
+        # better than always predicting the most frequent class, seen in hindsight
+        assert keras["accuracy"] > data["majority_rate"] + 0.02, stream
+    assert results["agrawal"]["keras_mlp"]["accuracy"] > results["agrawal"]["river_lr"]["accuracy"]
+    assert {r["name"] for r in metrics["references"]} >= {"river ARF, Bananas", "river ARF, Phishing"}
+    for name in figures(STREAMS):
+        assert_png(out / f"{name}.png")
+    assert not (out / "checkpoint.pkl").exists(), "a finished run leaves no checkpoint"
+    assert not list(out.glob(".*tmp")), "temporary files left behind"
+
+
+def test_plot_redraws_every_figure_from_metrics_alone(quick_run, tmp_path):
+    _, metrics = quick_run
+    ol.plot(metrics, tmp_path)
+    for name in figures(STREAMS):
+        assert_png(tmp_path / f"{name}.png")
+
+
+def test_recovery_samples_counts_items_until_back_within_two_points():
+    correct = np.ones(3000, dtype=bool)
+    assert ol.recovery_samples(correct, 1000) == 0  # never fell
+    correct[1000:1300] = False  # 300 errors right after the drift
+    rec = ol.recovery_samples(correct, 1000)
+    # the window of 500 holds <= 10 errors again once 290 of them have left it: at item 1790
+    assert rec == 790
+    assert ol.recovery_samples(np.zeros(3000, bool) | (np.arange(3000) < 1000), 1000) is None
+    assert ol.recovery_samples(correct, None) is None
+
+
+def test_validate_rejects_malformed_records_and_keeps_the_rest():
+    good = [({"a": 1.0, "b": 2.0}, True), ({"a": -1.0, "b": 0.5}, False)]
+    bad = [
+        ({"a": math.nan, "b": 1.0}, True),  # NaN
+        ({"a": math.inf, "b": 1.0}, False),  # infinite
+        ({"a": 1e300, "b": 1.0}, False),  # finite in float64, infinite in float32
+        ({"a": "x", "b": 1.0}, True),  # not a number
+        ({"a": None, "b": 1.0}, True),  # missing value
+        ({"a": 1.0}, True),  # a feature missing
+        ({"a": 1.0, "b": 2.0, "c": 3.0}, True),  # an extra feature
+        ({"a": 1.0, "c": 2.0}, True),  # a feature renamed
+        ({"a": 1.0, "b": 2.0}, "maybe"),  # unknown label
+        ({"a": 1.0, "b": 2.0}, [1]),  # unhashable label
+    ]
+    stream = ol.Stream("t", [bad[0], good[0], *bad[1:], good[1]], ["a", "b"], [False, True])
+    x, y, rejected = ol.validate(stream)
+    np.testing.assert_array_equal(x, [[1.0, 2.0], [-1.0, 0.5]])
+    np.testing.assert_array_equal(y, [1, 0])
+    assert rejected == {"bad_value": 5, "wrong_length": 3, "unknown_label": 2}
+
+
+def write_csv(path, rows):
+    path.write_text("f1,f2,f3,kind\n" + "\n".join(rows) + "\n")
+
+
+def test_malformed_records_are_skipped_counted_and_never_learned_from(tmp_path):
+    """A CSV stream with bad rows mixed in gives exactly the clean stream's results, plus the count."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(600, 3))
+    label = np.where(x[:, 0] * x[:, 1] + 0.3 * x[:, 2] > 0, "pos", "neg")
+    clean = [f"{a:.4f},{b:.4f},{c:.4f},{k}" for (a, b, c), k in zip(x, label)]
+    bad = ["nan,1,2,pos", "1,inf,2,neg", "1,2,-inf,pos", "1e39,0,0,neg", "abc,1,2,pos", "1,2,neg",
+           "1,2,3,4,pos", "1,2,3,maybe", "1,2,3,"]  # fmt: skip
+    dirty = list(clean)
+    for i, row in enumerate(bad):
+        dirty.insert(37 * (i + 1), row)
+    write_csv(tmp_path / "clean.csv", clean)
+    write_csv(tmp_path / "dirty.csv", dirty)
+    results = {}
+    for name in ("clean", "dirty"):
+        argv = ["--stream", f"csv:{tmp_path / name}.csv", "--target", "kind", "--classes", "neg,pos",
+                "--baselines", "river_lr,sklearn_sgd", "--batch-size", "16", "--no-progress",
+                "--output-dir", str(tmp_path / name)]  # fmt: skip
+        assert ol.main(argv) == 0
+        results[name] = json.loads((tmp_path / name / "metrics.json").read_text())["results"]["csv"]
+    assert results["clean"]["rejected"] == 0
+    assert results["dirty"]["rejected"] == len(bad)
+    assert results["dirty"]["rejected_by_reason"] == {
+        "bad_value": 5, "wrong_length": 2, "unknown_label": 2,
+    }  # fmt: skip
+    assert results["dirty"]["keras_mlp"]["weights_finite"]
+    for name in ("keras_mlp", "river_lr", "sklearn_sgd"):
+        assert without_timings(results["dirty"][name]) == without_timings(results["clean"][name])
+    assert results["clean"]["keras_mlp"]["accuracy"] > 0.6  # an XOR-like table: above chance
+
+
+def without_timings(value):
+    """Results without wall-clock numbers: everything else must repeat exactly."""
+    if isinstance(value, dict):
+        return {k: without_timings(v) for k, v in value.items() if k not in ol.TIMING_KEYS}
+    if isinstance(value, list):
+        return [without_timings(v) for v in value]
+    return value
+
+
+def start_and_kill(argv, checkpoint, until) -> None:
+    """Start the recipe in a subprocess and SIGKILL it as soon as `until(checkpoint)` holds."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "recipes.online_learning", *argv],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 120
+    try:
+        while time.monotonic() < deadline and process.poll() is None:
+            if checkpoint.exists() and until(checkpoint):
+                process.send_signal(signal.SIGKILL)
+                break
+            time.sleep(0.002)
+        assert process.wait(timeout=60) == -signal.SIGKILL, "the run ended before it was killed"
+    finally:
+        if process.poll() is None:
+            process.kill()
+
+
+def current_key(checkpoint):
+    with open(checkpoint, "rb") as handle:  # written atomically: always a whole pickle
+        saved = pickle.load(handle)
+    return saved["current"] and saved["current"]["key"]
+
+
+def test_killed_run_resumes_to_the_same_final_metrics(tmp_path):
+    common = ["--stream", "sea", "--baselines", "river_hatc", "--no-progress"]
+    out = tmp_path / "killed"
+    argv = [*common, "--checkpoint-every", "500", "--output-dir", str(out)]
+    checkpoint = out / "checkpoint.pkl"
+    # first kill: mid-stream in the Keras learner; second: mid-stream in the river tree
+    start_and_kill(argv, checkpoint, lambda p: current_key(p) == "sea/keras_mlp/0")
+    assert not (out / "metrics.json").exists()
+    start_and_kill([*argv, "--resume"], checkpoint, lambda p: current_key(p) == "sea/river_hatc")
+    assert not (out / "metrics.json").exists()
+    result = run_cli("recipes.online_learning", *argv, "--resume", timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert not checkpoint.exists()
+    resumed = json.loads((out / "metrics.json").read_text())["results"]
+
+    assert ol.main([*common, "--output-dir", str(tmp_path / "straight")]) == 0
+    straight = json.loads((tmp_path / "straight" / "metrics.json").read_text())["results"]
+    assert without_timings(resumed) == without_timings(straight)
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--epochs", "2"], "--epochs must be 1"),
+        (["--stream", "mnist"], "unknown stream mnist"),
+        (["--baselines", "svm"], "unknown baseline svm"),
+        (["--batch-size", "0"], "--batch-size: must be at least 1, got 0"),
+        (["--stream", "csv:{tmp}/t.csv"], "needs --target COLUMN"),
+        (["--stream", "csv:{tmp}/none.csv", "--target", "y"], "no such file"),
+        (["--stream", "csv:{tmp}/t.csv", "--target", "z"], "has no column 'z'"),
+        (["--stream", "csv:{tmp}/t.csv", "--target", "y", "--classes", "1"], "at least two classes"),
+        (["--stream", "csv:{tmp}/t.csv", "--target", "y"], "2 valid records, fewer than --batch-size"),
+        (["--classes", "a,b"], "--classes only applies to --stream csv:PATH"),
+        (["--resume"], "no checkpoint at"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line_and_writes_nothing(tmp_path, argv, message):
+    (tmp_path / "t.csv").write_text("a,y\n1,0\n2,1\n")
+    out = tmp_path / "out"
+    argv = [a.replace("{tmp}", str(tmp_path)) for a in argv]
+    result = run_cli("recipes.online_learning", *argv, "--output-dir", str(out))
+    assert result.returncode == 2
+    lines = error_lines(result.stderr)
+    assert len(lines) == 1, result.stderr
+    assert message in lines[0] and lines[0].startswith("python -m recipes.online_learning: error:")
+    assert not out.exists()
+
+
+def test_help_documents_every_flag():
+    result = run_cli("recipes.online_learning", "--help")
+    assert result.returncode == 0
+    for flag in ("--quick", "--seed ", "--seeds", "--output-dir", "--stream", "--target", "--classes",
+                 "--items", "--batch-size", "--learning-rate", "--hidden", "--no-adapt", "--boost ",
+                 "--boost-items", "--baselines", "--arf-budget", "--checkpoint-every", "--resume",
+                 "--no-progress"):  # fmt: skip
+        assert flag in result.stdout, flag
+    assert "(default: 32)" in result.stdout and "(default: 0.01)" in result.stdout
