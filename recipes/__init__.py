@@ -39,5 +39,10 @@ RECIPES: dict[str, Recipe] = {
             "MLP classifier",
             "a Keras MLP on digits / MNIST-1D / your CSV, beside scikit-learn and a NumPy MLP",
         ),
+        Recipe(
+            "online_learning",
+            "Online learning",
+            "a Keras MLP learning test-then-train from drifting streams, beside river and sklearn",
+        ),
     )
 }
