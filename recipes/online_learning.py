@@ -563,6 +563,7 @@ def run_keras(x, y, num_classes, args, seed, key, ckpt: Checkpointer) -> dict:
     track.bar.close()
     track.seconds += time.perf_counter() - start
     result = summarize(track, n)
+    result["finished"] = True
     result["params"] = int(learner.model.count_params())
     result["weights_finite"] = bool(all(np.isfinite(w).all() for w in learner.model.get_weights()))
     return result

@@ -53,7 +53,7 @@ def test_quick_run_writes_the_outputs_contract(quick_run):
             if data["known_drift"] is None:
                 assert rec is None
         keras = data["keras_mlp"]
-        assert keras["weights_finite"] and keras["items_seen"] == data["valid"]
+        assert keras["weights_finite"] and keras["finished"] and keras["items_seen"] == data["valid"]
         # better than always predicting the most frequent class, seen in hindsight
         assert keras["accuracy"] > data["majority_rate"] + 0.02, stream
     assert results["agrawal"]["keras_mlp"]["accuracy"] > results["agrawal"]["river_lr"]["accuracy"]
