@@ -44,5 +44,11 @@ RECIPES: dict[str, Recipe] = {
             "Online learning",
             "a Keras MLP learning test-then-train from drifting streams, beside river and sklearn",
         ),
+        Recipe(
+            "transfer_learning",
+            "Transfer learning",
+            "weights copied layer by layer with set_weights: when transfer pays, and when it hurts",
+            runs=(Run(), Run(flags=("--scenario", "split"), subdir="split")),
+        ),
     )
 }
