@@ -29,17 +29,23 @@ Scenarios (`--scenario`):
   transfer can hurt: features learned on five digits are specific to them. It is reported as measured.
 
 Run:
-    python -m recipes.transfer_learning                     # shift, 3 seeds (about 2 minutes on 2 cores)
-    python -m recipes.transfer_learning --scenario split    # digits 0-4 -> 5-9
+    python -m recipes.transfer_learning                     # shift, 3 seeds (about 3.5 min on 2 cores)
+    python -m recipes.transfer_learning --scenario split    # digits 0-4 -> 5-9 (about 1.5 min)
     python -m recipes.transfer_learning --pretrained outputs/transfer_learning/pretrained.weights.h5
-    python -m recipes.transfer_learning --quick             # smoke run: k in {1, 5, all}, few steps
+    python -m recipes.transfer_learning --quick             # smoke run, about 25 s: k in {1, 5, all},
+                                                            # 1 seed, 50 steps, 1000 MNIST-1D sequences
 
 Writes to outputs/transfer_learning/ (the split run to outputs/transfer_learning/split/): metrics.json,
 pretrained.weights.h5 and pretrained.architecture.json (reuse them with --pretrained),
 accuracy_vs_labels.png, anb_layers.png, source_vs_target_examples.png (drawn from examples.npz).
 
+Measured (default runs, 3 seeds, 2-core CPU): shift at k=5, scratch 0.161, frozen 0.522, finetune
+0.496, full 0.653, the source model with no target labels 0.666; split (digits) at k=5, scratch 0.828,
+frozen 0.715, finetune 0.830, and AnB-4 0.792 against scratch 0.964 with every label.
+
 Reference: Yosinski, Clune, Bengio & Lipson (2014), 'How transferable are features in deep neural
-networks?', NeurIPS (the AnB-n experiment); the source network beside the MNIST-1D paper's CNN, 0.94.
+networks?', NeurIPS (the AnB-n experiment, qualitatively); the source network beside the MNIST-1D
+paper's CNN, 0.94 (ours: 0.950).
 """
 
 from __future__ import annotations
