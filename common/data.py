@@ -36,6 +36,7 @@ class Split:
     y_test: np.ndarray
     class_names: list[str]
     image_shape: tuple[int, ...] | None = None  # (8, 8) for digits; None for tables and sequences
+    signal_length: int | None = None  # 40 for MNIST-1D: a 1-D signal, shiftable along its length
     notes: dict = field(default_factory=dict)
 
     @property
@@ -122,6 +123,7 @@ def load_mnist1d_split(val_fraction: float = 0.1, seed: int = 0) -> Split:
         data["x_test"].astype(np.float32),
         data["y_test"].astype(np.int64),
         [str(d) for d in range(10)],
+        signal_length=data["x"].shape[1],
     )
 
 

@@ -11,11 +11,13 @@ from-scratch NumPy MLP of `common/numpy_reference.py`, and puts all of them besi
 
 The default data set is scikit-learn's digits with the gallery's split (first half train, second half
 test, no shuffle). The halves were written by different people, so a plain MLP stops near 0.95; what
-closes the gap is what practitioners do for small image sets: more views of each training image. For
-image data sets of up to 5000 training images, the training split is expanded with its eight one-pixel
-shifts (the "nudge" of scikit-learn's RBM example), and every epoch sees a fresh random shift of up to
-one pixel (`RandomTranslation` with nearest-pixel sampling, so no image is blurred). `--no-augment`
-turns both off so the effect can be measured.
+closes the gap is what practitioners do for small image sets: more views of each training example.
+For images, every epoch sees a fresh random shift of up to one pixel (`RandomTranslation` with
+nearest-pixel sampling, so no digit is blurred), and an image set of up to 5000 training images is also
+expanded with its eight one-pixel shifts (the "nudge" of scikit-learn's RBM example). For MNIST-1D,
+whose generator itself translates the digit patterns, every epoch sees a random shift of up to 4 of its
+40 steps. `--no-augment` turns augmentation off so its effect can be measured; weight decay is off by
+default because on digits it cost accuracy here (0.963 with --l2 1e-4 against 0.975 without).
 
 Run:
     python -m recipes.mlp_classifier                       # digits, 3 seeds (about a minute on 2 cores)
@@ -83,6 +85,7 @@ NAME = "mlp_classifier"
 DATASETS = ("digits", "mnist1d", "mnist", "fashion_mnist", "xor")
 ACTIVATIONS = ("relu", "gelu", "elu", "selu", "tanh", "sigmoid", "silu", "leaky_relu")
 NUDGE_LIMIT = 5000  # expand with pixel shifts only for small image sets; MNIST gets random shifts
+SIGNAL_SHIFT = 0.1  # MNIST-1D: random shifts of up to 10% of the length (4 of 40 steps)
 REFERENCE_KEYS = {
     "digits": ("digits_svc",),
     "mnist1d": ("mnist1d_logistic", "mnist1d_mlp", "mnist1d_cnn"),
@@ -104,8 +107,8 @@ def build_parser():
     )
     own.add_argument("--activation", choices=ACTIVATIONS, default="relu", help="hidden activation")
     own.add_argument("--dropout", type=fraction, default=0.2, help="dropout after each hidden layer")
-    own.add_argument("--l2", type=non_negative_float, default=1e-4, help="L2 weight penalty")
-    own.add_argument("--batch-size", type=positive_int, default=64, help="mini-batch size")
+    own.add_argument("--l2", type=non_negative_float, default=0.0, help="L2 weight penalty")
+    own.add_argument("--batch-size", type=positive_int, default=128, help="mini-batch size")
     own.add_argument("--learning-rate", type=positive_float, default=1e-3, help="Adam step size")
     own.add_argument(
         "--patience", type=positive_int, default=30, help="early-stopping patience (epochs)"
@@ -114,7 +117,7 @@ def build_parser():
         "--augment",
         action=argparse.BooleanOptionalAction,
         default=True,
-        help="image data only: one-pixel shifts (expanded set for small data, random every epoch)",
+        help="images and signals: random shifts every epoch (and a nudged set for small image data)",
     )
     return parser
 
@@ -160,23 +163,41 @@ def training_data(split: D.Split, augment: bool):
 # -- Build the model ----------------------------------------------------------------------------------
 
 
-def build_model(split: D.Split, args, augment: bool):
-    """Normalization (adapted on training data) -> [Dense -> Dropout] x n -> softmax."""
+def random_shift(split: D.Split):
+    """A layer that shifts each training example at random (inactive at inference), or None."""
     import keras
 
-    inputs = keras.Input((split.num_features,), name="pixels" if split.image_shape else "features")
-    x = inputs
-    if augment and split.image_shape:
+    if split.image_shape:  # one pixel at most, empty border filled with 0 (the background)
         h, w = split.image_shape
-        x = keras.layers.Reshape((h, w, 1))(x)
-        # one-pixel shifts with nearest sampling: new views of a digit, never a blurred one
-        x = keras.layers.RandomTranslation(
-            1 / h, 1 / w, fill_mode="constant", interpolation="nearest", name="random_shift"
-        )(x)
-        x = keras.layers.Flatten()(x)
-    # images: one mean and variance over all pixels (a border pixel that is always 0 must not be
-    # divided by its zero variance); tables: one per column
-    scale = keras.layers.Normalization(axis=None if split.image_shape else -1, name="scale")
+        shape, factors, fill = (h, w, 1), (1 / h, 1 / w), "constant"
+    elif split.signal_length:  # along the signal only; the end value is repeated into the gap
+        h, w = 1, split.signal_length
+        shape, factors, fill = (h, w, 1), (0.0, SIGNAL_SHIFT), "nearest"
+    else:
+        return None
+    # nearest sampling: whole-step shifts, new views of the same example, never a blurred one
+    shift = keras.layers.RandomTranslation(
+        *factors, fill_mode=fill, interpolation="nearest", name="random_shift"
+    )
+    return keras.Sequential([keras.layers.Reshape(shape), shift, keras.layers.Flatten()], name="augment")
+
+
+def shiftable(split: D.Split) -> bool:
+    return bool(split.image_shape or split.signal_length)
+
+
+def build_model(split: D.Split, args, augment: bool):
+    """[random shift] -> Normalization (adapted on train data) -> [Dense -> Dropout] x n -> softmax."""
+    import keras
+
+    inputs = keras.Input((split.num_features,), name="features")
+    x = inputs
+    if augment and shiftable(split):
+        x = random_shift(split)(x)
+    # images and signals: one mean and variance over all positions (a border pixel that is always 0
+    # must not be divided by its zero variance, and shifts move values between positions);
+    # tables: one per column
+    scale = keras.layers.Normalization(axis=None if shiftable(split) else -1, name="scale")
     scale.adapt(split.x_train)
     x = scale(x)
     for i, units in enumerate(args.hidden):
@@ -203,7 +224,7 @@ def build_model(split: D.Split, args, augment: bool):
 
 def train_one_seed(split: D.Split, args, seed: int, out_dir: Path):
     seed_everything(seed)
-    augment = bool(args.augment and split.image_shape)
+    augment = bool(args.augment and shiftable(split))
     x_train, y_train = training_data(split, augment)
     model = build_model(split, args, augment)
     train = make_dataset(x_train, y_train, args.batch_size, shuffle=True, seed=seed)
@@ -261,7 +282,7 @@ def run_baselines(split: D.Split, args) -> dict:
         results[name] = {"test_accuracy": accuracy, "fit_seconds": timer.seconds}
 
     mean, std = split.x_train.mean(), split.x_train.std() + 1e-8
-    if not split.image_shape:
+    if not shiftable(split):
         mean, std = split.x_train.mean(axis=0), split.x_train.std(axis=0) + 1e-8
     numpy_mlp = NumpyMLP(
         [split.num_features, *args.hidden, split.num_classes], activation="relu", seed=args.seed
@@ -336,7 +357,7 @@ def run(args) -> dict:
     results = {
         "dataset": split.name,
         "sizes": {"train": len(split.x_train), "val": len(split.x_val), "test": len(split.x_test)},
-        "augmented": bool(args.augment and split.image_shape),
+        "augmented": bool(args.augment and shiftable(split)),
         "test_accuracy": accuracy,
         "test_accuracy_std": accuracy_std,
         "per_seed": [{k: v for k, v in r.items() if k != "history"} for r in runs],

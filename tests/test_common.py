@@ -84,7 +84,14 @@ def test_metrics_schema_and_json(tmp_path):
         {"acc": np.float32(0.5), "curve": np.arange(3), "bad": float("nan")},
         [{"name": "ref", "value": 0.9, "source": "paper"}],
         1.23456,
-        env={"python": "3", "tensorflow": "x", "keras": "3", "numpy": "2", "device": "CPU", "platform": "p"},
+        env={
+            "python": "3",
+            "tensorflow": "x",
+            "keras": "3",
+            "numpy": "2",
+            "device": "CPU",
+            "platform": "p",
+        },
     )
     path = results.write_metrics(tmp_path, metrics)
     loaded = json.loads(path.read_text())

@@ -84,6 +84,16 @@ def test_plot_redraws_every_figure_from_metrics_alone(quick_run, tmp_path):
         assert_png(tmp_path / f"{name}.png")
 
 
+def test_mnist1d_signal_shifts_and_above_chance(tmp_path):
+    assert mlp_classifier.main(["--quick", "--dataset", "mnist1d", "--output-dir", str(tmp_path)]) == 0
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    results = metrics["results"]
+    assert results["augmented"] is True and results["sizes"]["test"] == 1000
+    assert results["test_accuracy"] > 0.15  # chance is 0.1; two epochs on 400 sequences
+    assert [r["value"] for r in metrics["references"]] == [0.32, 0.68, 0.94]
+    assert not (tmp_path / "misclassified.png").exists()  # a signal is not drawn as an image
+
+
 def test_xor_and_user_csv_run(tmp_path):
     assert mlp_classifier.main(["--quick", "--dataset", "xor", "--output-dir", str(tmp_path / "x")]) == 0
     rng = np.random.default_rng(0)
@@ -127,7 +137,7 @@ def test_bad_input_exits_2_with_one_line_and_writes_nothing(tmp_path, argv, mess
 def test_help_documents_every_flag():
     result = run_cli("recipes.mlp_classifier", "--help")
     assert result.returncode == 0
-    for flag in ("--quick", "--epochs", "--seed ", "--seeds", "--output-dir", "--dataset", "--target",
-                 "--hidden", "--activation", "--dropout", "--l2", "--augment", "--patience"):  # fmt: skip
+    flags = "--quick --epochs --seeds --output-dir --dataset --target --hidden --activation --dropout"
+    for flag in [*flags.split(), "--seed ", "--l2", "--augment", "--patience", "--batch-size"]:
         assert flag in result.stdout, flag
     assert "(default: 200)" in result.stdout
