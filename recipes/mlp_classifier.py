@@ -451,8 +451,9 @@ def plot(metrics: dict, out_dir) -> None:
             kernel.T,
             [f"unit {i + 1}" for i in range(kernel.shape[1])],
             out_dir / "first_layer_weights.png",
-            "First-layer weights of 32 hidden units (one shared colour scale)",
+            "First-layer weights of 32 hidden units (red +, blue -, one shared scale)",
             shape,
+            signed=True,
         )
 
 
