@@ -12,11 +12,25 @@ __version__ = "0.1.0"
 
 
 @dataclass(frozen=True)
+class Headline:
+    """One number the gallery and the README show for a run, and what it is put beside: a published
+    reference (a key of common.references.REFERENCES) or another number of the same run."""
+
+    label: str
+    path: str  # into metrics.json, e.g. "results.test_accuracy"
+    reference: str | None = None
+    beside_label: str = ""
+    beside_path: str | None = None
+
+
+@dataclass(frozen=True)
 class Run:
-    """One default run of a recipe: extra flags, and the folder under `outputs/<name>/` it writes."""
+    """One default run of a recipe: extra flags, the folder under `outputs/<name>/` it writes, and
+    the headline numbers it is summarised by."""
 
     flags: tuple[str, ...] = ()
     subdir: str = ""
+    headlines: tuple[Headline, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -31,6 +45,17 @@ class Recipe:
         return f"recipes.{self.name}"
 
 
+def _transfer_headlines(scenario: str) -> tuple[Headline, ...]:
+    return (
+        Headline(
+            f"{scenario}: fine-tuned, 5 labels per class",
+            "results.curves.finetune.5.test_accuracy",
+            beside_label="from scratch",
+            beside_path="results.curves.scratch.5.test_accuracy",
+        ),
+    )
+
+
 RECIPES: dict[str, Recipe] = {
     recipe.name: recipe
     for recipe in (
@@ -38,17 +63,62 @@ RECIPES: dict[str, Recipe] = {
             "mlp_classifier",
             "MLP classifier",
             "a Keras MLP on digits / MNIST-1D / your CSV, beside scikit-learn and a NumPy MLP",
+            runs=(
+                Run(
+                    headlines=(
+                        Headline(
+                            "digits test accuracy, mean of 3 seeds",
+                            "results.test_accuracy",
+                            reference="digits_svc",
+                        ),
+                        Headline(
+                            "scikit-learn MLPClassifier, same split",
+                            "results.baselines.sklearn_mlp.test_accuracy",
+                        ),
+                    )
+                ),
+            ),
         ),
         Recipe(
             "online_learning",
             "Online learning",
             "a Keras MLP learning test-then-train from drifting streams, beside river and sklearn",
+            runs=(
+                Run(
+                    headlines=(
+                        Headline(
+                            "Agrawal 0->2 prequential accuracy, Keras MLP",
+                            "results.agrawal.keras_mlp.accuracy",
+                            beside_label="river LogisticRegression",
+                            beside_path="results.agrawal.river_lr.accuracy",
+                        ),
+                        Headline(
+                            "Bananas prequential accuracy, Keras MLP",
+                            "results.bananas.keras_mlp.accuracy",
+                            reference="river_bananas_lr",
+                        ),
+                        Headline(
+                            "SEA throughput, items/s, Keras MLP",
+                            "results.sea.keras_mlp.items_per_second",
+                            beside_label="river ARF",
+                            beside_path="results.sea.river_arf.items_per_second",
+                        ),
+                    )
+                ),
+            ),
         ),
         Recipe(
             "transfer_learning",
             "Transfer learning",
             "weights copied layer by layer with set_weights: when transfer pays, and when it hurts",
-            runs=(Run(), Run(flags=("--scenario", "split"), subdir="split")),
+            runs=(
+                Run(headlines=_transfer_headlines("shift")),
+                Run(
+                    flags=("--scenario", "split"),
+                    subdir="split",
+                    headlines=_transfer_headlines("split"),
+                ),
+            ),
         ),
     )
 }

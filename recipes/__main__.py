@@ -1,24 +1,35 @@
-"""`python -m recipes`: list the recipes; `all [--quick]` runs each with its defaults and redraws the
-gallery; `plots` redraws every figure from saved metrics without training."""
+"""`python -m recipes`: list the recipes; `all [--quick]` runs each with its defaults, then redraws the
+figures and the gallery; `plots` redraws every figure and outputs/index.html from saved metrics without
+training; `report` rewrites the README's results table from outputs/*/metrics.json."""
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import json
+import os
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import common  # noqa: F401  (quiet TensorFlow before any recipe imports it)
+from common import gallery
 from common.cli import RecipeArgumentParser
-from common.results import load_metrics
+from common.references import REFERENCES
+from common.results import atomic_write_text, load_metrics
 from recipes import RECIPES, Recipe, Run
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def output_dir(root: Path, recipe: Recipe, run: Run) -> Path:
     folder = root / recipe.name
     return folder / run.subdir if run.subdir else folder
+
+
+def run_label(recipe: Recipe, run: Run) -> str:
+    return recipe.name + (f" ({run.subdir})" if run.subdir else "")
 
 
 def list_recipes() -> int:
@@ -29,35 +40,61 @@ def list_recipes() -> int:
     return 0
 
 
+def run_one(command: list[str]) -> tuple[int, str]:
+    """Run a recipe in its own process, passing its output through; return its exit code and the
+    last line it wrote to stderr (its error, if it failed)."""
+    process = subprocess.Popen(command, stderr=subprocess.PIPE)
+    tail = b""
+    while chunk := os.read(process.stderr.fileno(), 4096):
+        sys.stderr.buffer.write(chunk)
+        sys.stderr.flush()
+        tail = (tail + chunk)[-4096:]
+    code = process.wait()
+    lines = [line.strip() for line in tail.decode(errors="replace").replace("\r", "\n").splitlines()]
+    noise = ("I0000", "W0000", "E0000", "WARNING: All log")
+    lines = [line for line in lines if line and not line.startswith(noise)]
+    return code, lines[-1] if lines else ""
+
+
 def run_all(args) -> int:
-    """Run every recipe in its own process, so one failure cannot stop (or seed) the others."""
+    """Every recipe in its own process, so one failure cannot stop (or seed) the others."""
     root = Path(args.output_dir)
-    failures, timings = [], {}
+    summary = {}
     for recipe in RECIPES.values():
         for run in recipe.runs:
-            label = recipe.name + (f" ({run.subdir})" if run.subdir else "")
+            label = run_label(recipe, run)
             command = [sys.executable, "-m", recipe.module, *run.flags]
             command += ["--output-dir", str(output_dir(root, recipe, run))]
             if args.quick:
                 command.append("--quick")
-            print(f"\n=== {label}: {' '.join(command[1:])}", flush=True)
+            print(f"\n=== {label}: python {' '.join(command[1:])}", flush=True)
             start = time.perf_counter()
-            code = subprocess.call(command)
-            timings[label] = time.perf_counter() - start
-            if code != 0:
-                failures.append(f"{label} exited with code {code}")
-    print("\nSummary:")
-    for label, seconds in timings.items():
-        print(f"  {label:<32} {seconds:7.1f} s")
-    plots_code = redraw(root)
-    if failures:
-        print("Failed: " + "; ".join(failures), file=sys.stderr)
+            code, last_error = run_one(command)
+            summary[label] = {
+                "seconds": round(time.perf_counter() - start, 1),
+                "exit_code": code,
+                "error": last_error if code else None,
+            }
+    root.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(root / "run_all.json", json.dumps(summary, indent=2) + "\n")
+    print("\nSummary (wall time per recipe):")
+    for label, item in summary.items():
+        status = (
+            "ok" if item["exit_code"] == 0 else f"FAILED (exit {item['exit_code']}): {item['error']}"
+        )
+        print(f"  {label:<32} {item['seconds']:7.1f} s  {status}")
+    print(f"  {'all':<32} {sum(i['seconds'] for i in summary.values()):7.1f} s")
+    redraw(root)
+    failed = [label for label, item in summary.items() if item["exit_code"] != 0]
+    if failed:
+        print(f"{len(failed)} recipe run(s) failed: {', '.join(failed)}", file=sys.stderr)
         return 1
-    return plots_code
+    return 0
 
 
 def redraw(root: Path) -> int:
-    """Redraw each recipe's figures from its metrics.json; say which have no outputs yet."""
+    """Redraw each recipe's figures from its metrics.json, then the gallery page; say which recipes
+    have no outputs yet."""
     missing, drawn = [], 0
     for recipe in RECIPES.values():
         module = importlib.import_module(recipe.module)
@@ -72,11 +109,80 @@ def redraw(root: Path) -> int:
             drawn += 1
             print(f"redrew {folder}")
     if missing:
-        print(
-            "no outputs yet (run the recipe first): " + ", ".join(missing),
-            file=sys.stderr,
-        )
+        print("no outputs yet (run the recipe first): " + ", ".join(missing), file=sys.stderr)
+    page = write_gallery(root)
+    print(f"wrote {page}")
     return 0 if drawn else 1
+
+
+def headline_rows(run: Run, metrics: dict | None) -> list[dict]:
+    rows = []
+    for item in run.headlines:
+        value = gallery.lookup(metrics, item.path) if metrics else None
+        if item.reference:
+            ref = REFERENCES[item.reference]
+            beside = f"{ref.name}: {gallery.fmt(ref.value)} (published)"
+        elif item.beside_path:
+            other = gallery.lookup(metrics, item.beside_path) if metrics else None
+            beside = f"{item.beside_label}: {gallery.fmt(other)} (same run)"
+        else:
+            beside = ""
+        rows.append({"label": item.label, "value": value, "beside": beside})
+    return rows
+
+
+def collect(root: Path, relative_to: Path) -> list[dict]:
+    """The gallery's sections: every recipe's runs, metrics, figures and headline rows."""
+    sections = []
+    for recipe in RECIPES.values():
+        runs = []
+        for run in recipe.runs:
+            folder = output_dir(root, recipe, run)
+            try:
+                metrics = load_metrics(folder)
+            except FileNotFoundError:
+                metrics = None
+            rel = Path(os.path.relpath(folder, relative_to)).as_posix()
+            figures = sorted(p.name for p in folder.glob("*.png")) if metrics else []
+            runs.append(
+                {
+                    "label": run_label(recipe, run),
+                    "folder": rel,
+                    "metrics": metrics,
+                    "figures": [f"{rel}/{name}" for name in figures],
+                    "headlines": headline_rows(run, metrics),
+                }
+            )
+        command = f"python -m {recipe.module}"
+        sections.append(
+            {
+                "name": recipe.name,
+                "title": recipe.title,
+                "summary": recipe.summary,
+                "command": command,
+                "runs": runs,
+            }
+        )
+    return sections
+
+
+def write_gallery(root: Path) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    return atomic_write_text(root / "index.html", gallery.render_index(collect(root, root)))
+
+
+def report(readme: Path, root: Path) -> int:
+    """Rewrite the README's results table from saved metrics (paths relative to the README)."""
+    table = gallery.render_results_table(collect(root, readme.parent))
+    text = readme.read_text(encoding="utf-8")
+    try:
+        updated = gallery.replace_readme_block(text, table)
+    except ValueError as error:
+        print(f"python -m recipes report: error: {readme}: {error}", file=sys.stderr)
+        return 2
+    atomic_write_text(readme, updated)
+    print(f"rewrote the results table in {readme}")
+    return 0
 
 
 def main(argv=None) -> int:
@@ -85,26 +191,32 @@ def main(argv=None) -> int:
         description=__doc__,
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    commands = parser.add_subparsers(dest="command", metavar="{list,all,plots}")
+    commands = parser.add_subparsers(dest="command", metavar="{list,all,plots,report}")
     commands.add_parser("list", help="list the recipes (the default)")
+    formatter = argparse.ArgumentDefaultsHelpFormatter
     everything = commands.add_parser(
-        "all",
-        help="run every recipe with its defaults, then redraw the figures",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
+        "all", help="run every recipe with its defaults, then redraw figures and gallery",
+        formatter_class=formatter,
+    )  # fmt: skip
     everything.add_argument("--quick", action="store_true", help="each recipe's smoke run")
     everything.add_argument("--output-dir", default="outputs", help="root folder for outputs")
     plots = commands.add_parser(
-        "plots",
-        help="redraw every figure from saved metrics, without training",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
+        "plots", help="redraw every figure and index.html from saved metrics, without training",
+        formatter_class=formatter,
+    )  # fmt: skip
     plots.add_argument("--output-dir", default="outputs", help="root folder of saved outputs")
+    rewrite = commands.add_parser(
+        "report", help="rewrite the README results table from saved metrics", formatter_class=formatter
+    )
+    rewrite.add_argument("--output-dir", default="outputs", help="root folder of saved outputs")
+    rewrite.add_argument("--readme", default="README.md", help="the README to rewrite")
     args = parser.parse_args(argv)
     if args.command == "all":
         return run_all(args)
     if args.command == "plots":
         return redraw(Path(args.output_dir))
+    if args.command == "report":
+        return report(Path(args.readme), Path(args.output_dir))
     return list_recipes()
 
 

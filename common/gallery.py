@@ -1,0 +1,179 @@
+"""The results gallery (`outputs/index.html`) and the README results table, built from saved metrics.
+
+Everything here takes plain data (sections, headline rows) so it never trains, and never imports a
+recipe: `recipes/__main__.py` gathers the data from the registry and `outputs/*/metrics.json`.
+
+A section is a dict: {"name", "title", "summary", "command", "runs": [run, ...]}, and a run is
+{"label", "folder" (relative to the page), "metrics" (or None), "figures": [relative paths],
+"headlines": [{"label", "value", "beside"}]}.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+
+README_START = "<!-- results:start (written by `python -m recipes report`; do not edit by hand) -->"
+README_END = "<!-- results:end -->"
+
+
+def lookup(metrics: dict, path: str):
+    """`results.agrawal.keras_mlp.accuracy` in a metrics dict; None where any step is missing."""
+    value = metrics
+    for key in path.split("."):
+        if not isinstance(value, dict) or key not in value:
+            return None
+        value = value[key]
+    return value
+
+
+def fmt(value) -> str:
+    if value is None:
+        return "n/a"
+    if isinstance(value, float):
+        return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3f}"
+    return str(value)
+
+
+def _esc(text) -> str:
+    return html.escape(str(text), quote=True)
+
+
+CSS = """
+body { font-family: system-ui, -apple-system, 'Segoe UI', sans-serif; margin: 2rem auto;
+       max-width: 1100px; padding: 0 1rem; color: #222; line-height: 1.45; }
+h1 { margin-bottom: 0.2rem; } h2 { margin-top: 2.5rem; border-bottom: 1px solid #ddd; }
+table { border-collapse: collapse; margin: 0.8rem 0; font-size: 0.92rem; }
+th, td { border: 1px solid #ddd; padding: 0.3rem 0.6rem; text-align: left; vertical-align: top; }
+th { background: #f4f4f4; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
+.figures { display: flex; flex-wrap: wrap; gap: 1rem; }
+.figures figure { margin: 0; max-width: 100%; } .figures img { max-width: 520px; width: 100%;
+       border: 1px solid #eee; } figcaption { font-size: 0.8rem; color: #666; }
+code { background: #f4f4f4; padding: 0 0.25rem; } .muted { color: #777; font-size: 0.85rem; }
+.missing { color: #a33; }
+"""
+
+# Counts images that failed to load, so a browser test can read the result from the DOM.
+SCRIPT = """
+window.addEventListener('load', function () {
+  var images = Array.prototype.slice.call(document.images);
+  var broken = images.filter(function (im) { return !(im.complete && im.naturalWidth > 0); });
+  document.body.setAttribute('data-images', images.length);
+  document.body.setAttribute('data-broken-images', broken.length);
+  document.body.setAttribute('data-loaded', 'yes');
+});
+"""
+
+
+def render_index(sections: list[dict]) -> str:
+    """One self-contained page: inline style and script, relative image links, nothing external."""
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        "<title>Keras recipes: results gallery</title>",
+        f"<style>{CSS}</style><script>{SCRIPT}</script></head><body>",
+        "<h1>Keras recipes: results gallery</h1>",
+        '<p class="muted">Every number comes from the saved <code>metrics.json</code> of a run; '
+        "published references carry their source. Redraw with <code>python -m recipes plots</code>."
+        "</p>",
+        "<h2 id='summary'>Summary</h2>",
+        "<table><tr><th>recipe</th><th>headline</th><th>result</th><th>beside it</th>"
+        "<th>run time</th></tr>",
+    ]
+    for section in sections:
+        for run in section["runs"]:
+            duration = run["metrics"]["duration_s"] if run["metrics"] else None
+            for row in run["headlines"] or [{"label": "no outputs yet", "value": None, "beside": ""}]:
+                parts.append(
+                    f"<tr><td><a href='#{_esc(section['name'])}'>{_esc(run['label'])}</a></td>"
+                    f"<td>{_esc(row['label'])}</td><td class='num'>{_esc(fmt(row['value']))}</td>"
+                    f"<td>{_esc(row['beside'])}</td>"
+                    f"<td class='num'>{_esc(fmt_duration(duration))}</td></tr>"
+                )
+    parts.append("</table>")
+    for section in sections:
+        parts.append(f"<section id='{_esc(section['name'])}'>")
+        parts.append(f"<h2>{_esc(section['title'])}</h2>")
+        parts.append(f"<p>{_esc(section['summary'])}. Run: <code>{_esc(section['command'])}</code></p>")
+        for run in section["runs"]:
+            parts.extend(_render_run(run, len(section["runs"]) > 1))
+        parts.append("</section>")
+    parts.append("</body></html>")
+    return "\n".join(parts) + "\n"
+
+
+def _render_run(run: dict, titled: bool) -> list[str]:
+    parts = [f"<h3>{_esc(run['label'])}</h3>"] if titled else []
+    metrics = run["metrics"]
+    if metrics is None:
+        return parts + [
+            f"<p class='missing'>No outputs yet in <code>{_esc(run['folder'])}</code>: "
+            "run the recipe first.</p>"
+        ]
+    env = {key: _esc(value) for key, value in metrics.get("environment", {}).items()}
+    quick = "; --quick run" if metrics.get("args", {}).get("quick") else ""
+    parts.append(
+        f"<p class='muted'>{env.get('device', '?')}; TensorFlow {env.get('tensorflow', '?')}, "
+        f"Keras {env.get('keras', '?')}, Python {env.get('python', '?')}; "
+        f"took {_esc(fmt_duration(metrics.get('duration_s')))}; "
+        f"written {_esc(metrics.get('created', '?'))}{quick}.</p>"
+    )
+    parts.append("<table><tr><th>result</th><th>value</th><th>beside it</th></tr>")
+    for row in run["headlines"]:
+        parts.append(
+            f"<tr><td>{_esc(row['label'])}</td><td class='num'>{_esc(fmt(row['value']))}</td>"
+            f"<td>{_esc(row['beside'])}</td></tr>"
+        )
+    parts.append("</table>")
+    references = metrics.get("references") or []
+    if references:
+        parts.append("<table><tr><th>published reference</th><th>value</th><th>source</th></tr>")
+        for ref in references:
+            parts.append(
+                f"<tr><td>{_esc(ref.get('name'))}</td><td class='num'>{_esc(fmt(ref.get('value')))}</td>"
+                f"<td class='muted'>{_esc(ref.get('source'))}</td></tr>"
+            )
+        parts.append("</table>")
+    parts.append("<div class='figures'>")
+    for figure in run["figures"]:
+        caption = figure.rsplit("/", 1)[-1]
+        parts.append(
+            f"<figure><img src='{_esc(figure)}' alt='{_esc(caption)}' loading='eager'>"
+            f"<figcaption>{_esc(caption)}</figcaption></figure>"
+        )
+    parts.append("</div>")
+    return parts
+
+
+def fmt_duration(seconds) -> str:
+    if seconds is None:
+        return "n/a"
+    seconds = float(seconds)
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
+
+
+def render_results_table(sections: list[dict]) -> str:
+    """The README's results table (Markdown), one row per headline."""
+    lines = [
+        "| recipe | result | value | beside it | run time |",
+        "|---|---|---|---|---|",
+    ]
+    for section in sections:
+        for run in section["runs"]:
+            duration = fmt_duration(run["metrics"]["duration_s"]) if run["metrics"] else "n/a"
+            label = f"[`{run['label']}`]({run['folder']}/)"
+            for row in run["headlines"] or [{"label": "no outputs yet", "value": None, "beside": ""}]:
+                lines.append(
+                    f"| {label} | {row['label']} | {fmt(row['value'])} | {row['beside']} | {duration} |"
+                )
+    return "\n".join(lines)
+
+
+def replace_readme_block(readme: str, table: str) -> str:
+    """The README with the text between the two result markers replaced by `table`."""
+    pattern = re.compile(re.escape(README_START) + r".*?" + re.escape(README_END), re.DOTALL)
+    if not pattern.search(readme):
+        raise ValueError("README.md has no results markers")
+    block = f"{README_START}\n{table}\n{README_END}"
+    return pattern.sub(lambda _: block, readme, count=1)

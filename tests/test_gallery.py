@@ -1,0 +1,108 @@
+"""The gallery page and the README results table: built from saved metrics, checked in a browser."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+
+import pytest
+
+from common import gallery
+from recipes import RECIPES
+from recipes.__main__ import collect
+from recipes.__main__ import main as collection_main
+from tests.conftest import ROOT, run_cli
+
+
+def find_chromium() -> str | None:
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        path = shutil.which(name)
+        if path:
+            return path
+    return None
+
+
+def test_readme_results_block_is_what_report_writes_from_committed_outputs():
+    committed = (ROOT / "README.md").read_text()
+    table = gallery.render_results_table(collect(ROOT / "outputs", ROOT))
+    assert gallery.replace_readme_block(committed, table) == committed, (
+        "the README's results table is stale: run `python -m recipes report`"
+    )
+
+
+def test_report_refuses_a_readme_without_markers(tmp_path):
+    readme = tmp_path / "README.md"
+    readme.write_text("# no markers here\n")
+    assert collection_main(["report", "--readme", str(readme), "--output-dir", str(tmp_path)]) == 2
+    assert readme.read_text() == "# no markers here\n"
+
+
+def test_replace_readme_block_keeps_the_rest():
+    text = f"intro\n{gallery.README_START}\nold\n{gallery.README_END}\noutro\n"
+    new = gallery.replace_readme_block(text, "| new |")
+    assert new == f"intro\n{gallery.README_START}\n| new |\n{gallery.README_END}\noutro\n"
+
+
+def test_lookup_and_format():
+    metrics = {"results": {"a": {"b": 0.12345}}}
+    assert gallery.lookup(metrics, "results.a.b") == 0.12345
+    assert gallery.lookup(metrics, "results.a.c") is None
+    assert gallery.fmt(0.12345) == "0.123" and gallery.fmt(None) == "n/a"
+    assert gallery.fmt(22581.04) == "22,581"
+
+
+@pytest.fixture(scope="module")
+def quick_gallery(tmp_path_factory):
+    """`python -m recipes all --quick` into a temporary folder: every smoke run, then the page."""
+    root = tmp_path_factory.mktemp("gallery") / "outputs"
+    result = run_cli("recipes", "all", "--quick", "--output-dir", str(root), timeout=900)
+    return root, result
+
+
+def test_all_quick_runs_every_recipe_and_records_wall_times(quick_gallery):
+    root, result = quick_gallery
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary = json.loads((root / "run_all.json").read_text())
+    labels = {
+        r.name + (f" ({run.subdir})" if run.subdir else "") for r in RECIPES.values() for run in r.runs
+    }
+    assert set(summary) == labels
+    for item in summary.values():
+        assert item["exit_code"] == 0 and item["seconds"] > 0
+    assert "Summary (wall time per recipe):" in result.stdout
+
+
+def test_gallery_page_is_self_contained(quick_gallery):
+    root, _ = quick_gallery
+    page = (root / "index.html").read_text()
+    for recipe in RECIPES:
+        assert f"id='{recipe}'" in page
+    assert not re.search(r"""(src|href)=['"](https?:)?//""", page), "external link in the page"
+    images = re.findall(r"<img src='([^']+)'", page)
+    assert images and all(not src.startswith("/") for src in images)
+    for src in images:
+        assert (root / src).is_file(), src
+
+
+def test_gallery_renders_in_headless_chromium_with_every_image_loaded(quick_gallery, tmp_path):
+    browser = find_chromium()
+    if browser is None:
+        pytest.skip("no Chromium on this machine (apt-get install chromium); .ci/run installs it")
+    root, _ = quick_gallery
+    command = [
+        browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync",
+        f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=10000", "--dump-dom",
+        (root / "index.html").as_uri(),
+    ]  # fmt: skip
+    dom = subprocess.run(command, capture_output=True, text=True, timeout=120).stdout
+    body = re.search(r"<body([^>]*)>", dom)
+    assert body, dom[:500]
+    attributes = dict(re.findall(r'([\w-]+)="([^"]*)"', body.group(1)))
+    assert attributes.get("data-loaded") == "yes", attributes
+    assert int(attributes["data-images"]) >= 5
+    assert attributes["data-broken-images"] == "0", "some images did not load"
+    for recipe in RECIPES:
+        assert f'id="{recipe}"' in dom
