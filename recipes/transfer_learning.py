@@ -499,7 +499,10 @@ def pretrain(source: dict, arch: dict, args):
         epochs=args.epochs,
         shuffle=False,  # the tf.data pipeline already reshuffles every epoch, seeded
         verbose=0,
-        callbacks=standard_callbacks(args.patience),
+        callbacks=standard_callbacks(
+            args.patience,
+            tensorboard_dir=Path(args.output_dir) / "logs" / "pretrain" if args.tensorboard else None,
+        ),
     )
     return model, len(history.history["loss"])
 

@@ -141,3 +141,10 @@ def test_help_documents_every_flag():
     for flag in [*flags.split(), "--seed ", "--l2", "--augment", "--patience", "--batch-size"]:
         assert flag in result.stdout, flag
     assert "(default: 200)" in result.stdout
+
+
+def test_tensorboard_flag_writes_event_files(tmp_path):
+    argv = ["--quick", "--dataset", "xor", "--tensorboard", "--output-dir", str(tmp_path)]
+    assert mlp_classifier.main(argv) == 0
+    events = list((tmp_path / "logs").rglob("events.out.tfevents.*"))
+    assert {p.parent.name for p in events} == {"train", "validation"}
