@@ -46,13 +46,14 @@ class Recipe:
 
 
 def _transfer_headlines(scenario: str) -> tuple[Headline, ...]:
-    return (
+    return tuple(
         Headline(
-            f"{scenario}: fine-tuned, 5 labels per class",
-            "results.curves.finetune.5.test_accuracy",
+            f"{scenario}: {label}, 5 labels per class",
+            f"results.curves.{mode}.5.test_accuracy",
             beside_label="from scratch",
             beside_path="results.curves.scratch.5.test_accuracy",
-        ),
+        )
+        for mode, label in (("finetune", "fine-tuned"), ("frozen", "frozen features"))
     )
 
 
@@ -91,6 +92,12 @@ RECIPES: dict[str, Recipe] = {
                             "results.agrawal.keras_mlp.accuracy",
                             beside_label="river LogisticRegression",
                             beside_path="results.agrawal.river_lr.accuracy",
+                        ),
+                        Headline(
+                            "Phishing prequential accuracy, Keras MLP",
+                            "results.phishing.keras_mlp.accuracy",
+                            beside_label="river LogisticRegression",
+                            beside_path="results.phishing.river_lr.accuracy",
                         ),
                         Headline(
                             "Bananas prequential accuracy, Keras MLP",
