@@ -175,36 +175,43 @@ def load_xor() -> Split:
     return Split("xor", x, y, x, y, x, y, ["0", "1"])
 
 
+def read_csv_rows(path: str | os.PathLike, target: str | None, flag: str):
+    """The header and the non-blank rows of a user's CSV whose `target` column exists beside at least
+    one feature column; every problem raises UsageError naming it (`flag` is how the user gave it)."""
+    import csv
+
+    path = Path(path)
+    if target is None:
+        raise UsageError(f"{flag} csv:PATH needs --target COLUMN (the column to predict)")
+    if not path.is_file():
+        raise UsageError(f"no such file: {path}")
+    try:
+        with open(path, newline="", encoding="utf-8") as handle:
+            rows = [row for row in csv.reader(handle) if any(cell.strip() for cell in row)]
+    except (OSError, UnicodeDecodeError, csv.Error) as error:
+        raise UsageError(f"cannot read {path} as CSV: {error}") from None
+    if not rows:
+        raise UsageError(f"{path} is empty")
+    header = [cell.strip() for cell in rows[0]]
+    if target not in header:
+        raise UsageError(f"{path} has no column {target!r}; columns: {', '.join(header)}")
+    if len(header) < 2:
+        raise UsageError(f"{path} has no feature columns besides {target!r}")
+    return header, rows[1:]
+
+
 def load_csv_table(path: str | os.PathLike, target: str | None):
     """A user's CSV: numeric features and one target column. Returns (x, y, class_names, columns).
 
     Every problem (no file, no target, empty table, a non-numeric feature, a missing value, one class)
     raises UsageError with a message that names it.
     """
-    import csv
-
+    header, body = read_csv_rows(path, target, "--dataset")
     path = Path(path)
-    if target is None:
-        raise UsageError("--dataset csv:PATH needs --target COLUMN (the column to predict)")
-    if not path.is_file():
-        raise UsageError(f"no such file: {path}")
-    try:
-        with open(path, newline="", encoding="utf-8") as handle:
-            rows = list(csv.reader(handle))
-    except (OSError, UnicodeDecodeError, csv.Error) as error:
-        raise UsageError(f"cannot read {path} as CSV: {error}") from None
-    rows = [row for row in rows if any(cell.strip() for cell in row)]
-    if not rows:
-        raise UsageError(f"{path} is empty")
-    header, body = [cell.strip() for cell in rows[0]], rows[1:]
-    if target not in header:
-        raise UsageError(f"{path} has no column {target!r}; columns: {', '.join(header)}")
     if not body:
         raise UsageError(f"{path} has a header but no rows")
     t = header.index(target)
     features = [name for i, name in enumerate(header) if i != t]
-    if not features:
-        raise UsageError(f"{path} has no feature columns besides {target!r}")
     x = np.empty((len(body), len(features)), dtype=np.float32)
     labels = []
     for r, row in enumerate(body, start=2):
@@ -221,7 +228,7 @@ def load_csv_table(path: str | os.PathLike, target: str | None):
                 ) from None
     if not np.isfinite(x).all():
         raise UsageError(f"{path}: features contain NaN or infinite values")
-    class_names = sorted(set(labels), key=_natural_key)
+    class_names = sorted(set(labels), key=natural_key)
     if len(class_names) < 2:
         raise UsageError(f"{path}: target {target!r} has only one class ({class_names[0]!r})")
     index = {name: i for i, name in enumerate(class_names)}
@@ -245,7 +252,7 @@ def load_csv_split(spec: str, target: str | None, seed: int = 0) -> Split:
     return Split("csv", x_tr, y_tr, x_val, y_val, x_test, y_test, class_names)
 
 
-def _natural_key(text: str):
+def natural_key(text: str):
     try:
         return (0, float(text), text)
     except ValueError:

@@ -79,7 +79,7 @@ from common.cli import (
     recipe_parser,
     run_main,
 )
-from common.data import _natural_key
+from common.data import natural_key, read_csv_rows
 from common.plotting import color, save_figure
 from common.references import references
 from common.results import atomic_write_bytes, build_metrics, environment, mean_std, write_metrics
@@ -248,28 +248,10 @@ def load_stream(spec: str, args) -> Stream:
 
 def load_csv_stream(path: str, target: str | None, classes: str | None, n: int) -> Stream:
     """A user's table in file order; rows are validated later, one by one, like any record."""
-    import csv
-
-    path = Path(path)
-    if target is None:
-        raise UsageError("--stream csv:PATH needs --target COLUMN (the column to predict)")
-    if not path.is_file():
-        raise UsageError(f"no such file: {path}")
-    try:
-        with open(path, newline="", encoding="utf-8") as handle:
-            rows = [row for row in csv.reader(handle) if any(cell.strip() for cell in row)]
-    except (OSError, UnicodeDecodeError, csv.Error) as error:
-        raise UsageError(f"cannot read {path} as CSV: {error}") from None
-    if not rows:
-        raise UsageError(f"{path} is empty")
-    header = [cell.strip() for cell in rows[0]]
-    if target not in header:
-        raise UsageError(f"{path} has no column {target!r}; columns: {', '.join(header)}")
-    if len(header) < 2:
-        raise UsageError(f"{path} has no feature columns besides {target!r}")
+    header, body = read_csv_rows(path, target, "--stream")
     t = header.index(target)
     records = []
-    for row in rows[1 : n + 1]:
+    for row in body[:n]:
         if len(row) != len(header):  # fields cannot be told apart: validate() rejects it
             records.append((None, None))
         else:
@@ -279,7 +261,7 @@ def load_csv_stream(path: str, target: str | None, classes: str | None, n: int) 
     if classes:
         names = [c.strip() for c in classes.split(",") if c.strip()]
     else:
-        names = sorted({label for _, label in records if label}, key=_natural_key)
+        names = sorted({label for _, label in records if label}, key=natural_key)
     if len(names) < 2:
         raise UsageError(f"{path}: target {target!r} needs at least two classes, found {names}")
     return Stream("csv", records, [h for i, h in enumerate(header) if i != t], names)
