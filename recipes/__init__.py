@@ -61,6 +61,33 @@ RECIPES: dict[str, Recipe] = {
     recipe.name: recipe
     for recipe in (
         Recipe(
+            "activations",
+            "Activation functions",
+            "twelve activations: f and f', the same MLP trained with each, gradient flow in depth",
+            runs=(
+                Run(
+                    headlines=(
+                        Headline(
+                            "MNIST-1D test accuracy, ReLU 5x64, mean of 3 seeds",
+                            "results.mnist1d.relu.test_accuracy",
+                            reference="mnist1d_mlp",
+                        ),
+                        Headline(
+                            "MNIST-1D test accuracy, linear 5x64 (a linear model)",
+                            "results.mnist1d.linear.test_accuracy",
+                            reference="mnist1d_logistic",
+                        ),
+                        Headline(
+                            "MNIST-1D test accuracy, sigmoid 5x64",
+                            "results.mnist1d.sigmoid.test_accuracy",
+                            beside_label="tanh",
+                            beside_path="results.mnist1d.tanh.test_accuracy",
+                        ),
+                    )
+                ),
+            ),
+        ),
+        Recipe(
             "mlp_classifier",
             "MLP classifier",
             "a Keras MLP on digits / MNIST-1D / your CSV, beside scikit-learn and a NumPy MLP",
