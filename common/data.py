@@ -6,6 +6,7 @@
   published frozen set (4000 train / 1000 test, length 40). Its downloading `get_dataset` is never used.
 - `mnist`, `fashion_mnist`: `keras.datasets`, downloaded on first use; offline, a clear message says what
   to fetch and where to put it.
+- `adding_problem`: the synthetic sequences of the adding problem, generated from a seed.
 - `xor`: the four-point toy of the original tutorials.
 - `csv:PATH` with a target column: a user's own numeric table.
 """
@@ -125,6 +126,21 @@ def load_mnist1d_split(val_fraction: float = 0.1, seed: int = 0) -> Split:
         [str(d) for d in range(10)],
         signal_length=data["x"].shape[1],
     )
+
+
+def adding_problem(n: int, length: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """The adding problem (Arjovsky et al. 2016): `n` sequences of `length` steps, each step a value
+    from U[0, 1] and a marker; one marker is 1 in each half; the target is the sum of the two marked
+    values. Returns x of shape (n, length, 2) and y of shape (n, 1), float32."""
+    if length < 2:
+        raise ValueError(f"the adding problem needs at least 2 steps, got {length}")
+    rng = np.random.default_rng(seed)
+    values = rng.uniform(0.0, 1.0, (n, length)).astype(np.float32)
+    markers = np.zeros((n, length), np.float32)
+    rows = np.arange(n)
+    markers[rows, rng.integers(0, length // 2, n)] = 1.0
+    markers[rows, rng.integers(length // 2, length, n)] = 1.0
+    return np.stack([values, markers], axis=-1), (values * markers).sum(axis=1, keepdims=True)
 
 
 def keras_dataset_files(name: str) -> tuple[Path, list[str]]:
