@@ -31,7 +31,9 @@ def fmt(value) -> str:
     if value is None:
         return "n/a"
     if isinstance(value, float):
-        return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3f}"
+        if abs(value) >= 100:
+            return f"{value:,.0f}"
+        return f"{value:.2g}" if 0 < abs(value) < 0.01 else f"{value:.3f}"  # small MSEs keep 2 digits
     return str(value)
 
 

@@ -142,6 +142,43 @@ RECIPES: dict[str, Recipe] = {
             ),
         ),
         Recipe(
+            "rnn_sequence",
+            "SimpleRNN sequence model",
+            "SimpleRNN, GRU and LSTM on MNIST-1D and the adding problem: how far gradients reach",
+            runs=(
+                Run(
+                    headlines=(
+                        Headline(
+                            "MNIST-1D test accuracy, SimpleRNN (2 bidirectional layers)",
+                            "results.mnist1d.simple.test_accuracy",
+                            reference="mnist1d_cnn",
+                        ),
+                        Headline(
+                            "MNIST-1D test accuracy, GRU (2 bidirectional layers)",
+                            "results.mnist1d.gru.test_accuracy",
+                            reference="mnist1d_gru",
+                        ),
+                        Headline(
+                            "MNIST-1D test accuracy, LSTM (2 bidirectional layers)",
+                            "results.mnist1d.lstm.test_accuracy",
+                            reference="mnist1d_human",
+                        ),
+                        Headline(
+                            "adding problem T=100, test MSE, SimpleRNN",
+                            "results.adding.simple.100.test_mse",
+                            reference="adding_baseline",
+                        ),
+                        Headline(
+                            "adding problem T=100, test MSE, LSTM",
+                            "results.adding.lstm.100.test_mse",
+                            beside_label="GRU",
+                            beside_path="results.adding.gru.100.test_mse",
+                        ),
+                    )
+                ),
+            ),
+        ),
+        Recipe(
             "transfer_learning",
             "Transfer learning",
             "weights copied layer by layer with set_weights: when transfer pays, and when it hurts",
