@@ -49,6 +49,29 @@ def standard_callbacks(
     return callbacks
 
 
+def reinitialize(model) -> None:
+    """Fresh weights from each layer's initialiser (drawn from the current seed) and a fresh optimizer
+    state, keeping the model's traced train and test functions: on a small network, building a new
+    model per seed spends as long tracing them again as training.
+
+    A Keras 3 initialiser constructed with a seed repeats its values, so each is rebuilt from its
+    config without one: it then draws its seed from the generator `seed_everything` just reset.
+    """
+    for layer in model.layers:
+        for weight, initializer in (("kernel", "kernel_initializer"), ("bias", "bias_initializer")):
+            variable, init = getattr(layer, weight, None), getattr(layer, initializer, None)
+            if variable is None or init is None:
+                continue
+            config = init.get_config()
+            if "seed" in config:
+                config["seed"] = None
+            variable.assign(type(init).from_config(config)(variable.shape, variable.dtype))
+    optimizer = model.optimizer
+    for variable in optimizer.variables:
+        if variable is not optimizer.learning_rate:  # iterations and moment estimates
+            variable.assign(np.zeros(variable.shape, variable.dtype))
+
+
 def history_dict(history) -> dict[str, list[float]]:
     """A Keras History as plain lists of floats (for metrics.json)."""
     return {key: [float(v) for v in values] for key, values in history.history.items()}

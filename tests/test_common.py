@@ -218,3 +218,32 @@ def test_seeding_makes_keras_initialisation_repeatable():
         layer.build((None, 5))
         weights.append(layer.get_weights()[0])
     np.testing.assert_array_equal(weights[0], weights[1])
+
+
+def test_reinitialize_draws_fresh_weights_per_seed_and_resets_the_optimizer():
+    import keras
+
+    from common.training import reinitialize, seed_everything
+
+    seed_everything(0)
+    model = keras.Sequential(
+        [keras.Input((5,)), keras.layers.Dense(4, activation="relu"), keras.layers.Dense(2)]
+    )
+    model.compile(keras.optimizers.Adam(0.01), loss="mse")
+    x, y = np.ones((8, 5), np.float32), np.zeros((8, 2), np.float32)
+    model.fit(x, y, epochs=2, verbose=0)
+    traced = model.train_function
+    drawn = {}
+    for seed in (1, 2, 1):
+        seed_everything(seed)
+        reinitialize(model)
+        assert int(model.optimizer.iterations.numpy()) == 0
+        assert float(model.optimizer.learning_rate.numpy()) == pytest.approx(0.01)
+        kernel = model.layers[0].kernel.numpy()
+        if seed in drawn:
+            np.testing.assert_array_equal(kernel, drawn[seed])  # same seed, same weights
+        drawn[seed] = kernel
+        np.testing.assert_array_equal(model.layers[0].bias.numpy(), 0)
+    assert not np.array_equal(drawn[1], drawn[2])  # another seed, other weights
+    model.fit(x, y, epochs=1, verbose=0)
+    assert model.train_function is traced  # nothing was traced again
