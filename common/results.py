@@ -12,6 +12,7 @@ import os
 import platform
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -107,6 +108,28 @@ def build_metrics(
         "results": to_jsonable(results),
         "references": to_jsonable(references),
     }
+
+
+def finish_run(
+    name: str,
+    args,
+    results: dict,
+    references: list[dict],
+    started: float,
+    device: str,
+    out_dir: str | os.PathLike,
+    plot,
+) -> dict:
+    """The end of every recipe's run: build the metrics, draw every figure from them with `plot`,
+    then write metrics.json (last, so a run that fails while drawing leaves none) and say so."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    duration = time.perf_counter() - started
+    metrics = build_metrics(name, vars(args), results, references, duration, env=environment(device))
+    plot(metrics, out_dir)
+    write_metrics(out_dir, metrics)
+    print(f"wrote {out_dir}/metrics.json and figures ({metrics['duration_s']:.0f} s in all)")
+    return metrics
 
 
 def write_metrics(out_dir: str | os.PathLike, metrics: dict) -> Path:

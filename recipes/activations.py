@@ -46,12 +46,10 @@ from common.device import setup_device
 from common.plotting import color, plot_band, plt, save_figure
 from common.references import references
 from common.results import (
-    build_metrics,
-    environment,
+    finish_run,
     load_arrays,
     mean_std,
     save_arrays,
-    write_metrics,
 )
 from common.training import Timer, make_dataset, reinitialize, seed_everything, seeds_for
 
@@ -376,18 +374,7 @@ def run(args) -> dict:
     save_arrays(
         out_dir, "curves", x=grid, names=np.array(names), values=np.stack([curves[n] for n in names])
     )
-    metrics = build_metrics(
-        NAME,
-        vars(args),
-        results,
-        references(*REFERENCE_KEYS),
-        time.perf_counter() - start,
-        env=environment(device),
-    )
-    plot(metrics, out_dir)
-    write_metrics(out_dir, metrics)
-    print(f"wrote {out_dir}/metrics.json and figures ({metrics['duration_s']:.0f} s in all)")
-    return metrics
+    return finish_run(NAME, args, results, references(*REFERENCE_KEYS), start, device, out_dir, plot)
 
 
 # -- Report ---------------------------------------------------------------------------------------

@@ -65,12 +65,10 @@ from common.plotting import (
 )
 from common.references import references
 from common.results import (
-    build_metrics,
-    environment,
+    finish_run,
     load_arrays,
     mean_std,
     save_arrays,
-    write_metrics,
 )
 from common.training import (
     Timer,
@@ -388,18 +386,8 @@ def run(args) -> dict:
         )
         kernel = first_model.get_layer("hidden_1").get_weights()[0]
         save_arrays(out_dir, "first_layer_weights", kernel=kernel[:, :32])
-    metrics = build_metrics(
-        NAME,
-        vars(args),
-        results,
-        references(*REFERENCE_KEYS.get(split.name, ())),
-        time.perf_counter() - start,
-        env=environment(device),
-    )
-    plot(metrics, out_dir)
-    write_metrics(out_dir, metrics)
-    print(f"wrote {out_dir}/metrics.json and figures ({metrics['duration_s']:.0f} s in all)")
-    return metrics
+    refs = references(*REFERENCE_KEYS.get(split.name, ()))
+    return finish_run(NAME, args, results, refs, start, device, out_dir, plot)
 
 
 # -- Report -------------------------------------------------------------------------------------------

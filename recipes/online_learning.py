@@ -82,7 +82,7 @@ from common.cli import (
 from common.data import natural_key, read_csv_rows
 from common.plotting import color, save_figure
 from common.references import references
-from common.results import atomic_write_bytes, build_metrics, environment, mean_std, write_metrics
+from common.results import atomic_write_bytes, finish_run, mean_std
 from common.training import seed_everything
 
 NAME = "online_learning"
@@ -736,13 +736,8 @@ def run(args) -> dict:
         results["streams"].append(name)
         results[name] = result
     refs = [key for spec in args.stream for key in REFERENCE_KEYS.get(spec, ())]
-    metrics = build_metrics(
-        NAME, vars(args), results, references(*refs), time.perf_counter() - wall, env=environment(device)
-    )
-    plot(metrics, out_dir)
-    write_metrics(out_dir, metrics)
+    metrics = finish_run(NAME, args, results, references(*refs), wall, device, out_dir, plot)
     ckpt.path.unlink(missing_ok=True)  # the run finished: nothing left to resume
-    print(f"wrote {out_dir}/metrics.json and figures ({metrics['duration_s']:.0f} s in all)")
     return metrics
 
 

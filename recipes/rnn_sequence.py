@@ -68,7 +68,7 @@ from common.plotting import (
     save_figure,
 )
 from common.references import references
-from common.results import build_metrics, environment, mean_std, write_metrics
+from common.results import finish_run, mean_std
 from common.training import (
     Timer,
     history_dict,
@@ -480,19 +480,7 @@ def run(args) -> dict:
     for key, check in results["checks"].items():
         print(f"check {key}: {'holds' if check['holds'] else 'DOES NOT HOLD'}")
 
-    out_dir.mkdir(parents=True, exist_ok=True)
-    metrics = build_metrics(
-        NAME,
-        vars(args),
-        results,
-        references(*REFERENCE_KEYS),
-        time.perf_counter() - start,
-        env=environment(device),
-    )
-    plot(metrics, out_dir)
-    write_metrics(out_dir, metrics)
-    print(f"wrote {out_dir}/metrics.json and figures ({metrics['duration_s']:.0f} s in all)")
-    return metrics
+    return finish_run(NAME, args, results, references(*REFERENCE_KEYS), start, device, out_dir, plot)
 
 
 # -- Report ---------------------------------------------------------------------------------------

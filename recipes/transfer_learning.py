@@ -73,12 +73,10 @@ from common.cli import (
 )
 from common.results import (
     atomic_write_text,
-    build_metrics,
-    environment,
+    finish_run,
     load_arrays,
     mean_std,
     save_arrays,
-    write_metrics,
 )
 
 NAME = "transfer_learning"
@@ -721,14 +719,7 @@ def run(args) -> dict:
         from common.references import references as quote
 
         references = quote("mnist1d_cnn")
-    metrics = build_metrics(
-        NAME, vars(args), results, references, time.perf_counter() - start_time,
-        env=environment(device),
-    )  # fmt: skip
-    plot(metrics, out_dir)
-    write_metrics(out_dir, metrics)
-    print(f"wrote {out_dir}/metrics.json and figures ({metrics['duration_s']:.0f} s in all)")
-    return metrics
+    return finish_run(NAME, args, results, references, start_time, device, out_dir, plot)
 
 
 def examples(source: dict, target: dict, per_task: int = 5) -> dict:
