@@ -386,8 +386,7 @@ def train_adding(cell: str, length: int, args) -> dict:
     import keras
 
     seed_everything(args.seed)
-    n_train = 512 if args.quick else args.adding_train
-    x_train, y_train = D.adding_problem(n_train, length, seed=args.seed)
+    x_train, y_train = D.adding_problem(args.adding_train, length, seed=args.seed)
     x_test, y_test = D.adding_problem(args.adding_test, length, seed=args.seed + 10_000)
     model = recurrent_model(cell, length, 2, 1, units=args.adding_units, seed=args.seed)
     model.compile(
@@ -414,10 +413,10 @@ def train_adding(cell: str, length: int, args) -> dict:
 
 
 def run_adding(args) -> dict:
-    n_train = 512 if args.quick else args.adding_train
     print(
-        f"adding problem: lengths {args.lengths}, {n_train} training / {args.adding_test} test "
-        f"sequences, one layer of {args.adding_units}, {args.adding_epochs} epoch(s)",
+        f"adding problem: lengths {args.lengths}, {args.adding_train} training / "
+        f"{args.adding_test} test sequences, one layer of {args.adding_units}, "
+        f"{args.adding_epochs} epoch(s)",
         flush=True,
     )
     results = {cell: {} for cell in args.cells}
@@ -465,7 +464,8 @@ def run(args) -> dict:
         args.cells = list(QUICK_CELLS if args.quick else CELLS)
     if args.quick:
         args.epochs, args.seeds = min(args.epochs, 2), 1
-        args.adding_epochs, args.adding_test = 1, min(args.adding_test, 256)
+        args.adding_epochs = 1
+        args.adding_train, args.adding_test = min(args.adding_train, 512), min(args.adding_test, 256)
         args.lengths = args.lengths[:1]
     device = setup_device()
 
