@@ -58,6 +58,16 @@ def assert_finite_numbers(value, where="results") -> None:
         assert value is not None, f"{where} is null"
 
 
+def without_timings(value, is_timing=lambda key: key.startswith("seconds")):
+    """Nested results with the wall-clock entries (keys `is_timing` picks) removed: everything else
+    must repeat exactly between two runs with the same seed."""
+    if isinstance(value, dict):
+        return {k: without_timings(v, is_timing) for k, v in value.items() if not is_timing(k)}
+    if isinstance(value, list):
+        return [without_timings(v, is_timing) for v in value]
+    return value
+
+
 @pytest.fixture
 def out_dir(tmp_path) -> Path:
     return tmp_path / "out"

@@ -8,7 +8,13 @@ import shutil
 import pytest
 
 from recipes import activations
-from tests.conftest import assert_finite_numbers, assert_png, error_lines, run_cli
+from tests.conftest import (
+    assert_finite_numbers,
+    assert_png,
+    error_lines,
+    run_cli,
+    without_timings,
+)
 
 FIGURES = (
     "activation_curves",
@@ -74,15 +80,6 @@ def test_gradient_flow_records_every_hidden_layer(quick_run):
     checks = metrics["results"]["checks"]
     assert checks["sigmoid_vanishes"]["holds"] is True
     assert "mnist1d_gap_over_linear" not in checks  # linear was not run
-
-
-def without_timings(value):
-    """Results with wall-clock figures removed: everything else must repeat exactly."""
-    if isinstance(value, dict):
-        return {k: without_timings(v) for k, v in value.items() if not k.startswith("seconds")}
-    if isinstance(value, list):
-        return [without_timings(v) for v in value]
-    return value
 
 
 def test_same_seed_gives_identical_results(quick_run, tmp_path):

@@ -9,6 +9,7 @@ import pytest
 
 from recipes import mlp_classifier
 from tests.conftest import assert_finite_numbers, assert_png, error_lines, run_cli
+from tests.conftest import without_timings as shared_without_timings
 
 FIGURES = ("learning_curves", "confusion_matrix", "comparison", "misclassified", "first_layer_weights")
 
@@ -58,12 +59,8 @@ def test_saved_model_reloads_with_identical_predictions(quick_run):
 
 
 def without_timings(value):
-    """Results with wall-clock figures removed: everything else must repeat exactly."""
-    if isinstance(value, dict):
-        return {k: without_timings(v) for k, v in value.items() if not k.endswith("_seconds")}
-    if isinstance(value, list):
-        return [without_timings(v) for v in value]
-    return value
+    """Results without the `*_seconds` wall-clock figures."""
+    return shared_without_timings(value, lambda key: key.endswith("_seconds"))
 
 
 def test_same_seed_gives_identical_results(quick_run, tmp_path):

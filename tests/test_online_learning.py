@@ -15,6 +15,7 @@ import pytest
 
 from recipes import online_learning as ol
 from tests.conftest import ROOT, assert_png, error_lines, run_cli
+from tests.conftest import without_timings as shared_without_timings
 
 STREAMS = ["sea", "agrawal", "phishing", "bananas"]
 LEARNERS = ["keras_mlp", "river_lr", "river_hatc", "river_arf", "sklearn_sgd"]
@@ -139,12 +140,8 @@ def test_malformed_records_are_skipped_counted_and_never_learned_from(tmp_path):
 
 
 def without_timings(value):
-    """Results without wall-clock numbers: everything else must repeat exactly."""
-    if isinstance(value, dict):
-        return {k: without_timings(v) for k, v in value.items() if k not in ol.TIMING_KEYS}
-    if isinstance(value, list):
-        return [without_timings(v) for v in value]
-    return value
+    """Results without the wall-clock entries the recipe names in TIMING_KEYS."""
+    return shared_without_timings(value, lambda key: key in ol.TIMING_KEYS)
 
 
 def start_and_kill(argv, checkpoint, until) -> None:

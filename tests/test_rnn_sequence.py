@@ -10,7 +10,13 @@ import pytest
 
 from common import data as D
 from recipes import rnn_sequence
-from tests.conftest import assert_finite_numbers, assert_png, error_lines, run_cli
+from tests.conftest import (
+    assert_finite_numbers,
+    assert_png,
+    error_lines,
+    run_cli,
+    without_timings,
+)
 
 FIGURES = (
     "learning_curves",
@@ -98,15 +104,6 @@ def test_adding_problem_data():
     assert np.array_equal(x, again)
     with pytest.raises(ValueError, match="at least 2 steps"):
         D.adding_problem(10, 1)
-
-
-def without_timings(value):
-    """Results with wall-clock figures removed: everything else must repeat exactly."""
-    if isinstance(value, dict):
-        return {k: without_timings(v) for k, v in value.items() if not k.startswith("seconds")}
-    if isinstance(value, list):
-        return [without_timings(v) for v in value]
-    return value
 
 
 def test_same_seed_gives_identical_results(quick_run, tmp_path):
