@@ -55,6 +55,12 @@ def test_quick_run_writes_the_outputs_contract(quick_run):
                 assert rec is None
         keras = data["keras_mlp"]
         assert keras["weights_finite"] and keras["finished"] and keras["items_seen"] == data["valid"]
+        runs = keras["per_seed"]  # --quick runs two seeds: mean accuracy, median throughput
+        assert [r["seed"] for r in runs] == [0, 1]
+        assert keras["accuracy"] == pytest.approx(np.mean([r["accuracy"] for r in runs]))
+        assert keras["items_per_second"] == pytest.approx(
+            np.median([r["items_per_second"] for r in runs])
+        )
         # better than always predicting the most frequent class, seen in hindsight
         assert keras["accuracy"] > data["majority_rate"] + 0.02, stream
     assert results["agrawal"]["keras_mlp"]["accuracy"] > results["agrawal"]["river_lr"]["accuracy"]
@@ -81,6 +87,26 @@ def test_recovery_samples_counts_items_until_back_within_two_points():
     assert rec == 790
     assert ol.recovery_samples(np.zeros(3000, bool) | (np.arange(3000) < 1000), 1000) is None
     assert ol.recovery_samples(correct, None) is None
+
+
+def test_replay_memory_keeps_the_last_items_and_forgets_them_on_a_drift():
+    args = ol.build_parser().parse_args(["--batch-size", "4", "--memory", "8", "--replay", "16"])
+    learner = ol.KerasLearner(1, 2, args, seed=0)
+    full = np.ones(4, np.float32)
+    for k in range(3):  # items 0..11 through a ring of 8
+        learner.step(np.arange(4 * k, 4 * k + 4, dtype=np.float32)[:, None], np.zeros(4, np.int32), full)
+    assert int(learner.stored.numpy()) == 12
+    assert sorted(learner.memory_x.numpy().ravel()) == list(range(4, 12))
+    recalled, _, weight = learner._recall(0)
+    assert set(recalled.numpy().ravel()) <= set(range(4, 12)) and weight.numpy().all()
+
+    learner.drifted(worse=True)  # the old concept's items are no longer recalled
+    assert not learner._recall(0)[2].numpy().any(), "nothing to recall right after a drift"
+    padded = np.array([1, 1, 0, 0], np.float32)  # a ragged batch: two real rows, two of padding
+    learner.step(np.array([[100], [101], [-1], [-1]], np.float32), np.zeros(4, np.int32), padded)
+    assert int(learner.stored.numpy()) == 14, "padding rows are not remembered"
+    recalled, _, weight = learner._recall(1)
+    assert set(recalled.numpy().ravel()) == {100.0, 101.0} and weight.numpy().all()
 
 
 def test_validate_rejects_malformed_records_and_keeps_the_rest():
@@ -198,6 +224,8 @@ def test_killed_run_resumes_to_the_same_final_metrics(tmp_path):
         (["--stream", "mnist"], "unknown stream mnist"),
         (["--baselines", "svm"], "unknown baseline svm"),
         (["--batch-size", "0"], "--batch-size: must be at least 1, got 0"),
+        (["--memory", "16"], "--memory (16) must be at least --batch-size (32)"),
+        (["--replay", "-1"], "--replay: must be 0 or more, got -1"),
         (["--stream", "csv:{tmp}/t.csv"], "needs --target COLUMN"),
         (["--stream", "csv:{tmp}/none.csv", "--target", "y"], "no such file"),
         (["--stream", "csv:{tmp}/t.csv", "--target", "z"], "has no column 'z'"),
@@ -223,7 +251,8 @@ def test_help_documents_every_flag():
     result = run_cli("recipes.online_learning", "--help")
     assert result.returncode == 0
     for flag in ("--quick", "--seed ", "--seeds", "--output-dir", "--stream", "--target", "--classes",
-                 "--items", "--batch-size", "--learning-rate", "--hidden", "--no-adapt", "--boost ",
+                 "--items", "--batch-size", "--learning-rate", "--hidden", "--steps-per-batch",
+                 "--replay ", "--memory", "--no-adapt", "--boost ",
                  "--boost-items", "--baselines", "--arf-budget", "--checkpoint-every", "--resume",
                  "--no-progress"):  # fmt: skip
         assert flag in result.stdout, flag
