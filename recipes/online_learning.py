@@ -858,8 +858,10 @@ def plot(metrics: dict, out_dir) -> None:
         data = results[stream]
         fig, ax = plt.subplots(figsize=(9, 4.2))
         for i, name in enumerate(learners):
-            values = data[name]["rolling_accuracy"]
-            ax.plot(data["rolling_items"][: len(values)], values, color=color(i), label=LABELS[name],
+            values, label = data[name]["rolling_accuracy"], LABELS[name]
+            if len(data[name].get("per_seed", [])) > 1:  # the curve is one run; say which
+                label += f" (seed {data[name]['per_seed'][0]['seed']})"
+            ax.plot(data["rolling_items"][: len(values)], values, color=color(i), label=label,
                     linewidth=2 if name == "keras_mlp" else 1.2)  # fmt: skip
         if data["known_drift"] is not None:
             ax.axvline(data["known_drift"], color="black", linestyle="--", label="known drift")
@@ -869,7 +871,8 @@ def plot(metrics: dict, out_dir) -> None:
         ax.set_xlabel("items seen")
         ax.set_ylabel(f"rolling accuracy (last {WINDOW})")
         ax.set_title(f"Prequential accuracy on {stream}")
-        ax.legend(loc="lower right", fontsize=8)
+        # below the axes: inside, it hides the low baselines on one stream or another
+        ax.legend(fontsize=8, ncol=4, loc="upper center", bbox_to_anchor=(0.5, -0.14))
         save_figure(fig, out_dir / f"rolling_accuracy_{stream}.png")
 
     fig, ax = plt.subplots(figsize=(max(6, 2.2 * len(streams) + 2), 4.2))
