@@ -115,24 +115,24 @@ RECIPES: dict[str, Recipe] = {
                 Run(
                     headlines=(
                         Headline(
-                            "Agrawal 0->2 prequential accuracy, Keras MLP",
+                            "Agrawal 0->2 prequential accuracy, Keras MLP, mean of 5 seeds",
                             "results.agrawal.keras_mlp.accuracy",
                             beside_label="river LogisticRegression",
                             beside_path="results.agrawal.river_lr.accuracy",
                         ),
                         Headline(
-                            "Phishing prequential accuracy, Keras MLP",
+                            "Phishing prequential accuracy, Keras MLP, mean of 5 seeds",
                             "results.phishing.keras_mlp.accuracy",
                             beside_label="river LogisticRegression",
                             beside_path="results.phishing.river_lr.accuracy",
                         ),
                         Headline(
-                            "Bananas prequential accuracy, Keras MLP",
+                            "Bananas prequential accuracy, Keras MLP, mean of 5 seeds",
                             "results.bananas.keras_mlp.accuracy",
                             reference="river_bananas_lr",
                         ),
                         Headline(
-                            "SEA throughput, items/s, Keras MLP",
+                            "SEA throughput, items/s, Keras MLP, median of 5 runs",
                             "results.sea.keras_mlp.items_per_second",
                             beside_label="river ARF",
                             beside_path="results.sea.river_arf.items_per_second",
