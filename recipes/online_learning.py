@@ -188,7 +188,7 @@ def build_parser():
         "--adapt",
         action=argparse.BooleanOptionalAction,
         default=True,
-        help="raise the learning rate when ADWIN detects a drift",
+        help="when ADWIN sees the error rate rise: reset Adam, forget the replay memory, boost the rate",
     )
     own.add_argument(
         "--boost",
