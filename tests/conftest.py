@@ -30,6 +30,17 @@ def error_lines(stderr: str) -> list[str]:
     return [line for line in stderr.splitlines() if line.strip() and not line.startswith(noise)]
 
 
+def assert_bad_input(recipe: str, argv: list[str], message: str, out: Path) -> None:
+    """`python -m recipes.<recipe> ARGV --output-dir OUT` exits 2 with one error line holding `message`,
+    and writes nothing."""
+    result = run_cli(f"recipes.{recipe}", *argv, "--output-dir", str(out))
+    assert result.returncode == 2
+    lines = error_lines(result.stderr)
+    assert len(lines) == 1, result.stderr
+    assert message in lines[0] and lines[0].startswith(f"python -m recipes.{recipe}: error:")
+    assert not out.exists()
+
+
 def assert_png(path: Path) -> None:
     """The file exists and opens as a real, non-empty PNG image."""
     from PIL import Image

@@ -9,9 +9,9 @@ import pytest
 
 from recipes import activations
 from tests.conftest import (
+    assert_bad_input,
     assert_finite_numbers,
     assert_png,
-    error_lines,
     run_cli,
     without_timings,
 )
@@ -136,12 +136,7 @@ def test_check_bars_reports_a_failing_bar():
 )
 def test_bad_input_exits_2_with_one_line_and_writes_nothing(tmp_path, argv, message):
     out = tmp_path / "out"
-    result = run_cli("recipes.activations", *argv, "--output-dir", str(out))
-    assert result.returncode == 2
-    lines = error_lines(result.stderr)
-    assert len(lines) == 1, result.stderr
-    assert message in lines[0] and lines[0].startswith("python -m recipes.activations: error:")
-    assert not out.exists()
+    assert_bad_input("activations", argv, message, out)
 
 
 def test_help_documents_every_flag():

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from recipes import mlp_classifier
-from tests.conftest import assert_finite_numbers, assert_png, error_lines, run_cli
+from tests.conftest import assert_bad_input, assert_finite_numbers, assert_png, run_cli
 from tests.conftest import without_timings as shared_without_timings
 
 FIGURES = ("learning_curves", "confusion_matrix", "comparison", "misclassified", "first_layer_weights")
@@ -123,12 +123,7 @@ def test_bad_input_exits_2_with_one_line_and_writes_nothing(tmp_path, argv, mess
     (tmp_path / "text.csv").write_text("a,y\n1,0\nabc,1\n")
     out = tmp_path / "out"
     argv = [a.replace("{tmp}", str(tmp_path)) for a in argv]
-    result = run_cli("recipes.mlp_classifier", *argv, "--output-dir", str(out))
-    assert result.returncode == 2
-    lines = error_lines(result.stderr)
-    assert len(lines) == 1, result.stderr
-    assert message in lines[0] and lines[0].startswith("python -m recipes.mlp_classifier: error:")
-    assert not out.exists()
+    assert_bad_input("mlp_classifier", argv, message, out)
 
 
 def test_help_documents_every_flag():

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from recipes import online_learning as ol
-from tests.conftest import ROOT, assert_png, error_lines, run_cli
+from tests.conftest import ROOT, assert_bad_input, assert_png, run_cli
 from tests.conftest import without_timings as shared_without_timings
 
 STREAMS = ["sea", "agrawal", "phishing", "bananas"]
@@ -239,12 +239,7 @@ def test_bad_input_exits_2_with_one_line_and_writes_nothing(tmp_path, argv, mess
     (tmp_path / "t.csv").write_text("a,y\n1,0\n2,1\n")
     out = tmp_path / "out"
     argv = [a.replace("{tmp}", str(tmp_path)) for a in argv]
-    result = run_cli("recipes.online_learning", *argv, "--output-dir", str(out))
-    assert result.returncode == 2
-    lines = error_lines(result.stderr)
-    assert len(lines) == 1, result.stderr
-    assert message in lines[0] and lines[0].startswith("python -m recipes.online_learning: error:")
-    assert not out.exists()
+    assert_bad_input("online_learning", argv, message, out)
 
 
 def test_help_documents_every_flag():

@@ -11,9 +11,9 @@ import pytest
 from common import data as D
 from recipes import rnn_sequence
 from tests.conftest import (
+    assert_bad_input,
     assert_finite_numbers,
     assert_png,
-    error_lines,
     run_cli,
     without_timings,
 )
@@ -148,12 +148,7 @@ def test_check_bars_reports_what_was_measured():
 )
 def test_bad_input_exits_2_with_one_line_and_writes_nothing(tmp_path, argv, message):
     out = tmp_path / "out"
-    result = run_cli("recipes.rnn_sequence", *argv, "--output-dir", str(out))
-    assert result.returncode == 2
-    lines = error_lines(result.stderr)
-    assert len(lines) == 1, result.stderr
-    assert message in lines[0] and lines[0].startswith("python -m recipes.rnn_sequence: error:")
-    assert not out.exists()
+    assert_bad_input("rnn_sequence", argv, message, out)
 
 
 def test_help_documents_every_flag():

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from recipes import transfer_learning as T
-from tests.conftest import assert_finite_numbers, assert_png, error_lines, run_cli
+from tests.conftest import assert_bad_input, assert_finite_numbers, assert_png, error_lines, run_cli
 
 FIGURES = ("accuracy_vs_labels", "anb_layers", "source_vs_target_examples")
 FEATURE_LAYERS = [name for block in range(1, T.BLOCKS + 1) for name in T.block_layer_names(block)]
@@ -191,12 +191,7 @@ def test_a_bad_pretrained_file_exits_2_and_writes_nothing(case, tmp_path, capsys
 )
 def test_bad_input_exits_2_with_one_line_and_writes_nothing(tmp_path, argv, message):
     out = tmp_path / "out"
-    result = run_cli("recipes.transfer_learning", *argv, "--output-dir", str(out))
-    assert result.returncode == 2
-    lines = error_lines(result.stderr)
-    assert len(lines) == 1, result.stderr
-    assert message in lines[0] and lines[0].startswith("python -m recipes.transfer_learning: error:")
-    assert not out.exists()
+    assert_bad_input("transfer_learning", argv, message, out)
 
 
 def test_help_documents_every_flag():
