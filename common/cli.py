@@ -56,19 +56,40 @@ def non_negative_float(text: str) -> float:
     return value
 
 
-def comma_list(choices: list[str] | tuple[str, ...]):
-    """An argparse type for `a,b,c` whose items must all be in `choices`."""
+def comma_list(
+    choices: list[str] | tuple[str, ...] | None = None,
+    *,
+    item=None,
+    noun: str = "",
+    minimum: int = 1,
+    sort_key=None,
+    none: bool = False,
+):
+    """An argparse type for `a,b,c`: distinct items in the order given (or sorted by `sort_key`).
 
-    def parse(text: str) -> list[str]:
-        items = [item.strip() for item in text.split(",") if item.strip()]
+    Each item must be one of `choices`, or is converted by `item` (which raises
+    argparse.ArgumentTypeError with its own message). `minimum` distinct items are required; with
+    `none`, the word `none` stands for the empty list. `noun` names an item in the messages.
+    """
+    valid = ", ".join([*(choices or ()), *(["none"] if none else [])])
+
+    def parse(text: str) -> list:
+        if none and text.strip() == "none":
+            return []
+        items = [part.strip() for part in text.split(",") if part.strip()]
         if not items:
             raise argparse.ArgumentTypeError("expected a comma-separated list, got nothing")
-        unknown = [item for item in items if item not in choices]
-        if unknown:
-            raise argparse.ArgumentTypeError(
-                f"unknown {', '.join(unknown)}; valid: {', '.join(choices)}"
-            )
-        return list(dict.fromkeys(items))
+        if choices is not None:
+            unknown = [part for part in items if part not in choices]
+            if unknown:
+                what = f"unknown {noun} " if noun else "unknown "
+                raise argparse.ArgumentTypeError(f"{what}{', '.join(unknown)}; valid: {valid}")
+        values = list(dict.fromkeys(item(part) for part in items) if item else dict.fromkeys(items))
+        if len(values) < minimum:
+            word = noun or "item"
+            plural = word + ("es" if word.endswith(("s", "x", "ch")) else "s")
+            raise argparse.ArgumentTypeError(f"needs at least {minimum} {plural}, got {len(values)}")
+        return sorted(values, key=sort_key) if sort_key else values
 
     return parse
 
@@ -95,13 +116,17 @@ def recipe_parser(
     name: str,
     description: str,
     *,
-    default_epochs: int,
+    default_epochs: int | None = None,
     default_seeds: int = 1,
     datasets: list[str] | tuple[str, ...] | None = None,
     default_dataset: str | None = None,
     allow_csv: bool = False,
+    tensorboard: bool = False,
 ) -> RecipeArgumentParser:
-    """The parser every recipe starts from, with the shared flags and their defaults shown in --help."""
+    """The parser every recipe starts from, with the shared flags and their defaults shown in --help.
+
+    `--epochs` only where a recipe trains for epochs (`default_epochs`), `--tensorboard` only where it
+    writes TensorBoard logs."""
     parser = RecipeArgumentParser(
         prog=f"python -m recipes.{name}",
         description=description,
@@ -113,9 +138,10 @@ def recipe_parser(
         action="store_true",
         help="smoke run of a few seconds: tiny data, one or two epochs, same code path",
     )
-    shared.add_argument(
-        "--epochs", type=positive_int, default=default_epochs, help="maximum training epochs"
-    )
+    if default_epochs is not None:
+        shared.add_argument(
+            "--epochs", type=positive_int, default=default_epochs, help="maximum training epochs"
+        )
     shared.add_argument(
         "--seed", type=non_negative_int, default=0, help="first random seed (seeds run seed..)"
     )
@@ -130,9 +156,10 @@ def recipe_parser(
         default=f"outputs/{name}",
         help="folder for metrics.json and figures",
     )
-    shared.add_argument(
-        "--tensorboard", action="store_true", help="write TensorBoard logs under OUTPUT_DIR/logs"
-    )
+    if tensorboard:
+        shared.add_argument(
+            "--tensorboard", action="store_true", help="write TensorBoard logs under OUTPUT_DIR/logs"
+        )
     if datasets:
         shared.add_argument(
             "--dataset",

@@ -14,7 +14,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -38,7 +38,6 @@ class Split:
     class_names: list[str]
     image_shape: tuple[int, ...] | None = None  # (8, 8) for digits; None for tables and sequences
     signal_length: int | None = None  # 40 for MNIST-1D: a 1-D signal, shiftable along its length
-    notes: dict = field(default_factory=dict)
 
     @property
     def num_classes(self) -> int:
@@ -88,7 +87,6 @@ def load_digits_split(val_fraction: float = 0.1, seed: int = 0) -> Split:
         y[half:],
         [str(d) for d in range(10)],
         image_shape=(8, 8),
-        notes={"train_half": half, "test": len(x) - half},
     )
 
 

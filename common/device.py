@@ -40,16 +40,6 @@ def describe_device() -> str:
     return f"CPU ({threads} threads)"
 
 
-def strategy():
-    """A tf.distribute strategy over the visible GPUs (or the default one for CPU / a single GPU)."""
-    import tensorflow as tf
-
-    gpus = tf.config.list_physical_devices("GPU")
-    if len(gpus) > 1:
-        return tf.distribute.MirroredStrategy()
-    return tf.distribute.get_strategy()
-
-
 def _cpu_count() -> int:
     if hasattr(os, "sched_getaffinity"):
         return len(os.sched_getaffinity(0))

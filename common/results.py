@@ -12,7 +12,6 @@ import os
 import platform
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -30,21 +29,34 @@ SCHEMA_KEYS = (
 VERSION = "0.1.0"
 
 
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
-    """Write `data` to `path` through a temporary file in the same folder, then rename."""
+def atomic_write_with(path: str | os.PathLike, write) -> Path:
+    """Call `write(temporary_path)` for a file in the same folder as `path`, then rename it to `path`:
+    a reader (or a crash) never sees half a file. The temporary name keeps `path`'s suffixes, since
+    Keras picks the format of `model.save` and `save_weights` from them."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    suffix = ".tmp" + "".join(path.suffixes)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
+    os.close(fd)
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
+        write(tmp)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
+    """Write `data` to `path` through a temporary file in the same folder, then rename."""
+
+    def write(tmp: str) -> None:
+        with open(tmp, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+
+    return atomic_write_with(path, write)
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
@@ -108,28 +120,6 @@ def build_metrics(
         "results": to_jsonable(results),
         "references": to_jsonable(references),
     }
-
-
-def finish_run(
-    name: str,
-    args,
-    results: dict,
-    references: list[dict],
-    started: float,
-    device: str,
-    out_dir: str | os.PathLike,
-    plot,
-) -> dict:
-    """The end of every recipe's run: build the metrics, draw every figure from them with `plot`,
-    then write metrics.json (last, so a run that fails while drawing leaves none) and say so."""
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    duration = time.perf_counter() - started
-    metrics = build_metrics(name, vars(args), results, references, duration, env=environment(device))
-    plot(metrics, out_dir)
-    write_metrics(out_dir, metrics)
-    print(f"wrote {out_dir}/metrics.json and figures ({metrics['duration_s']:.0f} s in all)")
-    return metrics
 
 
 def write_metrics(out_dir: str | os.PathLike, metrics: dict) -> Path:

@@ -1,4 +1,5 @@
-"""Seeding and determinism, the tf.data input pipeline, the standard callbacks, timing over seeds."""
+"""Seeding and determinism, the tf.data input pipeline, the standard callbacks, fresh weights and
+optimizer state, timing."""
 
 from __future__ import annotations
 
@@ -66,9 +67,14 @@ def reinitialize(model) -> None:
             if "seed" in config:
                 config["seed"] = None
             variable.assign(type(init).from_config(config)(variable.shape, variable.dtype))
-    optimizer = model.optimizer
+    reset_optimizer(model.optimizer)
+
+
+def reset_optimizer(optimizer) -> None:
+    """Zero the optimizer's step count and moment estimates, keeping its learning rate: the state of
+    a freshly built optimizer, without tracing its update step again."""
     for variable in optimizer.variables:
-        if variable is not optimizer.learning_rate:  # iterations and moment estimates
+        if variable.name != "learning_rate":
             variable.assign(np.zeros(variable.shape, variable.dtype))
 
 
@@ -87,12 +93,3 @@ class Timer:
     def __exit__(self, *exc):
         self.seconds = time.perf_counter() - self._start
         return False
-
-
-def seeds_for(args) -> list[int]:
-    """The seeds a run covers: `--seed` and the next `--seeds - 1`."""
-    return list(range(args.seed, args.seed + args.seeds))
-
-
-def as_float32(x) -> np.ndarray:
-    return np.asarray(x, dtype=np.float32)

@@ -1,7 +1,9 @@
-"""Shared test helpers: a quiet TensorFlow, subprocess runs of the CLI, and PNG checks."""
+"""Shared test helpers: a quiet TensorFlow, subprocess runs of the CLI, the outputs contract, PNG
+checks, and every recipe's quick run made once per test session and shared."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -53,16 +55,18 @@ def assert_png(path: Path) -> None:
         image.load()
 
 
-def assert_finite_numbers(value, where="results") -> None:
-    """Every number in a nested metrics structure is finite (JSON null counts as a failure)."""
+def assert_finite_numbers(value, where="results", allow_null=()) -> None:
+    """Every number in a nested metrics structure is finite (JSON null, which a NaN becomes, counts as
+    a failure, except as the value of a key in `allow_null`: "none" by design, e.g. no known drift)."""
     import math
 
     if isinstance(value, dict):
         for key, item in value.items():
-            assert_finite_numbers(item, f"{where}.{key}")
+            if not (item is None and key in allow_null):
+                assert_finite_numbers(item, f"{where}.{key}", allow_null)
     elif isinstance(value, list):
         for i, item in enumerate(value):
-            assert_finite_numbers(item, f"{where}[{i}]")
+            assert_finite_numbers(item, f"{where}[{i}]", allow_null)
     elif isinstance(value, float):
         assert math.isfinite(value), f"{where} is {value}"
     else:
@@ -77,6 +81,69 @@ def without_timings(value, is_timing=lambda key: key.startswith("seconds")):
     if isinstance(value, list):
         return [without_timings(v, is_timing) for v in value]
     return value
+
+
+SCHEMA_KEYS = [
+    "recipe",
+    "version",
+    "created",
+    "duration_s",
+    "args",
+    "environment",
+    "results",
+    "references",
+]
+
+
+def assert_outputs_contract(
+    out: Path, recipe: str, figures=(), quick: bool = True, allow_null=()
+) -> dict:
+    """`out` holds what DESIGN.md promises: metrics.json with the schema's keys in order, every number
+    in its results finite, each named figure a real PNG, and no temporary file left behind.
+    Returns the metrics."""
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert list(metrics) == SCHEMA_KEYS
+    assert metrics["recipe"] == recipe and metrics["args"]["quick"] is quick
+    assert metrics["duration_s"] > 0
+    for key in ("python", "tensorflow", "keras", "numpy", "device", "platform"):
+        assert metrics["environment"][key], key
+    assert_finite_numbers(metrics["results"], allow_null=allow_null)
+    for reference in metrics["references"]:
+        assert {"name", "value", "source"} <= set(reference) and reference["source"]
+    for name in figures:
+        assert_png(out / f"{name}.png")
+    leftovers = [p.name for p in out.rglob(".*") if p.is_file()]
+    assert not leftovers, f"temporary files left behind: {leftovers}"
+    return metrics
+
+
+class QuickOutputs:
+    """`python -m recipes all --quick` into one folder: what every recipe's smoke run wrote."""
+
+    def __init__(self, root: Path, result: subprocess.CompletedProcess | None):
+        self.root, self.result = root, result
+
+    def folder(self, recipe: str, subdir: str = "") -> Path:
+        folder = self.root / recipe / subdir if subdir else self.root / recipe
+        assert (folder / "metrics.json").is_file(), f"no quick run of {recipe}: " + (
+            self.result.stderr[-3000:] if self.result else "(QUICK_OUTPUTS folder)"
+        )
+        return folder
+
+    def metrics(self, recipe: str, subdir: str = "") -> dict:
+        return json.loads((self.folder(recipe, subdir) / "metrics.json").read_text())
+
+
+@pytest.fixture(scope="session")
+def quick_outputs(tmp_path_factory) -> QuickOutputs:
+    """Every recipe's quick run, made once per test session by `python -m recipes all --quick` (which
+    also draws the gallery) and shared by the recipe tests, the collection tests and the gallery
+    tests. QUICK_OUTPUTS=FOLDER reuses a folder such a run wrote (while working on one recipe)."""
+    if os.environ.get("QUICK_OUTPUTS"):  # a folder an earlier `all --quick` wrote: reuse it
+        return QuickOutputs(Path(os.environ["QUICK_OUTPUTS"]), None)
+    root = tmp_path_factory.mktemp("quick") / "outputs"
+    result = run_cli("recipes", "all", "--quick", "--output-dir", str(root), timeout=1200)
+    return QuickOutputs(root, result)
 
 
 @pytest.fixture

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+from argparse import Namespace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -53,6 +55,40 @@ def test_comma_list_rejects_unknown_names():
     assert parse_list("relu, tanh,relu") == ["relu", "tanh"]
     with pytest.raises(Exception, match="unknown gelu; valid: relu, tanh"):
         parse_list("relu,gelu")
+
+
+def test_comma_list_converts_sorts_and_counts_items():
+    lengths = cli.comma_list(item=int, noun="length", sort_key=int)
+    assert lengths("50, 25,50") == [25, 50]
+    pair = cli.comma_list(item=int, noun="class", minimum=2)
+    with pytest.raises(Exception, match="needs at least 2 classes, got 1"):
+        pair("3,3")
+    baselines = cli.comma_list(["lr", "arf"], noun="baseline", none=True)
+    assert baselines("none") == [] and baselines("arf,lr") == ["arf", "lr"]
+    with pytest.raises(Exception, match="unknown baseline sgd; valid: lr, arf, none"):
+        baselines("sgd")
+    with pytest.raises(Exception, match="got nothing"):
+        baselines(" , ")
+
+
+def test_parser_adds_epochs_and_tensorboard_only_where_asked():
+    bare = cli.recipe_parser("demo", "demo")
+    assert not {"--epochs", "--tensorboard"} & set(bare._option_string_actions)
+    full = cli.recipe_parser("demo", "demo", default_epochs=3, tensorboard=True)
+    assert {"--epochs", "--tensorboard"} <= set(full._option_string_actions)
+
+
+def test_atomic_write_with_keeps_the_suffix_a_writer_needs(tmp_path):
+    seen = []
+
+    def write(tmp):
+        seen.append(tmp)
+        Path(tmp).write_text("weights")
+
+    target = tmp_path / "model.weights.h5"
+    results.atomic_write_with(target, write)
+    assert seen[0].endswith(".weights.h5") and Path(seen[0]).name.startswith(".")
+    assert target.read_text() == "weights" and os.listdir(tmp_path) == ["model.weights.h5"]
 
 
 def test_atomic_write_replaces_whole_file_and_leaves_no_temporaries(tmp_path):
@@ -247,3 +283,76 @@ def test_reinitialize_draws_fresh_weights_per_seed_and_resets_the_optimizer():
     assert not np.array_equal(drawn[1], drawn[2])  # another seed, other weights
     model.fit(x, y, epochs=1, verbose=0)
     assert model.train_function is traced  # nothing was traced again
+
+
+def test_reset_optimizer_zeroes_state_but_keeps_the_learning_rate():
+    import keras
+
+    from common.training import reset_optimizer
+
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    model.compile(keras.optimizers.Adam(0.02), loss="mse")
+    model.fit(np.ones((4, 3), np.float32), np.ones((4, 2), np.float32), epochs=1, verbose=0)
+    assert any(np.any(v.numpy()) for v in model.optimizer.variables if "momentum" in v.name)
+    reset_optimizer(model.optimizer)
+    assert int(model.optimizer.iterations.numpy()) == 0
+    assert float(model.optimizer.learning_rate.numpy()) == pytest.approx(0.02)
+    assert not any(np.any(v.numpy()) for v in model.optimizer.variables if v.name != "learning_rate")
+
+
+def harness_args(**flags) -> Namespace:
+    values = dict(quick=False, seed=3, seeds=2, epochs=30, output_dir="unused", items=None)
+    return Namespace(**{**values, **flags})
+
+
+def test_harness_quick_caps_only_with_quick():
+    from common.harness import Harness
+
+    args = harness_args(lengths=[25, 50, 100])
+    Harness("demo", args).quick(epochs=2, lengths=1, items=["a"])
+    assert (args.epochs, args.lengths, args.items) == (30, [25, 50, 100], None)
+    args = harness_args(quick=True, epochs=1, lengths=[25, 50, 100])
+    Harness("demo", args).quick(epochs=2, seeds=1, lengths=1, items=["a"])
+    assert (args.epochs, args.seeds, args.lengths, args.items) == (1, 1, [25], ["a"])
+
+
+def test_harness_seed_loop_gives_one_per_seed_schema(capsys):
+    from common.harness import Harness, seed_summary
+
+    harness = Harness("demo", harness_args())
+    records = harness.over_seeds(lambda seed: {"accuracy": seed / 10, "items_per_second": seed},
+                                 stage="relu", describe=lambda r: f"{r['accuracy']:.1f}")  # fmt: skip
+    assert records == [
+        {"seed": 3, "accuracy": 0.3, "items_per_second": 3},
+        {"seed": 4, "accuracy": 0.4, "items_per_second": 4},
+    ]
+    assert "relu seed 4 (2/2): 0.4" in capsys.readouterr().out
+    summary = seed_summary(records, "accuracy", median=("items_per_second",))
+    assert list(summary) == ["accuracy", "accuracy_std", "items_per_second", "per_seed"]
+    assert summary["accuracy"] == pytest.approx(0.35) and summary["accuracy_std"] == pytest.approx(0.05)
+    assert summary["items_per_second"] == 3.5
+
+
+def test_harness_checks_are_stored_and_printed_one_way(tmp_path, capsys):
+    from common.harness import Harness, expectation
+
+    assert expectation(0.5, between=(0.1, 10)) == {
+        "value": 0.5,
+        "expected": "in [0.1, 10]",
+        "holds": True,
+    }
+    assert expectation(0.2, below=0.01)["holds"] is False
+    with pytest.raises(TypeError):
+        expectation(0.2, below=0.01, above=0.0)
+    harness = Harness("demo", harness_args(output_dir=str(tmp_path)))
+    assert harness.check("gru_accuracy", 0.98, at_least=0.97)
+    assert not harness.check("simple_mse", 0.05, above=0.1)
+    drawn = []
+    metrics = harness.finish({"a": 1.0}, [], lambda m, out: drawn.append(out))
+    assert drawn == [tmp_path]
+    assert metrics["results"]["checks"]["simple_mse"] == {
+        "value": 0.05, "expected": "> 0.1", "holds": False
+    }  # fmt: skip
+    out = capsys.readouterr().out
+    assert "check gru_accuracy: 0.98 >= 0.97: holds" in out and "DOES NOT HOLD" in out
+    assert json.loads((tmp_path / "metrics.json").read_text())["results"]["a"] == 1.0
