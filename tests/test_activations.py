@@ -1,21 +1,23 @@
-"""Smoke, determinism, replot and bad-input tests of `python -m recipes.activations`."""
+"""Smoke, determinism, replot, checks and bad-input tests of `python -m recipes.activations`."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import shutil
 
 import pytest
 
+from common.harness import Harness
 from recipes import activations
-from tests.conftest import (
-    assert_bad_input,
-    assert_finite_numbers,
-    assert_png,
-    run_cli,
-    without_timings,
+from recipes.activations.recipe import (
+    check_expectations,
+    epochs_to_fraction_of_best,
+    gaps_over_linear,
 )
+from tests.conftest import assert_bad_input, assert_outputs_contract, assert_png, without_timings
 
+NAME = "activations"
 FIGURES = (
     "activation_curves",
     "learning_curves_digits",
@@ -25,21 +27,9 @@ FIGURES = (
 )
 
 
-@pytest.fixture(scope="module")
-def quick_run(tmp_path_factory):
-    out = tmp_path_factory.mktemp("activations") / "out"
-    assert activations.main(["--quick", "--output-dir", str(out)]) == 0
-    return out, json.loads((out / "metrics.json").read_text())
-
-
-def test_quick_run_writes_the_outputs_contract(quick_run):
-    out, metrics = quick_run
-    assert list(metrics) == [
-        "recipe", "version", "created", "duration_s", "args", "environment", "results", "references",
-    ]  # fmt: skip
-    assert metrics["recipe"] == "activations" and metrics["args"]["quick"] is True
+def test_quick_run_writes_the_outputs_contract(quick_outputs):
+    metrics = assert_outputs_contract(quick_outputs.folder(NAME), NAME, figures=FIGURES)
     results = metrics["results"]
-    assert_finite_numbers(results)
     for dataset in ("digits", "mnist1d"):
         assert list(results[dataset]) == ["relu", "sigmoid"]
         for r in results[dataset].values():
@@ -47,27 +37,30 @@ def test_quick_run_writes_the_outputs_contract(quick_run):
                         "epochs_to_90pct_best", "seconds_per_epoch"):  # fmt: skip
                 assert key in r, key
             assert len(r["per_seed"]) == 1 and r["test_accuracy_std"] == 0
+            assert list(r["per_seed"][0]) == [
+                "seed", "test_accuracy", "final_train_loss", "epochs_to_90pct_best",
+                "seconds_per_epoch",
+            ]  # fmt: skip
+            assert r["per_seed"][0]["test_accuracy"] == r["test_accuracy"]
             assert 1 <= r["epochs_to_90pct_best"] <= 2 and r["seconds_per_epoch"] > 0
             assert len(r["history"]["val_accuracy"][0]) == 2
     assert results["digits"]["relu"]["test_accuracy"] > 0.3  # ten classes: chance is 0.1
     assert results["digits"]["relu"]["initializer"] == "he_normal"
     assert results["digits"]["sigmoid"]["initializer"] == "glorot_uniform"
-    for name in FIGURES:
-        assert_png(out / f"{name}.png")
-    assert not list(out.glob(".*tmp")), "temporary files left behind"
     assert {r["name"] for r in metrics["references"]} >= {"sigmoid, 5x1000 (Glorot & Bengio)"}
 
 
-def test_autodiff_curves_match_the_numpy_closed_forms(quick_run):
-    _, metrics = quick_run
-    for name, deviation in metrics["results"]["curves_max_abs_deviation_from_numpy"].items():
+def test_autodiff_curves_match_the_numpy_closed_forms(quick_outputs):
+    deviations = quick_outputs.metrics(NAME)["results"]["curves_max_abs_deviation_from_numpy"]
+    assert set(deviations) == {"relu", "sigmoid"}
+    for name, deviation in deviations.items():
         assert deviation["f"] < 1e-6 and deviation["df"] < 1e-6, name
 
 
-def test_gradient_flow_records_every_hidden_layer(quick_run):
-    _, metrics = quick_run
-    flow = metrics["results"]["gradient_flow"]
-    assert set(flow) == {"relu", "sigmoid"}
+def test_gradient_flow_records_every_hidden_layer(quick_outputs):
+    results = quick_outputs.metrics(NAME)["results"]
+    flow = results["gradient_flow"]
+    assert set(flow) == {"relu", "sigmoid"} and results["gradient_flow_dataset"] == "mnist1d"
     for r in flow.values():
         for key in ("init", "epoch1", "init_glorot"):
             norms = r["layer_grad_norms"][key]
@@ -77,23 +70,30 @@ def test_gradient_flow_records_every_hidden_layer(quick_run):
     # the vanishing gradient of Glorot & Bengio, measured at initialisation
     sigmoid = flow["sigmoid"]["layer_grad_norms"]["init_glorot"]
     assert sigmoid[0] < sigmoid[-1] / 100
-    checks = metrics["results"]["checks"]
-    assert checks["sigmoid_vanishes"]["holds"] is True
-    assert "mnist1d_gap_over_linear" not in checks  # linear was not run
+    assert results["gradient_flow_first_over_last"]["sigmoid"] == sigmoid[0] / sigmoid[-1]
+    checks = results["checks"]
+    assert checks["sigmoid_vanishes"] == {
+        "value": sigmoid[0] / sigmoid[-1],
+        "expected": "< 0.01",
+        "holds": True,
+    }
+    assert checks["relu_within_10x"]["expected"] == "in [0.1, 10]"
+    # linear was not run: no gap, and no check on it
+    assert "mnist1d_min_gap_over_linear" not in checks
+    assert "mnist1d_gap_over_linear" not in results
 
 
-def test_same_seed_gives_identical_results(quick_run, tmp_path):
-    _, first = quick_run
+def test_same_seed_gives_identical_results(quick_outputs, tmp_path):
+    first = quick_outputs.metrics(NAME)["results"]
     argv = ["--quick", "--datasets", "digits", "--output-dir", str(tmp_path)]
     assert activations.main(argv) == 0
     second = json.loads((tmp_path / "metrics.json").read_text())["results"]
-    assert without_timings(second["digits"]) == without_timings(first["results"]["digits"])
+    assert without_timings(second["digits"]) == without_timings(first["digits"])
 
 
-def test_plot_redraws_every_figure_from_metrics_alone(quick_run, tmp_path):
-    out, metrics = quick_run
-    shutil.copy(out / "curves.npz", tmp_path / "curves.npz")
-    activations.plot(metrics, tmp_path)
+def test_plot_redraws_every_figure_from_metrics_alone(quick_outputs, tmp_path):
+    shutil.copy(quick_outputs.folder(NAME) / "curves.npz", tmp_path / "curves.npz")
+    activations.plot(quick_outputs.metrics(NAME), tmp_path)
     for name in FIGURES:
         assert_png(tmp_path / f"{name}.png")
 
@@ -105,23 +105,29 @@ def test_subset_of_activations(tmp_path):
     assert list(results["digits"]) == ["gelu", "linear"] and "mnist1d" not in results
     assert results["digits"]["gelu"]["initializer"] == "glorot_uniform"
     assert len(results["gradient_flow"]["gelu"]["layer_grad_norms"]["init"]) == 3
+    assert results["gradient_flow_dataset"] == "digits"
+    assert "checks" not in results  # none of the checks has what it needs in this run
 
 
 def test_epochs_to_fraction_of_best():
-    assert activations.epochs_to_fraction_of_best([0.1, 0.5, 0.86, 0.95, 0.9]) == 3  # 0.86 >= 0.9 * 0.95
-    assert activations.epochs_to_fraction_of_best([0.9, 0.2]) == 1
+    assert epochs_to_fraction_of_best([0.1, 0.5, 0.86, 0.95, 0.9]) == 3  # 0.86 >= 0.9 * 0.95
+    assert epochs_to_fraction_of_best([0.9, 0.2]) == 1
 
 
-def test_check_bars_reports_a_failing_bar():
-    flow = {"layer_grad_norms": {"init_glorot": [1.0, 1.0]}}
-    results = {
-        "mnist1d": {"linear": {"test_accuracy": 0.32}, "relu": {"test_accuracy": 0.40}},
-        "gradient_flow": {"relu": flow},
-    }
-    checks = activations.check_bars(results)
-    assert checks["mnist1d_gap_over_linear"]["holds"] is False
-    assert checks["mnist1d_gap_over_linear"]["min_gap"] == pytest.approx(0.08)
+def test_check_expectations_reports_a_failing_check(tmp_path):
+    mnist1d = {"linear": {"test_accuracy": 0.32}, "relu": {"test_accuracy": 0.40}}
+    gaps = gaps_over_linear(mnist1d)
+    assert gaps == {"relu": pytest.approx(0.08)}
+    assert gaps_over_linear({"relu": {"test_accuracy": 0.40}}) == {}  # no linear: no gap
+    assert gaps_over_linear({"linear": {"test_accuracy": 0.32}}) == {}  # linear alone: no gap
+    harness = Harness(NAME, argparse.Namespace(output_dir=str(tmp_path)))
+    check_expectations(harness, gaps, {"relu": 1.0, "sigmoid": 0.5})
+    checks = harness.checks
+    assert checks["mnist1d_min_gap_over_linear"]["holds"] is False
+    assert checks["mnist1d_min_gap_over_linear"]["value"] == pytest.approx(0.08)
     assert checks["relu_within_10x"]["holds"] is True
+    assert checks["sigmoid_vanishes"]["holds"] is False
+    assert "tanh_within_10x" not in checks
 
 
 @pytest.mark.parametrize(
@@ -132,18 +138,8 @@ def test_check_bars_reports_a_failing_bar():
         (["--init", "he"], "invalid choice: 'he'"),
         (["--depth", "1"], "--depth: must be at least 2"),
         (["--seeds", "0"], "--seeds: must be at least 1, got 0"),
+        (["--tensorboard"], "unrecognized arguments: --tensorboard"),
     ],
 )
 def test_bad_input_exits_2_with_one_line_and_writes_nothing(tmp_path, argv, message):
-    out = tmp_path / "out"
-    assert_bad_input("activations", argv, message, out)
-
-
-def test_help_documents_every_flag():
-    result = run_cli("recipes.activations", "--help")
-    assert result.returncode == 0
-    for flag in ("--quick", "--epochs", "--seed ", "--seeds", "--output-dir", "--activations",
-                 "--datasets", "--layers", "--units", "--depth", "--init", "--batch-size",
-                 "--learning-rate"):  # fmt: skip
-        assert flag in result.stdout, flag
-    assert "(default: 30)" in result.stdout and "(default: 3)" in result.stdout
+    assert_bad_input(NAME, argv, message, tmp_path / "out")

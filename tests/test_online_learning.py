@@ -1,4 +1,5 @@
-"""Smoke, malformed-record, kill-and-resume and bad-input tests of the online-learning recipe."""
+"""Smoke, ablation, malformed-record, kill-and-resume and bad-input tests of the online-learning
+recipe."""
 
 from __future__ import annotations
 
@@ -14,29 +15,25 @@ import numpy as np
 import pytest
 
 from recipes import online_learning as ol
-from tests.conftest import ROOT, assert_bad_input, assert_png, run_cli
+from tests.conftest import ROOT, assert_bad_input, assert_outputs_contract, assert_png, run_cli
 from tests.conftest import without_timings as shared_without_timings
 
+NAME = "online_learning"
 STREAMS = ["sea", "agrawal", "phishing", "bananas"]
 LEARNERS = ["keras_mlp", "river_lr", "river_hatc", "river_arf", "sklearn_sgd"]
 
 
-@pytest.fixture(scope="module")
-def quick_run(tmp_path_factory):
-    out = tmp_path_factory.mktemp("online") / "out"
-    assert ol.main(["--quick", "--output-dir", str(out)]) == 0
-    return out, json.loads((out / "metrics.json").read_text())
+# null by design: a stream without a known drift; a learner that never came back after it
+NULL_BY_DESIGN = ("known_drift", "recovery_samples")
 
 
 def figures(streams):
     return [f"rolling_accuracy_{s}" for s in streams] + ["throughput", "accuracy_vs_throughput"]
 
 
-def test_quick_run_writes_the_outputs_contract(quick_run):
-    out, metrics = quick_run
-    assert list(metrics) == [
-        "recipe", "version", "created", "duration_s", "args", "environment", "results", "references",
-    ]  # fmt: skip
+def test_quick_run_writes_the_outputs_contract(quick_outputs):
+    out = quick_outputs.folder(NAME)
+    metrics = assert_outputs_contract(out, NAME, figures=figures(STREAMS), allow_null=NULL_BY_DESIGN)
     results = metrics["results"]
     assert results["streams"] == STREAMS and results["learners"] == LEARNERS
     for stream in STREAMS:
@@ -56,6 +53,7 @@ def test_quick_run_writes_the_outputs_contract(quick_run):
         keras = data["keras_mlp"]
         assert keras["weights_finite"] and keras["finished"] and keras["items_seen"] == data["valid"]
         runs = keras["per_seed"]  # --quick runs two seeds: mean accuracy, median throughput
+        assert [list(r) for r in runs] == [["seed", "accuracy", "items_per_second"]] * 2
         assert [r["seed"] for r in runs] == [0, 1]
         assert keras["accuracy"] == pytest.approx(np.mean([r["accuracy"] for r in runs]))
         assert keras["items_per_second"] == pytest.approx(
@@ -65,17 +63,41 @@ def test_quick_run_writes_the_outputs_contract(quick_run):
         assert keras["accuracy"] > data["majority_rate"] + 0.02, stream
     assert results["agrawal"]["keras_mlp"]["accuracy"] > results["agrawal"]["river_lr"]["accuracy"]
     assert {r["name"] for r in metrics["references"]} >= {"river ARF, Bananas", "river ARF, Phishing"}
-    for name in figures(STREAMS):
-        assert_png(out / f"{name}.png")
+    assert "epochs" not in metrics["args"] and "tensorboard" not in metrics["args"]
     assert not (out / "checkpoint.pkl").exists(), "a finished run leaves no checkpoint"
-    assert not list(out.glob(".*tmp")), "temporary files left behind"
 
 
-def test_plot_redraws_every_figure_from_metrics_alone(quick_run, tmp_path):
-    _, metrics = quick_run
-    ol.plot(metrics, tmp_path)
+def test_plot_redraws_every_figure_from_metrics_alone(quick_outputs, tmp_path):
+    ol.plot(quick_outputs.metrics(NAME), tmp_path)
     for name in figures(STREAMS):
         assert_png(tmp_path / f"{name}.png")
+
+
+def test_ablation_tables_every_setting_on_every_stream_and_its_default_is_the_default_run(
+    quick_outputs, tmp_path
+):
+    out = quick_outputs.folder(NAME, "ablation")  # `all --quick` runs `--quick --ablation`
+    metrics = assert_outputs_contract(out, NAME, figures=["ablation"])
+    results = metrics["results"]
+    assert results["streams"] == STREAMS and "learners" not in results  # no baselines
+    table = results["ablation"]
+    assert list(table) == list(ol.ABLATION)
+    default_run = quick_outputs.metrics(NAME)["results"]
+    for setting, row in table.items():
+        assert list(row) == STREAMS, setting
+        for stream, cell in row.items():
+            assert list(cell) == ["accuracy", "accuracy_std", "items_per_second"], setting
+            assert 0.5 < cell["accuracy"] <= 1.0 and cell["accuracy_std"] >= 0, (setting, stream)
+            assert math.isfinite(cell["items_per_second"]) and cell["items_per_second"] > 0
+    for stream in STREAMS:
+        accuracies = {row[stream]["accuracy"] for row in table.values()}
+        assert len(accuracies) > 1, f"settings had no effect on {stream}"
+        # same flags, same seeds: the ablation's default is the default run's Keras learner
+        keras = default_run[stream]["keras_mlp"]
+        assert table["default"][stream]["accuracy"] == keras["accuracy"]
+        assert table["default"][stream]["accuracy_std"] == keras["accuracy_std"]
+    ol.plot(metrics, tmp_path / "replot")  # redrawn from metrics alone
+    assert_png(tmp_path / "replot" / "ablation.png")
 
 
 def test_recovery_samples_counts_items_until_back_within_two_points():
@@ -100,7 +122,7 @@ def test_replay_memory_keeps_the_last_items_and_forgets_them_on_a_drift():
     recalled, _, weight = learner._recall(0)
     assert set(recalled.numpy().ravel()) <= set(range(4, 12)) and weight.numpy().all()
 
-    learner.drifted(worse=True)  # the old concept's items are no longer recalled
+    learner.adapt_to_drift()  # the old concept's items are no longer recalled
     assert not learner._recall(0)[2].numpy().any(), "nothing to recall right after a drift"
     padded = np.array([1, 1, 0, 0], np.float32)  # a ragged batch: two real rows, two of padding
     learner.step(np.array([[100], [101], [-1], [-1]], np.float32), np.zeros(4, np.int32), padded)
@@ -109,7 +131,7 @@ def test_replay_memory_keeps_the_last_items_and_forgets_them_on_a_drift():
     assert set(recalled.numpy().ravel()) == {100.0, 101.0} and weight.numpy().all()
 
 
-def test_validate_rejects_malformed_records_and_keeps_the_rest():
+def test_clean_records_rejects_malformed_records_and_keeps_the_rest():
     good = [({"a": 1.0, "b": 2.0}, True), ({"a": -1.0, "b": 0.5}, False)]
     bad = [
         ({"a": math.nan, "b": 1.0}, True),  # NaN
@@ -124,7 +146,7 @@ def test_validate_rejects_malformed_records_and_keeps_the_rest():
         ({"a": 1.0, "b": 2.0}, [1]),  # unhashable label
     ]
     stream = ol.Stream("t", [bad[0], good[0], *bad[1:], good[1]], ["a", "b"], [False, True])
-    x, y, rejected = ol.validate(stream)
+    x, y, rejected = ol.clean_records(stream)
     np.testing.assert_array_equal(x, [[1.0, 2.0], [-1.0, 0.5]])
     np.testing.assert_array_equal(y, [1, 0])
     assert rejected == {"bad_value": 5, "wrong_length": 3, "unknown_label": 2}
@@ -197,6 +219,7 @@ def current_key(checkpoint):
     return saved["current"] and saved["current"]["key"]
 
 
+@pytest.mark.slow
 def test_killed_run_resumes_to_the_same_final_metrics(tmp_path):
     common = ["--stream", "sea", "--baselines", "river_hatc", "--no-progress"]
     out = tmp_path / "killed"
@@ -220,7 +243,7 @@ def test_killed_run_resumes_to_the_same_final_metrics(tmp_path):
 @pytest.mark.parametrize(
     "argv, message",
     [
-        (["--epochs", "2"], "--epochs must be 1"),
+        (["--epochs", "1"], "unrecognized arguments: --epochs 1"),  # one pass: no epochs
         (["--stream", "mnist"], "unknown stream mnist"),
         (["--baselines", "svm"], "unknown baseline svm"),
         (["--batch-size", "0"], "--batch-size: must be at least 1, got 0"),
@@ -240,15 +263,3 @@ def test_bad_input_exits_2_with_one_line_and_writes_nothing(tmp_path, argv, mess
     out = tmp_path / "out"
     argv = [a.replace("{tmp}", str(tmp_path)) for a in argv]
     assert_bad_input("online_learning", argv, message, out)
-
-
-def test_help_documents_every_flag():
-    result = run_cli("recipes.online_learning", "--help")
-    assert result.returncode == 0
-    for flag in ("--quick", "--seed ", "--seeds", "--output-dir", "--stream", "--target", "--classes",
-                 "--items", "--batch-size", "--learning-rate", "--hidden", "--steps-per-batch",
-                 "--replay ", "--memory", "--no-adapt", "--boost ",
-                 "--boost-items", "--baselines", "--arf-budget", "--checkpoint-every", "--resume",
-                 "--no-progress"):  # fmt: skip
-        assert flag in result.stdout, flag
-    assert "(default: 32)" in result.stdout and "(default: 0.01)" in result.stdout

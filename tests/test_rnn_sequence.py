@@ -1,5 +1,5 @@
-"""Smoke, determinism, replot and bad-input tests of `python -m recipes.rnn_sequence`, and the
-adding problem's data."""
+"""Smoke, determinism, replot, expectations and bad-input tests of `python -m recipes.rnn_sequence`,
+and the adding problem's data."""
 
 from __future__ import annotations
 
@@ -8,16 +8,12 @@ import json
 import numpy as np
 import pytest
 
-from common import data as D
+from common import data
+from common.harness import Harness
 from recipes import rnn_sequence
-from tests.conftest import (
-    assert_bad_input,
-    assert_finite_numbers,
-    assert_png,
-    run_cli,
-    without_timings,
-)
+from tests.conftest import assert_bad_input, assert_outputs_contract, assert_png, without_timings
 
+NAME = "rnn_sequence"
 FIGURES = (
     "learning_curves",
     "accuracy_vs_reference",
@@ -27,49 +23,38 @@ FIGURES = (
 )
 
 
-@pytest.fixture(scope="module")
-def quick_run(tmp_path_factory):
-    out = tmp_path_factory.mktemp("rnn_sequence") / "out"
-    assert rnn_sequence.main(["--quick", "--output-dir", str(out)]) == 0
-    return out, json.loads((out / "metrics.json").read_text())
-
-
-def test_quick_run_writes_the_outputs_contract(quick_run):
-    out, metrics = quick_run
-    assert list(metrics) == [
-        "recipe", "version", "created", "duration_s", "args", "environment", "results", "references",
-    ]  # fmt: skip
-    assert metrics["recipe"] == "rnn_sequence" and metrics["args"]["quick"] is True
+def test_quick_run_writes_the_outputs_contract(quick_outputs):
+    metrics = assert_outputs_contract(quick_outputs.folder(NAME), NAME, figures=FIGURES)
     results = metrics["results"]
-    assert_finite_numbers(results)
     assert list(results["mnist1d"]) == ["simple", "lstm"]
     for r in results["mnist1d"].values():
         for key in ("test_accuracy", "test_accuracy_std", "per_seed", "params", "seconds_per_epoch"):
             assert key in r, key
-        assert len(r["per_seed"]) == 1 and r["test_accuracy_std"] == 0
+        assert [list(record)[0] for record in r["per_seed"]] == ["seed"]  # --quick: one seed
+        assert r["per_seed"][0]["test_accuracy"] == r["test_accuracy"] and r["test_accuracy_std"] == 0
         assert r["params"] > r["plain"]["params"] > 0 and r["seconds_per_epoch"] > 0
         assert len(r["history"]["loss"][0]) == 2
         assert np.sum(r["confusion_matrix"]) == 300  # every quick test sequence, once
-    # two epochs on 600 sequences: well short of the bars, but above ten-class chance
+    # two epochs on 600 sequences: well short of the targets, but above ten-class chance
     assert max(r["test_accuracy"] for r in results["mnist1d"].values()) > 0.15
     for cell, per_length in results["adding"].items():
         assert list(per_length) == ["25"], cell
         r = per_length["25"]
         assert 0 < r["test_mse"] < 1 and 0.1 < r["baseline_mse"] < 0.25
-    for name in FIGURES:
-        assert_png(out / f"{name}.png")
-    assert not list(out.glob(".*tmp")), "temporary files left behind"
+    assert "checks" not in results  # the expectations are for a full run
     names = {r["name"] for r in metrics["references"]}
     assert {"CNN (MNIST-1D paper)", "GRU (MNIST-1D paper)", "predict 1 (adding problem)"} <= names
 
 
-def test_gradient_through_time_covers_every_step(quick_run):
-    _, metrics = quick_run
-    gradients = metrics["results"]["gradient_through_time"]
+def test_gradient_through_time_covers_every_step(quick_outputs):
+    results = quick_outputs.metrics(NAME)["results"]
+    gradients = results["gradient_through_time"]
     assert set(gradients) == {"simple", "lstm"}
     for r in gradients.values():
         for key in ("plain_init", "plain_trained", "model_trained"):
             assert len(r[key]) == 40 and all(v > 0 for v in r[key]), key
+    for cell, per_length in results["adding"].items():  # the longest length: here the only one
+        assert len(per_length["25"]["gradient_through_time"]) == 25, cell
 
 
 def test_models_read_steps_and_keep_cudnn_settings():
@@ -93,36 +78,36 @@ def test_models_read_steps_and_keep_cudnn_settings():
 
 
 def test_adding_problem_data():
-    x, y = D.adding_problem(20_000, 30, seed=3)
+    x, y = data.adding_problem(20_000, 30, seed=3)
     assert x.shape == (20_000, 30, 2) and y.shape == (20_000, 1) and x.dtype == np.float32
     markers = x[..., 1]
     assert np.all(markers[:, :15].sum(axis=1) == 1) and np.all(markers[:, 15:].sum(axis=1) == 1)
     np.testing.assert_allclose(y[:, 0], (x[..., 0] * markers).sum(axis=1), rtol=1e-6)
     # predicting 1 gives the variance of a sum of two U[0, 1] values: 2/12 = 0.167
     assert np.mean((y - 1) ** 2) == pytest.approx(1 / 6, abs=0.01)
-    again, _ = D.adding_problem(20_000, 30, seed=3)
+    again, _ = data.adding_problem(20_000, 30, seed=3)
     assert np.array_equal(x, again)
     with pytest.raises(ValueError, match="at least 2 steps"):
-        D.adding_problem(10, 1)
+        data.adding_problem(10, 1)
 
 
-def test_same_seed_gives_identical_results(quick_run, tmp_path):
-    _, first = quick_run
+def test_same_seed_gives_identical_results(quick_outputs, tmp_path):
+    first = quick_outputs.metrics(NAME)["results"]
     assert rnn_sequence.main(["--quick", "--task", "adding", "--output-dir", str(tmp_path)]) == 0
     second = json.loads((tmp_path / "metrics.json").read_text())["results"]
     assert "mnist1d" not in second
-    assert without_timings(second["adding"]) == without_timings(first["results"]["adding"])
+    assert without_timings(second["adding"]) == without_timings(first["adding"])
 
 
-def test_plot_redraws_every_figure_from_metrics_alone(quick_run, tmp_path):
-    _, metrics = quick_run
-    rnn_sequence.plot(metrics, tmp_path)
+def test_plot_redraws_every_figure_from_metrics_alone(quick_outputs, tmp_path):
+    rnn_sequence.plot(quick_outputs.metrics(NAME), tmp_path)
     for name in FIGURES:
         assert_png(tmp_path / f"{name}.png")
 
 
-def test_check_bars_reports_what_was_measured():
-    args = rnn_sequence.build_parser().parse_args([])
+def test_check_expectations_reports_what_was_measured(tmp_path):
+    args = rnn_sequence.build_parser().parse_args(["--output-dir", str(tmp_path)])
+    harness = Harness(NAME, args)
     results = {
         "mnist1d": {"simple": {"test_accuracy": 0.955}, "gru": {"test_accuracy": 0.975}},
         "adding": {
@@ -130,10 +115,25 @@ def test_check_bars_reports_what_was_measured():
             "lstm": {"100": {"test_mse": 0.02}},
         },
     }
-    checks = rnn_sequence.check_bars(results, args)
-    assert checks["mnist1d_simple"]["holds"] is False and checks["mnist1d_gru"]["holds"] is True
-    assert checks["adding_T100_simple"]["holds"] is True
-    assert checks["adding_T100_lstm"]["holds"] is False
+    rnn_sequence.check_expectations(harness, results)
+    checks = harness.checks
+    assert checks["mnist1d_simple_test_accuracy"] == {
+        "value": 0.955,
+        "expected": ">= 0.96",
+        "holds": False,
+    }
+    assert checks["mnist1d_gru_test_accuracy"]["holds"] is True
+    assert checks["adding_T100_simple_test_mse"]["holds"] is True
+    assert checks["adding_T100_lstm_test_mse"] == {"value": 0.02, "expected": "< 0.01", "holds": False}
+    # without T=100 among the lengths, or in a smoke run, only what can be checked is
+    for argv in (["--lengths", "25,50"], ["--quick"]):
+        args = rnn_sequence.build_parser().parse_args([*argv, "--output-dir", str(tmp_path)])
+        harness = Harness(NAME, args)
+        rnn_sequence.check_expectations(harness, results)
+        expected = (
+            [] if "--quick" in argv else ["mnist1d_simple_test_accuracy", "mnist1d_gru_test_accuracy"]
+        )
+        assert list(harness.checks) == expected
 
 
 @pytest.mark.parametrize(
@@ -147,16 +147,4 @@ def test_check_bars_reports_what_was_measured():
     ],
 )
 def test_bad_input_exits_2_with_one_line_and_writes_nothing(tmp_path, argv, message):
-    out = tmp_path / "out"
-    assert_bad_input("rnn_sequence", argv, message, out)
-
-
-def test_help_documents_every_flag():
-    result = run_cli("recipes.rnn_sequence", "--help")
-    assert result.returncode == 0
-    for flag in ("--quick", "--epochs", "--seed ", "--seeds", "--output-dir", "--tensorboard",
-                 "--task", "--cells", "--units", "--layers", "--shift", "--batch-size",
-                 "--learning-rate", "--clipnorm", "--lengths", "--adding-train", "--adding-test",
-                 "--adding-epochs", "--adding-units", "--adding-learning-rate"):  # fmt: skip
-        assert flag in result.stdout, flag
-    assert "(default: 30)" in result.stdout and "(default: 25,50,100)" in result.stdout
+    assert_bad_input(NAME, argv, message, tmp_path / "out")

@@ -9,56 +9,57 @@ import numpy as np
 import pytest
 
 from recipes import transfer_learning as T
-from tests.conftest import assert_bad_input, assert_finite_numbers, assert_png, error_lines, run_cli
+from recipes.transfer_learning import flags, models, pretrained, recipe, trainer
+from tests.conftest import assert_bad_input, assert_outputs_contract, assert_png, error_lines
 
 FIGURES = ("accuracy_vs_labels", "anb_layers", "source_vs_target_examples")
-FEATURE_LAYERS = [name for block in range(1, T.BLOCKS + 1) for name in T.block_layer_names(block)]
+FEATURE_LAYERS = [
+    name for block in range(1, models.BLOCKS + 1) for name in models.block_layer_names(block)
+]
 
 
 @pytest.fixture(scope="module")
-def quick_run(tmp_path_factory):
-    out = tmp_path_factory.mktemp("transfer") / "out"
-    assert T.main(["--quick", "--output-dir", str(out)]) == 0
-    return out, json.loads((out / "metrics.json").read_text())
-
-
-@pytest.fixture(scope="module")
-def source_model(quick_run):
+def source_model(quick_outputs):
     """The quick run's pretrained source model, loaded the way --pretrained loads it."""
-    out, _ = quick_run
+    out = quick_outputs.folder("transfer_learning")
     args = T.build_parser().parse_args(["--quick"])
-    T.validate(args)
-    return T.load_pretrained(out / T.WEIGHTS_FILE, T.architecture_for("mnist1d", 10), args)
+    flags.validate_args(args)
+    arch = models.architecture_for("mnist1d", 10)
+    return pretrained.load_pretrained(out / pretrained.WEIGHTS_FILE, arch, args)
 
 
-def test_quick_run_writes_the_outputs_contract(quick_run):
-    out, metrics = quick_run
-    assert list(metrics) == [
-        "recipe", "version", "created", "duration_s", "args", "environment", "results", "references",
-    ]  # fmt: skip
-    assert metrics["recipe"] == "transfer_learning" and metrics["args"]["quick"] is True
+def test_quick_run_writes_the_outputs_contract(quick_outputs):
+    out = quick_outputs.folder("transfer_learning")
+    metrics = assert_outputs_contract(out, "transfer_learning", figures=FIGURES)
     results = metrics["results"]
-    assert_finite_numbers(results)
     assert results["scenario"] == "shift"
     assert 0.1 < results["source_test_accuracy"] <= 1
-    assert set(results["curves"]) == set(T.MODES)  # shift: same labels, so `full` is run too
-    for mode in T.MODES:
+    assert set(results["curves"]) == set(recipe.MODES)  # shift: same labels, so `full` is run too
+    for mode in recipe.MODES:
         for k in ("1", "5", "all"):
             entry = results["curves"][mode][k]
             assert 0 <= entry["test_accuracy"] <= 1 and entry["test_accuracy_std"] >= 0
             assert [s["seed"] for s in entry["per_seed"]] == [0]
-    assert sorted(results["anb"], key=int) == [str(n) for n in range(T.BLOCKS + 1)]
+    assert sorted(results["anb"], key=int) == [str(n) for n in range(models.BLOCKS + 1)]
     assert results["anb"]["0"]["copied_layers"] == []
-    assert results["anb"][str(T.BLOCKS)]["copied_layers"] == FEATURE_LAYERS
+    assert results["anb"][str(models.BLOCKS)]["copied_layers"] == FEATURE_LAYERS
     assert results["copied_layers"]["frozen"] == FEATURE_LAYERS
     assert results["copied_layers"]["full"] == [*FEATURE_LAYERS, "head"]
     assert results["shift_parameters"]["seed"] == 7
     assert 0 <= results["zero_shot_target_accuracy"] <= 1
     assert metrics["references"][0]["value"] == 0.94 and metrics["references"][0]["source"]
-    for name in FIGURES:
-        assert_png(out / f"{name}.png")
-    assert (out / T.WEIGHTS_FILE).is_file() and (out / T.ARCHITECTURE_FILE).is_file()
-    assert not list(out.glob(".*tmp*")) and not list(out.glob(".pretrained*")), "temporary files"
+    assert (out / pretrained.WEIGHTS_FILE).is_file() and (out / pretrained.ARCHITECTURE_FILE).is_file()
+
+
+def test_split_quick_run_learns_disjoint_classes_without_the_full_mode(quick_outputs):
+    out = quick_outputs.folder("transfer_learning", "split")
+    results = assert_outputs_contract(out, "transfer_learning", figures=FIGURES)["results"]
+    assert results["scenario"] == "split" and results["dataset"] == "digits"
+    assert results["source"]["classes"] == ["0", "1", "2", "3", "4"]
+    assert results["target"]["classes"] == ["5", "6", "7", "8", "9"]
+    assert list(results["curves"]) == ["scratch", "frozen", "finetune"]  # the heads cannot match
+    assert "zero_shot_target_accuracy" not in results and "shift_parameters" not in results
+    assert sorted(results["anb"], key=int) == [str(n) for n in range(models.BLOCKS + 1)]
 
 
 def submodel(model, layer_name):
@@ -69,11 +70,11 @@ def submodel(model, layer_name):
 
 
 def test_copied_layers_give_bit_identical_outputs(source_model):
-    arch = T.architecture_for("mnist1d", 10)
-    target, copied = T.transfer(source_model, arch, T.BLOCKS)
+    arch = models.architecture_for("mnist1d", 10)
+    target, copied = models.transfer(source_model, arch, models.BLOCKS)
     assert copied == FEATURE_LAYERS
     x = np.random.default_rng(0).normal(size=(64, 40)).astype(np.float32)
-    for block in range(1, T.BLOCKS + 1):
+    for block in range(1, models.BLOCKS + 1):
         name = f"block_{block}_relu"
         outputs = [submodel(model, name).predict(x, verbose=0) for model in (source_model, target)]
         np.testing.assert_array_equal(outputs[0], outputs[1], err_msg=name)
@@ -83,43 +84,69 @@ def test_copied_layers_give_bit_identical_outputs(source_model):
     )
 
 
+def toy_target(seed=1):
+    rng = np.random.default_rng(seed)
+    return rng.normal(size=(40, 40)).astype(np.float32), np.repeat(np.arange(10), 4)
+
+
 def test_frozen_layers_are_bit_identical_after_target_training(source_model):
     from common.training import seed_everything
 
-    arch = T.architecture_for("mnist1d", 10)
-    rng = np.random.default_rng(1)
-    x = rng.normal(size=(40, 40)).astype(np.float32)
-    y = np.repeat(np.arange(10), 4)
+    arch = models.architecture_for("mnist1d", 10)
+    x, y = toy_target()
     seed_everything(0)
-    start, _ = T.transfer(source_model, arch, T.BLOCKS)
-    frozen = T.Trainer(T.build_model(arch, frozen_blocks=T.BLOCKS, inference_blocks=T.BLOCKS), 1e-2)
-    frozen.fit(start, x, y, steps=50, batch_size=16, seed=0)
+    model, _ = models.transfer(source_model, arch, models.BLOCKS)
+    new_head = model.get_layer("head").get_weights()[0].copy()
+    models.compile_model(model, 1e-2)
+    trainer.fit(model, x, y, steps=50, batch_size=16, seed=0)
     for name in FEATURE_LAYERS:
         for got, want in zip(
-            frozen.model.get_layer(name).get_weights(), source_model.get_layer(name).get_weights()
+            model.get_layer(name).get_weights(), source_model.get_layer(name).get_weights()
         ):
             np.testing.assert_array_equal(got, want, err_msg=name)
-    assert not np.array_equal(
-        frozen.model.get_layer("head").get_weights()[0], start.get_layer("head").get_weights()[0]
-    )
+    assert not np.array_equal(model.get_layer("head").get_weights()[0], new_head)
     # fine-tuning moves the kernels but not the copied BatchNorm statistics (inference mode)
-    unfrozen = T.Trainer(T.build_model(arch, inference_blocks=T.BLOCKS), 1e-3)
-    unfrozen.fit(frozen.model, x, y, steps=50, batch_size=16, seed=0)
-    tuned, source = unfrozen.model.get_layer("block_1"), source_model.get_layer("block_1")
+    for block in range(1, models.BLOCKS + 1):
+        model.get_layer(f"block_{block}").trainable = True
+    models.compile_model(model, 1e-3)
+    trainer.fit(model, x, y, steps=50, batch_size=16, seed=0)
+    tuned, source = model.get_layer("block_1"), source_model.get_layer("block_1")
     assert not np.array_equal(tuned.get_weights()[0], source.get_weights()[0])
-    for name in (f"block_{b}_bn" for b in range(1, T.BLOCKS + 1)):
-        tuned, source = unfrozen.model.get_layer(name), source_model.get_layer(name)
+    for name in (f"block_{b}_bn" for b in range(1, models.BLOCKS + 1)):
+        tuned, source = model.get_layer(name), source_model.get_layer(name)
         np.testing.assert_array_equal(tuned.moving_mean.numpy(), source.moving_mean.numpy())
         np.testing.assert_array_equal(tuned.moving_variance.numpy(), source.moving_variance.numpy())
 
 
+def test_training_in_a_reused_twin_equals_a_freshly_compiled_model(source_model):
+    """trainer.fit trains a compiled twin kept per configuration; the weights it returns must be those
+    of `model.fit` on the model itself, the second time (twin reused) as the first."""
+    from common.training import seed_everything
+
+    arch = models.architecture_for("mnist1d", 10)
+    x, y = toy_target(seed=2)
+
+    def start():
+        seed_everything(0)  # the same fresh weights in the blocks not copied, each time
+        model, _ = models.transfer(source_model, arch, 2)
+        return models.compile_model(model, 1e-3)
+
+    fresh = start()
+    fresh.fit(trainer.stream(x, y, 16, seed=3), epochs=1, steps_per_epoch=50, shuffle=False, verbose=0)
+    for _ in range(2):
+        model = start()
+        trainer.fit(model, x, y, steps=50, batch_size=16, seed=3)
+        for want, got in zip(fresh.get_weights(), model.get_weights()):
+            np.testing.assert_array_equal(got, want)
+
+
 def test_a_mismatch_names_each_layer_and_both_shapes_and_copies_nothing():
-    arch = T.architecture_for("mnist1d", 10)
-    source = T.build_model(dict(arch, filters=[16, 32, 32]))
-    target = T.build_model(arch)
+    arch = models.architecture_for("mnist1d", 10)
+    source = models.build_model(dict(arch, filters=[16, 32, 32]))
+    target = models.build_model(arch)
     before = target.get_layer("block_4").get_weights()[0].copy()
-    with pytest.raises(T.TransferError) as error:
-        T.copy_weights(source, target, [*FEATURE_LAYERS, "missing"])
+    with pytest.raises(models.TransferError) as error:
+        models.copy_weights(source, target, [*FEATURE_LAYERS, "missing"])
     message = str(error.value)
     assert "layer 'block_1': source shapes [(5, 1, 16)] vs target shapes [(5, 1, 32)]" in message
     assert "layer 'block_1_bn': source shapes [(16,), (16,), (16,), (16,)]" in message
@@ -129,34 +156,43 @@ def test_a_mismatch_names_each_layer_and_both_shapes_and_copies_nothing():
     np.testing.assert_array_equal(target.get_layer("block_4").get_weights()[0], before)
 
 
-def test_reusing_the_pretrained_model_repeats_the_run_exactly(quick_run, tmp_path):
-    out, first = quick_run
-    argv = ["--quick", "--pretrained", str(out / T.WEIGHTS_FILE), "--output-dir", str(tmp_path)]
-    assert T.main(argv) == 0
+def test_reusing_the_pretrained_model_repeats_the_run_exactly(quick_outputs, tmp_path):
+    out = quick_outputs.folder("transfer_learning")
+    first = quick_outputs.metrics("transfer_learning")
+    argv = ["--quick", "--pretrained", str(out / pretrained.WEIGHTS_FILE)]
+    assert T.main([*argv, "--output-dir", str(tmp_path)]) == 0
     second = json.loads((tmp_path / "metrics.json").read_text())
     assert second["results"]["pretrained"]["reused"] is True
     for key in ("source_test_accuracy", "zero_shot_target_accuracy", "curves", "anb"):
         assert second["results"][key] == first["results"][key], key
 
 
-def test_plot_redraws_every_figure_from_metrics_alone(quick_run, tmp_path):
-    out, metrics = quick_run
+def test_tensorboard_writes_the_pretraining_logs(tmp_path):
+    args = T.build_parser().parse_args(["--epochs", "1", "--tensorboard", "--output-dir", str(tmp_path)])
+    x, y = toy_target()
+    source = {"x_train": x, "y_train": y, "x_val": x[:10], "y_val": y[:10]}
+    recipe.pretrain(source, models.architecture_for("mnist1d", 10), args)
+    assert list((tmp_path / "logs" / "pretrain").rglob("events.out.tfevents.*"))
+
+
+def test_plot_redraws_every_figure_from_metrics_alone(quick_outputs, tmp_path):
+    out = quick_outputs.folder("transfer_learning")
     shutil.copy(out / "examples.npz", tmp_path / "examples.npz")
-    T.plot(metrics, tmp_path)
+    T.plot(quick_outputs.metrics("transfer_learning"), tmp_path)
     for name in FIGURES:
         assert_png(tmp_path / f"{name}.png")
 
 
 def write_pretrained(folder, arch, task):
     folder.mkdir()
-    T.build_model(arch).save_weights(folder / T.WEIGHTS_FILE)
-    (folder / T.ARCHITECTURE_FILE).write_text(json.dumps({"architecture": arch, "task": task}))
-    return folder / T.WEIGHTS_FILE
+    models.build_model(arch).save_weights(folder / pretrained.WEIGHTS_FILE)
+    (folder / pretrained.ARCHITECTURE_FILE).write_text(json.dumps({"architecture": arch, "task": task}))
+    return folder / pretrained.WEIGHTS_FILE
 
 
 @pytest.mark.parametrize("case", ["missing", "corrupt", "other_architecture", "other_task"])
 def test_a_bad_pretrained_file_exits_2_and_writes_nothing(case, tmp_path, capsys):
-    arch = T.architecture_for("mnist1d", 10)
+    arch = models.architecture_for("mnist1d", 10)
     task = {"scenario": "shift", "dataset": "mnist1d"}
     if case == "missing":
         path, message = tmp_path / "none.weights.h5", "no such file"
@@ -192,13 +228,3 @@ def test_a_bad_pretrained_file_exits_2_and_writes_nothing(case, tmp_path, capsys
 def test_bad_input_exits_2_with_one_line_and_writes_nothing(tmp_path, argv, message):
     out = tmp_path / "out"
     assert_bad_input("transfer_learning", argv, message, out)
-
-
-def test_help_documents_every_flag():
-    result = run_cli("recipes.transfer_learning", "--help")
-    assert result.returncode == 0
-    for flag in ("--quick", "--epochs", "--seeds", "--output-dir", "--scenario", "--dataset",
-                 "--source-classes", "--target-classes", "--target-seed", "--labels-per-class",
-                 "--anb-labels", "--pretrained", "--target-steps", "--target-epochs"):  # fmt: skip
-        assert flag in result.stdout, flag
-    assert "(default: shift)" in result.stdout and "(default: 3)" in result.stdout

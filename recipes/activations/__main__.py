@@ -1,0 +1,5 @@
+import sys
+
+from recipes.activations.recipe import main
+
+sys.exit(main())

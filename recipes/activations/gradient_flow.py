@@ -1,0 +1,78 @@
+"""Gradient flow in a deep net: each hidden kernel's gradient norm at initialisation and after one
+epoch, and the hidden units that are dead or saturated."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from common.data import Split
+from common.numpy_reference import activation, derivative
+from common.training import make_dataset, seed_everything
+
+SATURATED_SLOPE = 0.01
+
+
+def kernel_grad_norms(model, x, y) -> list[float]:
+    """The norm of the loss gradient for each hidden kernel (input side first, output layer excluded)."""
+    import keras
+    import tensorflow as tf
+
+    kernels = [layer.kernel for layer in model.layers if layer.name.startswith("dense_")]
+    loss_fn = keras.losses.SparseCategoricalCrossentropy()
+    with tf.GradientTape() as tape:
+        loss = loss_fn(y, model(x, training=True))
+    return [float(tf.norm(g)) for g in tape.gradient(loss, kernels)]
+
+
+def unit_health(model, x, name: str) -> tuple[float, float]:
+    """Fractions of hidden units that are dead (output 0 on every input) and saturated
+    (|f'(z)| < 0.01 on more than half of the inputs), over all hidden layers."""
+    import keras
+
+    dense = [layer.output for layer in model.layers if layer.name.startswith("dense_")]
+    zs = keras.Model(model.input, dense)(x)
+    z = np.concatenate([np.asarray(v) for v in zs], axis=1).astype(np.float64)
+    dead = np.all(activation(name, z) == 0, axis=0).mean()
+    saturated = (np.mean(np.abs(derivative(name, z)) < SATURATED_SLOPE, axis=0) > 0.5).mean()
+    return float(dead), float(saturated)
+
+
+def gradient_flow(split: Split, initializers: dict, build, args) -> dict:
+    """For each activation (`initializers`: name -> the run's initialiser), a deep net built by
+    `build(name, initializer)`: per-layer gradient norms with Glorot for all, with the run's
+    initialiser at init and after one epoch; dead and saturated units before and after."""
+    results = {}
+    for name, init in initializers.items():
+        seed_everything(args.seed)
+        init_glorot = kernel_grad_norms(build(name, "glorot_uniform"), split.x_train, split.y_train)
+        seed_everything(args.seed)
+        model = build(name, init)
+        at_init = kernel_grad_norms(model, split.x_train, split.y_train)
+        dead_init, saturated_init = unit_health(model, split.x_val, name)
+        train = make_dataset(split.x_train, split.y_train, args.batch_size, shuffle=True, seed=args.seed)
+        model.fit(train, epochs=1, shuffle=False, verbose=0)
+        after = kernel_grad_norms(model, split.x_train, split.y_train)
+        dead, saturated = unit_health(model, split.x_val, name)
+        results[name] = {
+            "initializer": init,
+            "layer_grad_norms": {"init": at_init, "epoch1": after, "init_glorot": init_glorot},
+            "dead_fraction": dead,
+            "saturated_fraction": saturated,
+            "dead_fraction_init": dead_init,
+            "saturated_fraction_init": saturated_init,
+        }
+        print(
+            f"  {name:11s} first/last layer gradient norm at init (Glorot) "
+            f"{init_glorot[0] / init_glorot[-1]:.2e}; after 1 epoch dead {dead:.2f}, "
+            f"saturated {saturated:.2f}",
+            flush=True,
+        )
+    return results
+
+
+def first_over_last(flow: dict) -> dict:
+    """Each activation's first-layer gradient norm over its last hidden layer's, at Glorot init."""
+    return {
+        name: r["layer_grad_norms"]["init_glorot"][0] / r["layer_grad_norms"]["init_glorot"][-1]
+        for name, r in flow.items()
+    }

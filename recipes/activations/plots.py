@@ -1,0 +1,93 @@
+"""Every figure of the activations recipe, drawn from metrics.json and curves.npz."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from common.plotting import color, plot_band, plt, save_figure
+from common.results import load_arrays
+
+
+def style(i: int) -> dict:
+    """Twelve lines need more than ten colours: the next ones are dashed."""
+    return {"color": color(i), "linestyle": "-" if i < 10 else "--"}
+
+
+def plot_activation_curves(out_dir: Path) -> None:
+    arrays = load_arrays(out_dir, "curves")
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
+    for i, (name, (f, df)) in enumerate(zip(arrays["names"], arrays["values"])):
+        axes[0].plot(arrays["x"], f, label=str(name), **style(i))
+        axes[1].plot(arrays["x"], df, label=str(name), **style(i))
+    axes[0].set(title="f(x)", xlabel="x", ylim=(-2, 5))
+    axes[1].set(title="f'(x), autodiff on the Keras activation", xlabel="x", ylim=(-0.3, 1.3))
+    axes[1].legend(loc="upper left", ncol=2)
+    save_figure(fig, out_dir / "activation_curves.png")
+
+
+def plot_learning(dataset: str, results: dict, out_dir: Path) -> None:
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
+    for i, (name, r) in enumerate(results.items()):
+        s = style(i)
+        plot_band(axes[0], r["history"]["loss"], name, s["color"], s["linestyle"])
+        plot_band(axes[1], r["history"]["val_accuracy"], name, s["color"], s["linestyle"])
+    axes[0].set(title="training loss", xlabel="epoch", yscale="log")
+    axes[1].set(title="validation accuracy", xlabel="epoch")
+    axes[1].legend(loc="lower right", ncol=2)
+    seeds = len(next(iter(results.values()))["per_seed"])
+    fig.suptitle(f"{dataset}: mean and spread over {seeds} seed(s)")
+    save_figure(fig, out_dir / f"learning_curves_{dataset}.png")
+
+
+def plot_final_accuracy(metrics: dict, datasets: list[str], out_dir: Path) -> None:
+    results = metrics["results"]
+    names = list(results[datasets[0]])
+    width = 0.8 / len(datasets)
+    fig, ax = plt.subplots(figsize=(max(6.0, 0.8 * len(names) + 2), 4.5))
+    for k, dataset in enumerate(datasets):
+        x = np.arange(len(names)) + (k - (len(datasets) - 1) / 2) * width
+        means = [results[dataset][n]["test_accuracy"] for n in names]
+        stds = [results[dataset][n]["test_accuracy_std"] for n in names]
+        ax.bar(x, means, width, yerr=stds, capsize=3, color=color(k), label=dataset)
+    for r in metrics["references"]:
+        if r["name"].endswith("(MNIST-1D paper)"):
+            ax.axhline(r["value"], color="#666666", linestyle=":", linewidth=1)
+            ax.text(len(names) - 0.5, r["value"], f"MNIST-1D paper: {r['name'].split(' (')[0]}",
+                    ha="right", va="bottom", fontsize=8, color="#444444")  # fmt: skip
+    ax.set_xticks(np.arange(len(names)), names, rotation=30, ha="right")
+    ax.set(ylabel="test accuracy", ylim=(0, 1.05), title="Test accuracy by activation (mean ± std)")
+    ax.legend(loc="upper left")
+    save_figure(fig, out_dir / "final_accuracy.png")
+
+
+def plot_gradient_flow(metrics: dict, out_dir: Path) -> None:
+    flow = metrics["results"]["gradient_flow"]
+    panels = (
+        ("init_glorot", "at initialisation, Glorot for all"),
+        ("init", f"at initialisation, {metrics['args']['init']} init"),
+        ("epoch1", "after one epoch"),
+    )
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.5), sharey=True)
+    for ax, (key, title) in zip(axes, panels):
+        for i, (name, r) in enumerate(flow.items()):
+            norms = r["layer_grad_norms"][key]
+            ax.plot(
+                np.arange(1, len(norms) + 1), norms, marker="o", markersize=3, label=name, **style(i)
+            )
+        ax.set(title=title, xlabel="hidden layer (input side first)", yscale="log")
+    axes[0].set_ylabel("gradient norm of the layer's kernel")
+    axes[2].legend(loc="best", ncol=2)
+    save_figure(fig, out_dir / "gradient_flow.png")
+
+
+def plot(metrics: dict, out_dir) -> None:
+    """Every figure from metrics.json and curves.npz."""
+    out_dir = Path(out_dir)
+    datasets = sorted(metrics["args"]["datasets"])  # digits before mnist1d, whatever the flag's order
+    plot_activation_curves(out_dir)
+    for dataset in datasets:
+        plot_learning(dataset, metrics["results"][dataset], out_dir)
+    plot_final_accuracy(metrics, datasets, out_dir)
+    plot_gradient_flow(metrics, out_dir)

@@ -1,0 +1,302 @@
+"""
+Title: Activation functions compared
+Description: Twelve activations: their shape and slope, how the same MLP trains with each, gradient flow.
+Accelerator: none needed (a GPU is used when TensorFlow sees one)
+
+What an activation function does to a network, in three parts. (1) f(x) and f'(x) on [-5, 5] for
+linear (the control) and eleven non-linear activations, f' by autodiff on the Keras activation, beside
+the NumPy closed forms of `common/numpy_reference.py`. (2) The same MLP trained with each activation on
+digits and MNIST-1D over several seeds, the initialiser matched to the activation (Glorot for
+sigmoid/tanh/softsign/linear, He for the ReLU family, LeCun normal for SELU; `--init glorot` for all):
+test accuracy, final training loss, epochs to 90% of the best validation accuracy. (3) Gradient flow in
+a deeper net (`gradient_flow.py`): each hidden kernel's gradient norm at initialisation and after one
+epoch, and the dead and saturated units. `results.checks` holds what is expected of a run.
+
+    python -m recipes.activations                          # everything: 12 activations, 3 seeds
+    python -m recipes.activations --activations relu,gelu  # a subset
+    python -m recipes.activations --quick                  # smoke run: relu and sigmoid, 1 seed
+
+Writes metrics.json, curves.npz and the figures of `plots.py` to outputs/activations/. Reference:
+Glorot & Bengio (2010), Table 1 (MNIST, 5x1000); the MNIST-1D paper (Greydanus & Kobak) for logistic
+regression and an MLP.
+"""
+
+from __future__ import annotations
+
+import argparse
+from functools import partial
+
+import numpy as np
+
+import common  # noqa: F401  (quiet TensorFlow's start-up logs)
+from common import data, numpy_reference
+from common.cli import comma_list, positive_float, positive_int, recipe_parser, run_main
+from common.harness import DefaultRun, Harness, Headline, Recipe, seed_summary
+from common.references import references
+from common.results import save_arrays
+from common.training import Timer, make_dataset, reinitialize, seed_everything
+from recipes.activations.curves import activation_curves
+from recipes.activations.gradient_flow import first_over_last, gradient_flow
+from recipes.activations.plots import plot
+
+NAME = "activations"
+ACTIVATIONS = tuple(numpy_reference.ACTIVATIONS)  # linear, sigmoid, tanh, relu, ..., mish
+DATASETS = ("digits", "mnist1d")
+QUICK_ACTIVATIONS = ("relu", "sigmoid")
+GLOROT_FAMILY = ("linear", "sigmoid", "tanh", "softsign")
+MATCHED_INIT = {name: "glorot_uniform" if name in GLOROT_FAMILY else "he_normal" for name in ACTIVATIONS}
+MATCHED_INIT["selu"] = "lecun_normal"
+REFERENCE_KEYS = ("mnist1d_logistic", "mnist1d_mlp", "glorot_sigmoid", "glorot_tanh",
+                  "glorot_tanh_normalized", "glorot_softsign")  # fmt: skip
+
+
+# -- Setup --------------------------------------------------------------------------------------------
+
+
+def at_least_two(text: str) -> int:
+    value = positive_int(text)
+    if value < 2:
+        raise argparse.ArgumentTypeError(f"must be at least 2 (first and last layer), got {value}")
+    return value
+
+
+def build_parser():
+    parser = recipe_parser(
+        NAME,
+        "Compare activation functions: curves, training on digits and MNIST-1D, gradient flow.",
+        default_epochs=30,
+        default_seeds=3,
+    )
+    own = parser.add_argument_group("activations flags")
+    own.add_argument(
+        "--activations",
+        type=comma_list(ACTIVATIONS),
+        default=None,
+        help=f"comma-separated subset of: {', '.join(ACTIVATIONS)} "
+        f"(default: all; --quick: {','.join(QUICK_ACTIVATIONS)})",
+    )
+    own.add_argument(
+        "--datasets",
+        type=comma_list(DATASETS),
+        default=list(DATASETS),
+        help="comma-separated data sets to train on",
+    )
+    own.add_argument("--layers", type=positive_int, default=5, help="hidden layers of the MLP")
+    own.add_argument("--units", type=positive_int, default=64, help="units per hidden layer")
+    own.add_argument(
+        "--depth", type=at_least_two, default=10, help="hidden layers of the gradient-flow net"
+    )
+    own.add_argument(
+        "--init",
+        choices=("matched", "glorot"),
+        default="matched",
+        help="matched: Glorot for sigmoid/tanh/softsign/linear, He for the ReLU family, LeCun normal "
+        "for SELU; glorot: Glorot uniform for all",
+    )
+    own.add_argument("--batch-size", type=positive_int, default=64, help="mini-batch size")
+    own.add_argument("--learning-rate", type=positive_float, default=3e-3, help="Adam step size")
+    return parser
+
+
+def initializer(name: str, scheme: str) -> str:
+    return "glorot_uniform" if scheme == "glorot" else MATCHED_INIT[name]
+
+
+# -- Prepare the data ---------------------------------------------------------------------------------
+
+
+def load_data(name: str, args) -> data.Split:
+    if name == "digits":
+        split = data.load_digits_split(seed=args.seed)
+    else:
+        split = data.load_mnist1d_split(seed=args.seed)
+    if args.quick:  # tiny data: a smoke run of the same code path
+        split.x_train, split.y_train = data.subsample(split.x_train, split.y_train, 600, args.seed)
+    return split
+
+
+# -- Build the model ----------------------------------------------------------------------------------
+
+
+def build_mlp(split: data.Split, activation: str, layers: int, units: int, init: str, lr: float):
+    """Normalization -> [Dense -> Activation] x layers -> softmax; Dense and Activation kept apart so
+    the pre-activations z can be read for the saturation count."""
+    import keras
+
+    inputs = keras.Input((split.num_features,), name="features")
+    scale = keras.layers.Normalization(axis=None if split.image_shape else -1, name="scale")
+    scale.adapt(split.x_train)
+    x = scale(inputs)
+    for i in range(layers):
+        x = keras.layers.Dense(units, kernel_initializer=init, name=f"dense_{i + 1}")(x)
+        x = keras.layers.Activation(activation, name=f"{activation}_{i + 1}")(x)
+    outputs = keras.layers.Dense(split.num_classes, activation="softmax", name="classes")(x)
+    model = keras.Model(inputs, outputs, name=f"mlp_{activation}")
+    model.compile(
+        optimizer=keras.optimizers.Adam(lr),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+        steps_per_execution=32,  # the net is tiny: per-step Python overhead would dominate otherwise
+    )
+    return model
+
+
+# -- Train --------------------------------------------------------------------------------------------
+
+
+def epochs_to_fraction_of_best(curve, fraction: float = 0.9) -> int:
+    """The first epoch (1-based) whose validation accuracy reaches `fraction` of the best one."""
+    curve = np.asarray(curve)
+    return int(np.argmax(curve >= fraction * curve.max()) + 1)
+
+
+def train_one_seed(model, split: data.Split, args, seed: int) -> dict:
+    """Train `model` from fresh weights drawn for `seed` (one model per activation serves every seed):
+    the seed's record, with its loss and validation-accuracy curves."""
+    seed_everything(seed)
+    reinitialize(model)
+    train = make_dataset(split.x_train, split.y_train, args.batch_size, shuffle=True, seed=seed)
+    val = make_dataset(split.x_val, split.y_val, 1024)
+    with Timer() as timer:
+        history = model.fit(train, validation_data=val, epochs=args.epochs, shuffle=False, verbose=0)
+    _, accuracy = model.evaluate(split.x_test, split.y_test, batch_size=1024, verbose=0)
+    val_accuracy = [float(v) for v in history.history["val_accuracy"]]
+    return {
+        "test_accuracy": float(accuracy),
+        "final_train_loss": float(history.history["loss"][-1]),
+        "epochs_to_90pct_best": epochs_to_fraction_of_best(val_accuracy),
+        "seconds_per_epoch": timer.seconds / args.epochs,
+        "loss": [float(v) for v in history.history["loss"]],
+        "val_accuracy": val_accuracy,
+    }
+
+
+def compare_on(harness: Harness, split: data.Split, names) -> dict:
+    """One MLP per activation, trained over the run's seeds: the mean and spread of each measure."""
+    args, results = harness.args, {}
+    for name in names:
+        init = initializer(name, args.init)
+        model = build_mlp(split, name, args.layers, args.units, init, args.learning_rate)
+        per_seed = harness.over_seeds(
+            partial(train_one_seed, model, split, args), stage=f"{split.name}/{name}"
+        )
+        history = {key: [r.pop(key) for r in per_seed] for key in ("loss", "val_accuracy")}
+        means = {
+            key: float(np.mean([r[key] for r in per_seed]))
+            for key in ("final_train_loss", "epochs_to_90pct_best", "seconds_per_epoch")
+        }
+        results[name] = {
+            "initializer": init,
+            **seed_summary(per_seed, "test_accuracy"),
+            **means,
+            "history": history,
+        }
+        print(
+            f"  {split.name:8s} {name:11s} test accuracy {results[name]['test_accuracy']:.4f} ± "
+            f"{results[name]['test_accuracy_std']:.4f}, final loss {means['final_train_loss']:.3f}, "
+            f"{means['seconds_per_epoch']:.3f} s/epoch",
+            flush=True,
+        )
+    return results
+
+
+# -- Evaluate -----------------------------------------------------------------------------------------
+
+
+def gaps_over_linear(mnist1d: dict) -> dict:
+    """Each non-linear activation's test accuracy minus the linear network's ({} without both)."""
+    if "linear" not in mnist1d or len(mnist1d) < 2:
+        return {}
+    linear = mnist1d["linear"]["test_accuracy"]
+    return {k: v["test_accuracy"] - linear for k, v in mnist1d.items() if k != "linear"}
+
+
+def check_expectations(harness: Harness, gaps: dict, first_over_last: dict) -> None:
+    """What a run is expected to show, where it has what a check needs: every non-linearity 15 points
+    above a linear network on MNIST-1D; at Glorot init, sigmoid's gradient vanishing towards the
+    input (first/last layer below 0.01), relu's and tanh's within a factor of 10."""
+    if gaps:
+        harness.check("mnist1d_min_gap_over_linear", min(gaps.values()), at_least=0.15)
+    if "sigmoid" in first_over_last:
+        harness.check("sigmoid_vanishes", first_over_last["sigmoid"], below=0.01)
+    for name in ("relu", "tanh"):
+        if name in first_over_last:
+            harness.check(f"{name}_within_10x", first_over_last[name], between=(0.1, 10))
+
+
+def run(args) -> dict:
+    harness = Harness(NAME, args)
+    harness.quick(epochs=2, seeds=1)
+    if args.activations is None:
+        args.activations = list(QUICK_ACTIVATIONS if args.quick else ACTIVATIONS)
+    names = args.activations
+    harness.setup_device()  # before any op runs
+
+    print("curves: f and f' by autodiff on the Keras activations", flush=True)
+    grid, curves, deviation = activation_curves(names)
+    results = {"curves_max_abs_deviation_from_numpy": deviation}
+
+    splits = {name: load_data(name, args) for name in args.datasets}
+    for name, split in splits.items():
+        print(
+            f"{name}: {len(split.x_train)} train / {len(split.x_val)} validation / "
+            f"{len(split.x_test)} test; {args.layers} x {args.units} MLP, {args.epochs} epochs, "
+            f"{args.seeds} seed(s), init {args.init}",
+            flush=True,
+        )
+        results[name] = compare_on(harness, split, names)
+
+    flow_split = splits["mnist1d"] if "mnist1d" in splits else next(iter(splits.values()))
+    print(f"gradient flow: {args.depth} hidden layers of {args.units} on {flow_split.name}", flush=True)
+
+    def build_deep(name: str, init: str):
+        return build_mlp(flow_split, name, args.depth, args.units, init, args.learning_rate)
+
+    initializers = {name: initializer(name, args.init) for name in names}
+    results["gradient_flow"] = gradient_flow(flow_split, initializers, build_deep, args)
+    results["gradient_flow_dataset"] = flow_split.name
+
+    gaps = gaps_over_linear(results.get("mnist1d", {}))
+    if gaps:
+        results["mnist1d_gap_over_linear"] = gaps
+    results["gradient_flow_first_over_last"] = first_over_last(results["gradient_flow"])
+    check_expectations(harness, gaps, results["gradient_flow_first_over_last"])
+
+    # -- Report
+    values = np.stack([curves[n] for n in names])
+    save_arrays(harness.out_dir, "curves", x=grid, names=np.array(names), values=values)
+    return harness.finish(results, references(*REFERENCE_KEYS), plot)
+
+
+# the headline numbers the gallery and the README show, read from the results keys run() writes
+RECIPE = Recipe(
+    NAME,
+    "Activation functions",
+    "twelve activations: f and f', the same MLP trained with each, gradient flow in depth",
+    runs=(
+        DefaultRun(
+            headlines=(
+                Headline(
+                    "MNIST-1D test accuracy, ReLU 5x64, mean of 3 seeds",
+                    "results.mnist1d.relu.test_accuracy",
+                    reference="mnist1d_mlp",
+                ),
+                Headline(
+                    "MNIST-1D test accuracy, linear 5x64 (a linear model)",
+                    "results.mnist1d.linear.test_accuracy",
+                    reference="mnist1d_logistic",
+                ),
+                Headline(
+                    "MNIST-1D test accuracy, sigmoid 5x64",
+                    "results.mnist1d.sigmoid.test_accuracy",
+                    beside_label="tanh",
+                    beside_path="results.mnist1d.tanh.test_accuracy",
+                ),
+            )
+        ),
+    ),
+)
+
+
+def main(argv=None) -> int:
+    return run_main(NAME, build_parser(), run, argv)

@@ -1,0 +1,5 @@
+import sys
+
+from recipes.mlp_classifier.recipe import main
+
+sys.exit(main())

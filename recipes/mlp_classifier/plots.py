@@ -1,0 +1,65 @@
+"""Every figure of the MLP classifier, drawn from metrics.json (and the .npz arrays beside it)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from common.plotting import plot_bars, plot_confusion_matrix, plot_image_grid, plot_learning_curves
+from common.results import load_arrays
+
+
+def plot(metrics: dict, out_dir) -> None:
+    """Learning curves, the confusion matrix, the comparison with the baselines and references, and
+    for image data the misclassified test images and the first-layer weights."""
+    out_dir = Path(out_dir)
+    results = metrics["results"]
+    name = results["dataset"]
+    plot_learning_curves(
+        {"Keras MLP": results["history"]},
+        out_dir / "learning_curves.png",
+        f"MLP on {name}: mean and spread over {len(results['per_seed'])} seed(s)",
+    )
+    plot_confusion_matrix(
+        results["confusion_matrix"],
+        results["class_names"],
+        out_dir / "confusion_matrix.png",
+        f"MLP on {name} (seed {results['per_seed'][0]['seed']}), test set",
+    )
+    values = {"Keras MLP": results["test_accuracy"]}
+    values.update({key: b["test_accuracy"] for key, b in results["baselines"].items()})
+    plot_bars(
+        values,
+        out_dir / "comparison.png",
+        f"Test accuracy on {name}",
+        "test accuracy",
+        errors={"Keras MLP": results["test_accuracy_std"]},
+        references={r["name"]: r["value"] for r in metrics["references"]},
+        ylim=(0, 1.08),
+        highlight="Keras MLP",
+    )
+    shape = results.get("image_shape")
+    if shape:
+        plot_images(results, out_dir, tuple(shape))
+
+
+def plot_images(results: dict, out_dir: Path, shape: tuple[int, ...]) -> None:
+    """The misclassified test images and the first-layer weights, both drawn as images."""
+    name, names = results["dataset"], results["class_names"]
+    wrong = load_arrays(out_dir, "misclassified")
+    titles = [f"{names[t]} -> {names[p]}" for t, p in zip(wrong["true"], wrong["predicted"])]
+    plot_image_grid(
+        wrong["images"],
+        titles,
+        out_dir / "misclassified.png",
+        f"Misclassified test images (true -> predicted), {name}",
+        shape,
+    )
+    kernel = load_arrays(out_dir, "first_layer_weights")["kernel"]
+    plot_image_grid(
+        kernel.T,
+        [f"unit {i + 1}" for i in range(kernel.shape[1])],
+        out_dir / "first_layer_weights.png",
+        "First-layer weights of 32 hidden units (red +, blue -, one shared scale)",
+        shape,
+        signed=True,
+    )

@@ -1,0 +1,31 @@
+"""Online learning: a Keras MLP learning test-then-train from drifting streams, beside river."""
+
+from recipes.online_learning.learner import KerasLearner, RunningScaler
+from recipes.online_learning.prequential import recovery_samples
+from recipes.online_learning.recipe import (
+    ABLATION,
+    RECIPE,
+    TIMING_KEYS,
+    build_parser,
+    main,
+    plot,
+    prequential,
+    run,
+)
+from recipes.online_learning.streams import Stream, clean_records
+
+__all__ = [
+    "ABLATION",
+    "RECIPE",
+    "TIMING_KEYS",
+    "KerasLearner",
+    "RunningScaler",
+    "Stream",
+    "build_parser",
+    "clean_records",
+    "main",
+    "plot",
+    "prequential",
+    "recovery_samples",
+    "run",
+]

@@ -1,0 +1,120 @@
+"""The online_learning recipe's own flags and the checks on them after parsing."""
+
+from __future__ import annotations
+
+import argparse
+
+from common.cli import (
+    UsageError,
+    comma_list,
+    non_negative_int,
+    positive_float,
+    positive_int,
+)
+from recipes.online_learning.prequential import BASELINES
+from recipes.online_learning.streams import STREAMS, stream_list
+
+
+def add_recipe_flags(parser: argparse.ArgumentParser) -> None:
+    own = parser.add_argument_group("online_learning flags")
+    own.add_argument(
+        "--stream",
+        type=stream_list,
+        default=list(STREAMS),
+        help=f"comma list of {', '.join(STREAMS)}, or csv:PATH",
+    )
+    own.add_argument("--target", default=None, help="target column, with --stream csv:PATH")
+    own.add_argument(
+        "--classes",
+        default=None,
+        help="csv only: comma list of valid labels; others are rejected (default: labels in the file)",
+    )
+    own.add_argument(
+        "--items",
+        type=positive_int,
+        default=20000,
+        help="items per stream (synthetic streams drift at the midpoint; real ones are cut to it)",
+    )
+    own.add_argument("--batch-size", type=positive_int, default=32, help="Keras mini-batch size")
+    own.add_argument("--learning-rate", type=positive_float, default=1e-2, help="Adam step size")
+    own.add_argument(
+        "--hidden", type=positive_int, nargs="+", default=[64, 64], help="hidden layer sizes"
+    )
+    own.add_argument(
+        "--steps-per-batch",
+        type=positive_int,
+        default=2,
+        help="Adam steps taken on each mini-batch after it is scored",
+    )
+    own.add_argument(
+        "--replay",
+        type=non_negative_int,
+        default=128,
+        help="items recalled from memory and learned with the new batch at each step (0: none)",
+    )
+    own.add_argument(
+        "--memory",
+        type=positive_int,
+        default=2000,
+        help="replay memory: the last N valid items seen",
+    )
+    own.add_argument(
+        "--adapt",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="when ADWIN sees the error rate rise: reset Adam, forget the replay memory, boost the rate",
+    )
+    own.add_argument(
+        "--boost",
+        type=positive_float,
+        default=2.0,
+        help="learning-rate factor at the start of the stream and right after a drift",
+    )
+    own.add_argument(
+        "--boost-items",
+        type=positive_int,
+        default=1000,
+        help="items over which the boost decays back to 1",
+    )
+    own.add_argument(
+        "--baselines",
+        type=comma_list(BASELINES, noun="baseline", none=True),
+        default=list(BASELINES),
+        help=f"comma list of {', '.join(BASELINES)}, or none",
+    )
+    own.add_argument(
+        "--arf-budget",
+        type=positive_float,
+        default=120.0,
+        help="seconds ARF may use per stream; past it ARF stops and is reported unfinished",
+    )
+    own.add_argument(
+        "--ablation",
+        action="store_true",
+        help="instead of the comparison: the Keras learner alone (no baselines) under each setting of "
+        "ABLATION in recipe.py (--no-adapt, --boost 1, --replay 0, --steps-per-batch 1 or 3, ...) "
+        "over --seeds; writes results.ablation and ablation.png",
+    )
+    own.add_argument(
+        "--checkpoint-every",
+        type=non_negative_int,
+        default=0,
+        help="save the learner's state every N items to OUTPUT_DIR/checkpoint.pkl (0: never)",
+    )
+    own.add_argument("--resume", action="store_true", help="continue from OUTPUT_DIR/checkpoint.pkl")
+    own.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="tqdm progress bar (items seen, rolling accuracy)",
+    )
+
+
+def validate_args(args) -> None:
+    """Bad flag combinations, found after parsing and before anything is written."""
+    if args.items < args.batch_size:
+        raise UsageError(f"--items ({args.items}) must be at least --batch-size ({args.batch_size})")
+    if args.memory < args.batch_size:  # a batch must fit in memory, or its rows overwrite each other
+        raise UsageError(f"--memory ({args.memory}) must be at least --batch-size ({args.batch_size})")
+    if args.classes and not args.stream[0].startswith("csv:"):
+        raise UsageError("--classes only applies to --stream csv:PATH")

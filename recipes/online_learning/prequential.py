@@ -1,0 +1,268 @@
+"""The machinery of test-then-train evaluation: the tracker of every scored item (with ADWIN and a
+progress bar), rolling accuracy and recovery after a drift, the river and scikit-learn baselines on
+the same stream, and the checkpoint that lets a killed run resume."""
+
+from __future__ import annotations
+
+import gc
+import hashlib
+import json
+import math
+import pickle
+import time
+from pathlib import Path
+
+import numpy as np
+
+from common.cli import UsageError
+from common.results import atomic_write_bytes
+
+WINDOW = 500  # rolling-accuracy window (items)
+SAMPLES = 200  # rolling-accuracy points kept per learner
+BASELINES = ("river_lr", "river_hatc", "river_arf", "sklearn_sgd")
+
+
+# -- Scoring ------------------------------------------------------------------------------------------
+
+
+class Tracker:
+    """Correctness of every scored item, ADWIN on the errors, the learner's clock and the tqdm bar."""
+
+    def __init__(self, n: int, label: str, show: bool, state: dict | None = None):
+        from river import drift
+        from tqdm import tqdm
+
+        self.started = time.perf_counter()
+        self.correct = np.zeros(n, dtype=bool)
+        self.detector, self.drift_points, self.seen, self.seconds = drift.ADWIN(), [], 0, 0.0
+        if state:
+            self.correct[: state["seen"]] = state["correct"]
+            self.detector, self.drift_points = state["detector"], state["drift_points"]
+            self.seen, self.seconds = state["seen"], state["seconds"]
+        self.bar = tqdm(
+            total=n, initial=self.seen, desc=f"{label} ", unit=" items", disable=not show,
+            mininterval=0.5, leave=False, dynamic_ncols=True,
+        )  # fmt: skip
+
+    def score(self, hits: np.ndarray, detector=None) -> list[int]:
+        """Record a batch of hits; feed its errors to ADWIN; return the positions where it fired."""
+        start = self.seen
+        self.correct[start : start + len(hits)] = hits
+        detector = detector or self.detector
+        fired = []
+        for i, hit in enumerate(hits.tolist()):
+            detector.update(0 if hit else 1)
+            if detector.drift_detected:
+                fired.append(start + i)
+        self.drift_points += fired
+        self.seen += len(hits)
+        self.bar.update(len(hits))
+        if self.seen % 1024 < len(hits):
+            window = self.correct[max(0, self.seen - WINDOW) : self.seen]
+            self.bar.set_postfix_str(f"rolling accuracy {window.mean():.3f}", refresh=False)
+        return fired
+
+    def score_one(self, hit: bool) -> None:
+        """One item (the per-item baselines): the same bookkeeping without array overhead."""
+        self.correct[self.seen] = hit
+        self.detector.update(0 if hit else 1)
+        if self.detector.drift_detected:
+            self.drift_points.append(self.seen)
+        self.seen += 1
+        self.bar.update(1)
+        if self.seen % 1024 == 0:
+            window = self.correct[self.seen - WINDOW : self.seen]
+            self.bar.set_postfix_str(f"rolling accuracy {window.mean():.3f}", refresh=False)
+
+    def elapsed(self) -> float:
+        """Seconds the learner has run, saved runs included."""
+        return self.seconds + time.perf_counter() - self.started
+
+    def lap(self) -> None:
+        """Bring `seconds` up to now (before a checkpoint saves it)."""
+        now = time.perf_counter()
+        self.seconds += now - self.started
+        self.started = now
+
+    def close(self) -> None:
+        self.bar.close()
+        self.lap()
+
+    def state(self) -> dict:
+        return {
+            "seen": self.seen,
+            "correct": self.correct[: self.seen].copy(),
+            "detector": self.detector,
+            "drift_points": list(self.drift_points),
+            "seconds": self.seconds,
+        }
+
+
+def score_and_watch(tracker: Tracker, hits: np.ndarray, detector) -> bool:
+    """Record a batch's hits, ADWIN watching its errors: whether ADWIN saw a change and the error rate
+    went up (it also changes, down, while the model learns: that is no drift)."""
+    error_before = detector.estimation
+    return bool(tracker.score(hits, detector)) and detector.estimation > error_before
+
+
+# -- Evaluate -----------------------------------------------------------------------------------------
+
+
+def rolling(correct: np.ndarray, positions) -> list[float]:
+    """Accuracy over the last WINDOW items (fewer at the start) at each position."""
+    cs = np.concatenate([[0], np.cumsum(correct)])
+    return [float((cs[t] - cs[max(0, t - WINDOW)]) / min(t, WINDOW)) for t in positions]
+
+
+def rolling_positions(n: int) -> list[int]:
+    step = max(1, n // SAMPLES)
+    return list(range(step, n + 1, step))
+
+
+def recovery_samples(correct: np.ndarray, drift: int | None):
+    """Items after the known drift until rolling accuracy, once it has fallen more than 2 points below
+    its level over the WINDOW items before the drift, is back within 2 points (0: it never fell;
+    None: no known drift, or it never came back)."""
+    if drift is None or len(correct) <= drift or drift < WINDOW:
+        return None
+    level = correct[drift - WINDOW : drift].mean() - 0.02
+    after = np.array(rolling(correct, range(drift + 1, len(correct) + 1)))
+    low = np.flatnonzero(after < level)
+    if not len(low):
+        return 0
+    back = np.flatnonzero(after[low[0] :] >= level)
+    return int(low[0] + back[0] + 1) if len(back) else None
+
+
+def learner_summary(tracker: Tracker, seen: int) -> dict:
+    """One learner's run on a stream: accuracy over the items it scored, speed, rolling accuracy,
+    ADWIN's drift points; `_correct` (every hit) until recovery is measured."""
+    correct = tracker.correct[:seen]
+    positions = rolling_positions(len(tracker.correct))
+    return {
+        "accuracy": float(correct.mean()) if seen else 0.0,
+        "items_seen": int(seen),
+        "items_per_second": seen / max(tracker.seconds, 1e-9),
+        "seconds": tracker.seconds,
+        "rolling_accuracy": rolling(correct, [t for t in positions if t <= seen]),
+        "drift_points": [int(p) for p in tracker.drift_points],
+        "_correct": correct,
+    }
+
+
+# -- Checkpoints --------------------------------------------------------------------------------------
+
+
+def fingerprint(args) -> str:
+    """What must match for --resume to continue a run: every flag that changes the numbers."""
+    skip = {"resume", "checkpoint_every", "output_dir", "progress"}
+    kept = {k: v for k, v in sorted(vars(args).items()) if k not in skip}
+    return hashlib.sha256(json.dumps(kept, default=str).encode()).hexdigest()
+
+
+def read_checkpoint(args) -> dict:
+    """The checkpoint --resume continues from; UsageError when there is none, or another run's."""
+    path = Path(args.output_dir) / "checkpoint.pkl"
+    if not path.is_file():
+        raise UsageError(f"--resume: no checkpoint at {path} (run with --checkpoint-every N first)")
+    try:
+        with open(path, "rb") as handle:
+            saved = pickle.load(handle)
+    except Exception as error:  # written atomically, so only another version or a stray file
+        raise UsageError(f"--resume: cannot read {path}: {error}") from None
+    if saved.get("fingerprint") != fingerprint(args):
+        raise UsageError(f"--resume: {path} was written by a run with different flags")
+    return saved
+
+
+class Checkpointer:
+    """One pickle with every finished (stream, learner) result and the running learner's state,
+    written atomically every `every` items; --resume reads it back."""
+
+    def __init__(self, out_dir: Path, every: int, fingerprint: str, saved: dict | None):
+        self.path, self.every, self.fingerprint = out_dir / "checkpoint.pkl", every, fingerprint
+        self.done = saved["done"] if saved else {}
+        self.current = saved["current"] if saved else None
+
+    def resume_state(self, key: str):
+        return self.current["state"] if self.current and self.current["key"] == key else None
+
+    def due(self, before: int, after: int) -> bool:
+        return bool(self.every) and after // self.every > before // self.every
+
+    def maybe_save(self, key: str, before: int, after: int, total: int, tracker: Tracker, state):
+        """Save the running learner (`state()` and its tracker) when the items from `before` to
+        `after` passed a multiple of `every`, unless the stream is done."""
+        if self.due(before, after) and after < total:
+            tracker.lap()
+            self.save(key, {**state(), "tracker": tracker.state()})
+
+    def save(self, key: str | None = None, state: dict | None = None) -> None:
+        if not self.every:
+            return
+        current = {"key": key, "state": state} if key else None
+        payload = {"fingerprint": self.fingerprint, "done": self.done, "current": current}
+        atomic_write_bytes(self.path, pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL))
+
+    def finish(self, key: str, result: dict) -> None:
+        self.done[key] = result
+        self.save()
+
+
+# -- Baselines: river's per-item learners and scikit-learn's mini-batch SGD ---------------------------
+
+
+def make_baseline(name: str, num_classes: int, seed: int):
+    from river import forest, linear_model, multiclass, preprocessing, tree
+
+    if name == "river_lr":
+        lr = linear_model.LogisticRegression()
+        return preprocessing.StandardScaler() | (
+            lr if num_classes == 2 else multiclass.OneVsRestClassifier(lr)
+        )
+    if name == "river_hatc":
+        return tree.HoeffdingAdaptiveTreeClassifier(seed=seed)
+    if name == "river_arf":
+        return forest.ARFClassifier(seed=seed)
+    from sklearn.linear_model import SGDClassifier
+    from sklearn.preprocessing import StandardScaler
+
+    return {"scaler": StandardScaler(), "model": SGDClassifier(random_state=seed), "fitted": False}
+
+
+def baseline_on_stream(name, x, y, num_classes, args, key, checkpoint: Checkpointer) -> dict:
+    """One baseline, test-then-train over the stream (ARF stops, unfinished, past --arf-budget)."""
+    n = len(x)
+    gc.collect()  # the last learner's garbage, so that no timed run pays for another's
+    saved = checkpoint.resume_state(key)
+    tracker = Tracker(n, key, args.progress, saved and saved["tracker"])
+    model = saved["model"] if saved else make_baseline(name, num_classes, args.seed)
+    budget = args.arf_budget if name == "river_arf" else math.inf
+    finished = True
+    if name == "sklearn_sgd":
+        classes = np.arange(num_classes)
+        for s in range(tracker.seen, n, args.batch_size):
+            xb, yb = x[s : s + args.batch_size], y[s : s + args.batch_size]
+            scaler = model["scaler"].partial_fit(xb)
+            xs = scaler.transform(xb)
+            # before its first update the model cannot predict: score it as predicting class 0
+            predicted = model["model"].predict(xs) if model["fitted"] else np.zeros(len(yb), int)
+            tracker.score(predicted == yb)
+            model["model"].partial_fit(xs, yb, classes=classes)
+            model["fitted"] = True
+            checkpoint.maybe_save(key, s, s + len(xb), n, tracker, lambda: {"model": model})
+    else:
+        names = [str(j) for j in range(x.shape[1])]
+        for i in range(tracker.seen, n):
+            features, label = dict(zip(names, x[i].tolist())), int(y[i])
+            predicted = model.predict_one(features)
+            tracker.score_one(predicted is not None and int(predicted) == label)
+            model.learn_one(features, label)
+            checkpoint.maybe_save(key, i, i + 1, n, tracker, lambda: {"model": model})
+            if i % 256 == 255 and tracker.elapsed() > budget:
+                finished = False
+                break
+    tracker.close()
+    result = learner_summary(tracker, tracker.seen)
+    result["finished"] = finished
+    return result

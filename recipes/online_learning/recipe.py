@@ -1,0 +1,284 @@
+"""
+Title: Online learning on streams with concept drift
+Description: A Keras MLP learning test-then-train from a stream, beside river and scikit-learn learners.
+Accelerator: none needed (a tiny network on a CPU; a GPU would only add transfer overhead)
+
+Items arrive one mini-batch at a time. Each mini-batch is predicted by the model as it stands, scored,
+and only then learned from (prequential, "test-then-train" evaluation): every item is scored by a model
+that has never seen it. That loop is `prequential()` below. The learner (`learner.py`) is a small MLP
+updated by one compiled call per mini-batch, with a replay memory of recent items, inputs scaled online,
+and a learning-rate boost at the start of a stream; river's ADWIN watches its errors and, when they
+rise, the learner forgets Adam's moments and its memory of the old concept and boosts its rate again.
+Malformed records are counted and skipped (`streams.py`). On the same streams: river's
+LogisticRegression, Hoeffding adaptive tree and ARF, and scikit-learn's SGDClassifier (`prequential.py`).
+
+    python -m recipes.online_learning                 # SEA and Agrawal (drift at the midpoint),
+                                                      # Phishing, Bananas; Keras over 5 seeds
+    python -m recipes.online_learning --stream csv:table.csv --target label
+    python -m recipes.online_learning --checkpoint-every 2000   # then, after a crash: --resume
+    python -m recipes.online_learning --ablation      # the Keras learner under each of ABLATION
+    python -m recipes.online_learning --quick         # smoke run: 2 000 items a stream, 2 seeds
+
+Writes metrics.json, rolling_accuracy_<stream>.png, throughput.png and accuracy_vs_throughput.png
+(ablation.png with --ablation) to outputs/online_learning/. Reference: river's benchmarks
+(LogisticRegression and ARF on Bananas and Phishing).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+
+import numpy as np
+
+import common  # noqa: F401  (quiet TensorFlow's start-up logs)
+from common.cli import UsageError, recipe_parser, run_main
+from common.harness import DefaultRun, Harness, Headline, Recipe, seed_summary
+from common.references import references
+from recipes.online_learning.flags import add_recipe_flags, validate_args
+from recipes.online_learning.learner import KerasLearner
+from recipes.online_learning.plots import plot
+from recipes.online_learning.prequential import (
+    Checkpointer,
+    Tracker,
+    baseline_on_stream,
+    fingerprint,
+    learner_summary,
+    read_checkpoint,
+    recovery_samples,
+    rolling_positions,
+    score_and_watch,
+)
+from recipes.online_learning.streams import clean_records, load_stream
+
+# -- The idea: predict, score, then learn, one mini-batch at a time ----------------------------------
+
+
+def prequential(learner, x, y, tracker: Tracker, checkpoint: Checkpointer, key: str) -> None:
+    """Test-then-train over one stream, a mini-batch at a time, from where `tracker` stands."""
+    n, size = len(x), learner.batch_size
+    for start in range(tracker.seen, n, size):
+        stop = min(n, start + size)
+        # predict with the weights as they stand, then learn from the batch (one compiled call):
+        # each prediction is made before the model has seen its item
+        predicted = learner.predict_then_learn(x[start:stop], y[start:stop])
+        # score those predictions; ADWIN watches the errors, and a rise in them is a drift
+        if score_and_watch(tracker, predicted == y[start:stop], learner.detector):
+            learner.adapt_to_drift()  # forget Adam's moments and the old concept, boost the rate
+        checkpoint.maybe_save(key, start, stop, n, tracker, lambda: {"learner": learner.state()})
+    tracker.close()
+
+
+# -- Setup --------------------------------------------------------------------------------------------
+
+NAME = "online_learning"
+REFERENCE_KEYS = {
+    "bananas": ("river_bananas_lr", "river_bananas_arf"),
+    "phishing": ("river_phishing_arf",),
+}
+TIMING_KEYS = ("items_per_second", "seconds")  # differ between runs; everything else repeats
+# --ablation: the Keras learner alone under each setting (flags over the run's own), no baselines
+ABLATION = {
+    "default": {},
+    "--no-adapt": {"adapt": False},
+    "--boost 1": {"boost": 1.0},
+    "--replay 0": {"replay": 0},
+    "--steps-per-batch 1": {"steps_per_batch": 1},
+    "--replay 0 --steps-per-batch 1": {"replay": 0, "steps_per_batch": 1},
+    "--steps-per-batch 3": {"steps_per_batch": 3},
+}
+
+
+def build_parser():
+    parser = recipe_parser(
+        NAME,
+        "Test-then-train learning on drifting streams: a Keras MLP beside river and scikit-learn.",
+        default_seeds=5,
+    )
+    add_recipe_flags(parser)  # streams, the learner, baselines, ablation, checkpoints: flags.py
+    return parser
+
+
+# -- Prepare the data ---------------------------------------------------------------------------------
+
+
+def prepare_stream(spec: str, args):
+    """A stream's raw records, cleaned into arrays, and what is known about it."""
+    stream = load_stream(spec, args)
+    x, y, rejected = clean_records(stream)
+    facts = {
+        "items": len(stream.records),
+        "valid": len(x),
+        "rejected": sum(rejected.values()),
+        "rejected_by_reason": rejected,
+        "classes": [str(c) for c in stream.classes],
+        "known_drift": stream.known_drift,
+        "majority_rate": float(np.bincount(y, minlength=len(stream.classes)).max() / len(y)),
+        "rolling_items": rolling_positions(len(x)),
+    }
+    return stream, x, y, facts
+
+
+# -- Build the model and train ------------------------------------------------------------------------
+
+
+def train_keras(x, y, num_classes: int, args, seed: int, key: str, checkpoint) -> dict:
+    """A fresh Keras learner, test-then-train over the stream (resumed where a checkpoint left it)."""
+    gc.collect()  # the last learner's garbage, so that no timed run pays for another's
+    saved = checkpoint.resume_state(key)
+    # the clock starts here: each run counts its own trace
+    tracker = Tracker(len(x), key, args.progress, saved and saved["tracker"])
+    learner = KerasLearner(x.shape[1], num_classes, args, seed)
+    if saved:
+        learner.load_state(saved["learner"])
+    prequential(learner, x, y, tracker, checkpoint, key)
+    result = learner_summary(tracker, len(x))
+    result["finished"] = True
+    result["params"] = int(learner.model.count_params())
+    result["weights_finite"] = bool(all(np.isfinite(w).all() for w in learner.model.get_weights()))
+    return result
+
+
+def keras_over_seeds(harness, x, y, num_classes: int, args, stage: str, checkpoint):
+    """The Keras learner over the run's seeds: the first seed's full result, and the summary (mean
+    accuracy; median throughput, robust to the process's one-time warm-up)."""
+    runs = {}
+
+    def train_one(seed: int) -> dict:
+        key = f"{stage}/{seed}"
+        if key not in checkpoint.done:
+            checkpoint.finish(key, train_keras(x, y, num_classes, args, seed, key, checkpoint))
+        runs[seed] = checkpoint.done[key]
+        return {"accuracy": runs[seed]["accuracy"], "items_per_second": runs[seed]["items_per_second"]}
+
+    per_seed = harness.over_seeds(train_one, stage=stage, describe=describe)
+    summary = seed_summary(per_seed, "accuracy", median=("items_per_second",))
+    return runs[per_seed[0]["seed"]], summary
+
+
+def describe(record: dict) -> str:
+    return f"accuracy {record['accuracy']:.4f}, {record['items_per_second']:,.0f} items/s"
+
+
+# -- Evaluate: every learner on each stream -----------------------------------------------------------
+
+
+def learners_on_stream(harness, spec: str, args, checkpoint) -> dict:
+    """The Keras learner over the seeds (curves from the first), then each baseline once."""
+    stream, x, y, out = prepare_stream(spec, args)
+    k = len(stream.classes)
+    first, summary = keras_over_seeds(harness, x, y, k, args, f"{stream.name}/keras_mlp", checkpoint)
+    out["keras_mlp"] = {**first, **summary}  # curves, drift points and recovery: the first seed's
+    for name in args.baselines:
+        key = f"{stream.name}/{name}"
+        if key not in checkpoint.done:
+            checkpoint.finish(key, baseline_on_stream(name, x, y, k, args, key, checkpoint))
+        out[name] = dict(checkpoint.done[key])
+    for name in ["keras_mlp", *args.baselines]:
+        correct = out[name].pop("_correct")
+        out[name]["recovery_samples"] = recovery_samples(correct, stream.known_drift)
+    line = ", ".join(f"{n} {out[n]['accuracy']:.4f} ({out[n]['items_per_second']:,.0f}/s)"
+                     for n in ["keras_mlp", *args.baselines])  # fmt: skip
+    print(f"{stream.name}: {len(x)} items ({out['rejected']} rejected): {line}", flush=True)
+    return out
+
+
+def ablation(harness, args, checkpoint) -> dict:
+    """{setting: {stream: accuracy, its std and the median items/s over the seeds}}, Keras alone."""
+    table = {setting: {} for setting in ABLATION}
+    for spec in args.stream:
+        stream, x, y, _ = prepare_stream(spec, args)
+        for setting, changes in ABLATION.items():
+            flags = argparse.Namespace(**{**vars(args), **changes})
+            stage = f"{stream.name}/keras_mlp {setting}"
+            _, summary = keras_over_seeds(harness, x, y, len(stream.classes), flags, stage, checkpoint)
+            table[setting][stream.name] = {
+                key: summary[key] for key in ("accuracy", "accuracy_std", "items_per_second")
+            }
+    return table
+
+
+# -- Run and report -----------------------------------------------------------------------------------
+
+
+def run(args) -> dict:
+    harness = Harness(NAME, args)
+    harness.quick(items=2000, seeds=2, arf_budget=20.0)  # smoke run: the same code path
+    validate_args(args)
+    saved = read_checkpoint(args) if args.resume else None
+    for spec in args.stream:  # bad CSV input fails here, before anything is written
+        if spec.startswith("csv:"):
+            valid = len(clean_records(load_stream(spec, args))[0])
+            if valid < args.batch_size:
+                raise UsageError(f"{spec}: {valid} valid records, fewer than --batch-size")
+    harness.setup_device()
+    harness.out_dir.mkdir(parents=True, exist_ok=True)
+    checkpoint = Checkpointer(harness.out_dir, args.checkpoint_every, fingerprint(args), saved)
+    names = ["csv" if spec.startswith("csv:") else spec for spec in args.stream]
+    if args.ablation:
+        results = {"streams": names, "ablation": ablation(harness, args, checkpoint)}
+    else:
+        results = {"streams": names, "learners": ["keras_mlp", *args.baselines]}
+        for spec, name in zip(args.stream, names):
+            results[name] = learners_on_stream(harness, spec, args, checkpoint)
+    refs = [key for spec in args.stream for key in REFERENCE_KEYS.get(spec, ())]
+    metrics = harness.finish(results, references(*refs), plot)
+    checkpoint.path.unlink(missing_ok=True)  # the run finished: nothing left to resume
+    return metrics
+
+
+# the headline numbers the gallery and the README show, read from the results keys run() writes
+RECIPE = Recipe(
+    NAME,
+    "Online learning",
+    "a Keras MLP learning test-then-train from drifting streams, beside river and sklearn",
+    runs=(
+        DefaultRun(
+            headlines=(
+                Headline(
+                    "Agrawal 0->2 prequential accuracy, Keras MLP, mean of 5 seeds",
+                    "results.agrawal.keras_mlp.accuracy",
+                    beside_label="river LogisticRegression",
+                    beside_path="results.agrawal.river_lr.accuracy",
+                ),
+                Headline(
+                    "Phishing prequential accuracy, Keras MLP, mean of 5 seeds",
+                    "results.phishing.keras_mlp.accuracy",
+                    beside_label="river LogisticRegression",
+                    beside_path="results.phishing.river_lr.accuracy",
+                ),
+                Headline(
+                    "Bananas prequential accuracy, Keras MLP, mean of 5 seeds",
+                    "results.bananas.keras_mlp.accuracy",
+                    reference="river_bananas_lr",
+                ),
+                Headline(
+                    "SEA throughput, items/s, Keras MLP, median of 5 runs",
+                    "results.sea.keras_mlp.items_per_second",
+                    beside_label="river ARF",
+                    beside_path="results.sea.river_arf.items_per_second",
+                ),
+            )
+        ),
+        DefaultRun(  # what each part of the learner adds: --ablation writes results.ablation
+            flags=("--ablation",),
+            subdir="ablation",
+            headlines=tuple(
+                Headline(
+                    f"ablation: {stream} accuracy with {setting}, mean of 5 seeds",
+                    f"results.ablation.{setting}.{stream.lower()}.accuracy",
+                    beside_label="default",
+                    beside_path=f"results.ablation.default.{stream.lower()}.accuracy",
+                )
+                for setting, stream in (
+                    ("--replay 0 --steps-per-batch 1", "Bananas"),
+                    ("--no-adapt", "Agrawal"),
+                )
+            ),
+        ),
+    ),
+)
+
+
+def main(argv=None) -> int:
+    return run_main(NAME, build_parser(), run, argv)

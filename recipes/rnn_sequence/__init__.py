@@ -1,0 +1,26 @@
+"""SimpleRNN sequence model: SimpleRNN, GRU and LSTM on MNIST-1D and the adding problem."""
+
+from recipes.rnn_sequence.gradients import gradient_through_time
+from recipes.rnn_sequence.models import recurrent_model, warmup_cosine
+from recipes.rnn_sequence.recipe import (
+    RECIPE,
+    build_parser,
+    check_expectations,
+    load_mnist1d,
+    main,
+    plot,
+    run,
+)
+
+__all__ = [
+    "RECIPE",
+    "build_parser",
+    "check_expectations",
+    "gradient_through_time",
+    "load_mnist1d",
+    "main",
+    "plot",
+    "recurrent_model",
+    "run",
+    "warmup_cosine",
+]

@@ -1,0 +1,5 @@
+import sys
+
+from recipes.rnn_sequence.recipe import main
+
+sys.exit(main())

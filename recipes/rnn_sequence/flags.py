@@ -1,0 +1,81 @@
+"""The rnn_sequence recipe's own flags: tasks, cells, the MNIST-1D model and the adding problem."""
+
+from __future__ import annotations
+
+import argparse
+
+from common.cli import comma_list, non_negative_int, positive_float, positive_int
+from recipes.rnn_sequence.models import CELLS
+
+TASKS = ("mnist1d", "adding")
+QUICK_CELLS = ("simple", "lstm")
+
+
+def sequence_length(text: str) -> int:
+    """One length of the adding problem: an integer of at least 2 (one marker in each half)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer length, got {text!r}") from None
+    if value < 2:
+        raise argparse.ArgumentTypeError(
+            f"a length must be at least 2 (one marker in each half), got {value}"
+        )
+    return value
+
+
+def add_recipe_flags(parser: argparse.ArgumentParser) -> None:
+    own = parser.add_argument_group("rnn_sequence flags")
+    own.add_argument(
+        "--task",
+        type=comma_list(TASKS),
+        default=",".join(TASKS),
+        help="comma-separated tasks: mnist1d (classification), adding (the adding problem)",
+    )
+    own.add_argument(
+        "--cells",
+        type=comma_list(CELLS),
+        default=None,
+        help=f"comma-separated subset of: {', '.join(CELLS)} (default: all; --quick: "
+        f"{','.join(QUICK_CELLS)})",
+    )
+    own.add_argument("--units", type=positive_int, default=64, help="units per direction and layer")
+    own.add_argument(
+        "--layers", type=positive_int, default=2, help="bidirectional recurrent layers (MNIST-1D)"
+    )
+    own.add_argument(
+        "--shift",
+        type=non_negative_int,
+        default=4,
+        help="augmentation: shift each training sequence by up to this many steps (0: off)",
+    )
+    own.add_argument("--batch-size", type=positive_int, default=64, help="mini-batch size")
+    own.add_argument(
+        "--learning-rate",
+        type=positive_float,
+        default=6e-3,
+        help="peak Adam step size (warm-up over 5%% of steps, then cosine decay)",
+    )
+    own.add_argument(
+        "--clipnorm", type=positive_float, default=1.0, help="clip each gradient to this norm"
+    )
+    adding = parser.add_argument_group("adding problem flags")
+    adding.add_argument(
+        "--lengths",
+        type=comma_list(item=sequence_length, noun="length", sort_key=int),
+        default="25,50,100",
+        help="comma-separated sequence lengths, each at least 2",
+    )
+    adding.add_argument(
+        "--adding-train", type=positive_int, default=10_000, help="training sequences per length"
+    )
+    adding.add_argument("--adding-test", type=positive_int, default=2_000, help="test sequences")
+    adding.add_argument(
+        "--adding-epochs", type=positive_int, default=15, help="training epochs per length"
+    )
+    adding.add_argument(
+        "--adding-units", type=positive_int, default=32, help="units of the one recurrent layer"
+    )
+    adding.add_argument(
+        "--adding-learning-rate", type=positive_float, default=5e-3, help="Adam step size"
+    )

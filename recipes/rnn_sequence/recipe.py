@@ -1,0 +1,303 @@
+"""
+Title: SimpleRNN sequence model, with GRU and LSTM beside it
+Description: Recurrent networks on MNIST-1D and on the adding problem, and why gated cells exist.
+Accelerator: none needed (a GPU is used when TensorFlow sees one; GRU and LSTM keep cuDNN settings)
+
+SimpleRNN, GRU and LSTM, each built by one model function (`models.py`), on two tasks. (1) MNIST-1D
+read as what it is, a sequence of 40 steps of one value: two bidirectional recurrent layers that return
+every step, average and max pooling over all steps, a softmax; Adam with gradient clipping and a
+warm-up + cosine schedule; random shifts as augmentation. Beside each cell, the plain model most
+tutorials show (one layer, last step only), trained the same way. (2) The adding problem (Arjovsky et
+al. 2016) at several sequence lengths, its test MSE beside the baseline of predicting 1. For both, how
+far back the gradient reaches (`gradients.py`): the norm of d(loss)/d(x_t) at every input step.
+`results.checks` holds what a full run is expected to show.
+
+    python -m recipes.rnn_sequence                        # both tasks, all three cells, one seed
+    python -m recipes.rnn_sequence --task mnist1d --seeds 3
+    python -m recipes.rnn_sequence --task adding --lengths 50,200 --cells simple,gru
+    python -m recipes.rnn_sequence --quick                # smoke run: SimpleRNN and LSTM, tiny data
+
+Writes metrics.json and the figures of `plots.py` to outputs/rnn_sequence/. Reference: MNIST-1D
+(Greydanus & Kobak 2024, Table 1); predicting 1 on the adding problem (Arjovsky et al. 2016).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+import common  # noqa: F401  (quiet TensorFlow's start-up logs)
+from common import data
+from common.cli import recipe_parser, run_main
+from common.harness import DefaultRun, Harness, Headline, Recipe, seed_summary
+from common.references import references
+from common.training import Timer, history_dict, make_dataset, seed_everything, standard_callbacks
+from recipes.rnn_sequence.flags import QUICK_CELLS, add_recipe_flags
+from recipes.rnn_sequence.gradients import gradient_through_time
+from recipes.rnn_sequence.models import CELLS, LABELS, recurrent_model, warmup_cosine
+from recipes.rnn_sequence.plots import plot
+
+NAME = "rnn_sequence"
+ACCURACY_TARGETS = {"simple": 0.96, "gru": 0.97, "lstm": 0.97}  # MNIST-1D test accuracy
+MNIST1D_REFERENCES = ("mnist1d_logistic", "mnist1d_mlp", "mnist1d_gru", "mnist1d_cnn", "mnist1d_human")
+
+
+# -- Setup --------------------------------------------------------------------------------------------
+
+
+def build_parser():
+    parser = recipe_parser(
+        NAME,
+        "SimpleRNN, GRU and LSTM on MNIST-1D and on the adding problem.",
+        default_epochs=30,
+        tensorboard=True,
+    )
+    add_recipe_flags(parser)  # tasks, cells, model size, the adding problem: flags.py
+    return parser
+
+
+# -- Task 1, MNIST-1D: prepare the data ---------------------------------------------------------------
+
+
+def load_mnist1d(args) -> data.Split:
+    split = data.load_mnist1d_split(seed=args.seed)
+    if args.quick:  # tiny data: a smoke run of the same code path
+        split.x_train, split.y_train = data.subsample(split.x_train, split.y_train, 600, args.seed)
+        split.x_test, split.y_test = data.subsample(split.x_test, split.y_test, 300, args.seed)
+    for part in ("x_train", "x_val", "x_test"):  # a sequence of 40 steps of one value each
+        setattr(split, part, getattr(split, part)[..., np.newaxis])
+    return split
+
+
+# -- Task 1, MNIST-1D: build the model, train, evaluate -----------------------------------------------
+
+
+def train_classifier(split: data.Split, cell: str, seed: int, args, plain=False, logs=None):
+    """One model on MNIST-1D: the recipe's (bidirectional, pooled over all steps, shifted) or the
+    plain one (one layer, last step). Returns the model, its test predictions, its history and its
+    record: test accuracy, parameters, seconds per epoch."""
+    import keras
+
+    seed_everything(seed)
+    model = recurrent_model(
+        cell,
+        split.x_train.shape[1],
+        1,
+        split.num_classes,
+        units=args.units,
+        layers=1 if plain else args.layers,
+        bidirectional=not plain,
+        all_steps=not plain,
+        shift=0 if plain else args.shift,
+        seed=seed,
+        name=f"{cell}_{'plain' if plain else 'model'}",
+    )
+    batches = int(np.ceil(len(split.x_train) / args.batch_size))
+    model.compile(
+        optimizer=keras.optimizers.Adam(
+            warmup_cosine(args.learning_rate, args.epochs * batches), clipnorm=args.clipnorm
+        ),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    train = make_dataset(split.x_train, split.y_train, args.batch_size, shuffle=True, seed=seed)
+    val = make_dataset(split.x_val, split.y_val, 1000)
+    with Timer() as timer:
+        history = model.fit(
+            train,
+            validation_data=val,
+            epochs=args.epochs,
+            shuffle=False,  # the tf.data pipeline already reshuffles every epoch, seeded
+            verbose=0,
+            callbacks=standard_callbacks(tensorboard_dir=logs),
+        )
+    predicted = model.predict(split.x_test, batch_size=1000, verbose=0).argmax(axis=1)
+    record = {
+        "test_accuracy": float(np.mean(predicted == split.y_test)),
+        "params": int(model.count_params()),
+        "seconds_per_epoch": timer.seconds / args.epochs,
+    }
+    return model, predicted, history_dict(history), record
+
+
+def describe_seed(record: dict) -> str:
+    return (
+        f"test accuracy {record['test_accuracy']:.4f} ({record['params']:,} parameters, "
+        f"{record['seconds_per_epoch']:.2f} s/epoch)"
+    )
+
+
+def compare_on_mnist1d(harness: Harness, split: data.Split, cell: str) -> tuple[dict, dict]:
+    """One cell: the recipe's model over every seed, the plain model beside it (first seed), and
+    how far back the gradient reaches in each."""
+    from sklearn.metrics import confusion_matrix
+
+    args, histories, first_seed = harness.args, [], {}  # the first seed's model is analysed below
+
+    def train_one(seed: int) -> dict:
+        logs = harness.out_dir / "logs" / f"{cell}_seed_{seed}" if args.tensorboard else None
+        model, predicted, history, record = train_classifier(split, cell, seed, args, logs=logs)
+        histories.append(history)
+        if not first_seed:
+            first_seed.update(model=model, predicted=predicted)
+        return record
+
+    per_seed = harness.over_seeds(train_one, stage=f"mnist1d/{cell}", describe=describe_seed)
+    result = {
+        **seed_summary(per_seed, "test_accuracy"),
+        "params": per_seed[0]["params"],
+        "seconds_per_epoch": float(np.mean([r["seconds_per_epoch"] for r in per_seed])),
+        "history": {key: [history[key] for history in histories] for key in histories[0]},
+        "confusion_matrix": confusion_matrix(split.y_test, first_seed["predicted"], labels=range(10)),
+    }
+    # the plain model of most tutorials (one layer, last step, no augmentation), trained the same way
+    plain, _, _, result["plain"] = train_classifier(split, cell, args.seed, args, plain=True)
+    print(f"  mnist1d/{cell} plain, seed {args.seed}: {describe_seed(result['plain'])}", flush=True)
+    # how far back the gradient reaches: a fresh plain model, the trained plain model, the recipe's
+    seed_everything(args.seed)
+    fresh = recurrent_model(cell, split.x_test.shape[1], 1, 10, units=args.units, seed=args.seed)
+    x, y = split.x_test, split.y_test
+    gradients = {
+        "plain_init": gradient_through_time(fresh, x, y),
+        "plain_trained": gradient_through_time(plain, x, y),
+        "model_trained": gradient_through_time(first_seed["model"], x, y),
+    }
+    return result, gradients
+
+
+# -- Task 2, the adding problem: data, model, train, evaluate -----------------------------------------
+
+
+def train_adding(cell: str, length: int, args) -> dict:
+    """One cell at one sequence length (first seed): test MSE beside predicting 1."""
+    import keras
+
+    seed_everything(args.seed)
+    x_train, y_train = data.adding_problem(args.adding_train, length, seed=args.seed)
+    x_test, y_test = data.adding_problem(args.adding_test, length, seed=args.seed + 10_000)
+    model = recurrent_model(cell, length, 2, 1, units=args.adding_units, seed=args.seed)
+    model.compile(
+        optimizer=keras.optimizers.Adam(args.adding_learning_rate, clipnorm=args.clipnorm), loss="mse"
+    )
+    train = make_dataset(x_train, y_train, args.batch_size, shuffle=True, seed=args.seed)
+    test = make_dataset(x_test, y_test, 1000)
+    with Timer() as timer:
+        history = model.fit(
+            train, validation_data=test, epochs=args.adding_epochs, shuffle=False, verbose=0
+        )
+    result = {
+        "test_mse": float(model.evaluate(test, verbose=0)),
+        "baseline_mse": float(np.mean((y_test - 1.0) ** 2)),  # predicting 1, measured on this test set
+        "val_mse_per_epoch": [float(v) for v in history.history["val_loss"]],
+        "params": int(model.count_params()),
+        "seconds": timer.seconds,
+    }
+    if length == max(args.lengths):  # how far back the trained model's gradient reaches
+        loss = keras.losses.MeanSquaredError()
+        result["gradient_through_time"] = gradient_through_time(model, x_test, y_test, loss)
+    return result
+
+
+# -- Evaluate -----------------------------------------------------------------------------------------
+
+
+def check_expectations(harness: Harness, results: dict) -> None:
+    """What a full run is expected to show: each cell's MNIST-1D test accuracy at least its target;
+    at T=100 on the adding problem, GRU and LSTM below an MSE of 0.01, the SimpleRNN above 0.1."""
+    args = harness.args
+    if args.quick:
+        return
+    for cell, result in results.get("mnist1d", {}).items():
+        accuracy = result["test_accuracy"]
+        harness.check(f"mnist1d_{cell}_test_accuracy", accuracy, at_least=ACCURACY_TARGETS[cell])
+    if 100 not in args.lengths:
+        return
+    for cell, per_length in results.get("adding", {}).items():
+        bound = {"above": 0.1} if cell == "simple" else {"below": 0.01}
+        harness.check(f"adding_T100_{cell}_test_mse", per_length["100"]["test_mse"], **bound)
+
+
+def run(args) -> dict:
+    harness = Harness(NAME, args)
+    if args.cells is None:
+        args.cells = list(QUICK_CELLS if args.quick else CELLS)
+    # smoke run: MNIST-1D for 2 epochs (600 / 300 sequences, in load_mnist1d); the adding problem at
+    # its first length only, 512 / 256 sequences, 1 epoch
+    harness.quick(epochs=2, seeds=1, lengths=1, adding_train=512, adding_test=256, adding_epochs=1)
+    harness.setup_device()  # before any model is built
+
+    results = {}
+    if "mnist1d" in args.task:
+        split = load_mnist1d(args)
+        print(
+            f"MNIST-1D: {len(split.x_train)} train / {len(split.x_val)} validation / "
+            f"{len(split.x_test)} test sequences of shape {split.x_train.shape[1:]}; {args.layers} "
+            f"bidirectional layers of {args.units}, {args.epochs} epochs, {args.seeds} seed(s)",
+            flush=True,
+        )
+        compared = {cell: compare_on_mnist1d(harness, split, cell) for cell in args.cells}
+        results["mnist1d"] = {cell: result for cell, (result, _) in compared.items()}
+        results["gradient_through_time"] = {cell: grads for cell, (_, grads) in compared.items()}
+
+    if "adding" in args.task:
+        print(
+            f"adding problem: lengths {args.lengths}, {args.adding_train} training / "
+            f"{args.adding_test} test sequences, one layer of {args.adding_units}, "
+            f"{args.adding_epochs} epoch(s)",
+            flush=True,
+        )
+        results["adding"] = {cell: {} for cell in args.cells}
+        for length in args.lengths:
+            for cell in args.cells:
+                result = results["adding"][cell][str(length)] = train_adding(cell, length, args)
+                print(
+                    f"  T={length:<4d} {LABELS[cell]:9s} test MSE {result['test_mse']:.4f} "
+                    f"(predicting 1: {result['baseline_mse']:.3f}; {result['seconds']:.0f} s)",
+                    flush=True,
+                )
+
+    check_expectations(harness, results)
+    return harness.finish(results, references(*MNIST1D_REFERENCES, "adding_baseline"), plot)
+
+
+# the headline numbers the gallery and the README show, read from the results keys run() writes
+RECIPE = Recipe(
+    NAME,
+    "SimpleRNN sequence model",
+    "SimpleRNN, GRU and LSTM on MNIST-1D and the adding problem: how far gradients reach",
+    runs=(
+        DefaultRun(
+            headlines=(
+                Headline(
+                    "MNIST-1D test accuracy, SimpleRNN (2 bidirectional layers)",
+                    "results.mnist1d.simple.test_accuracy",
+                    reference="mnist1d_cnn",
+                ),
+                Headline(
+                    "MNIST-1D test accuracy, GRU (2 bidirectional layers)",
+                    "results.mnist1d.gru.test_accuracy",
+                    reference="mnist1d_gru",
+                ),
+                Headline(
+                    "MNIST-1D test accuracy, LSTM (2 bidirectional layers)",
+                    "results.mnist1d.lstm.test_accuracy",
+                    reference="mnist1d_human",
+                ),
+                Headline(
+                    "adding problem T=100, test MSE, SimpleRNN",
+                    "results.adding.simple.100.test_mse",
+                    reference="adding_baseline",
+                ),
+                Headline(
+                    "adding problem T=100, test MSE, LSTM",
+                    "results.adding.lstm.100.test_mse",
+                    beside_label="GRU",
+                    beside_path="results.adding.gru.100.test_mse",
+                ),
+            )
+        ),
+    ),
+)
+
+
+def main(argv=None) -> int:
+    return run_main(NAME, build_parser(), run, argv)

@@ -1,0 +1,5 @@
+import sys
+
+from recipes.transfer_learning.recipe import main
+
+sys.exit(main())

@@ -1,0 +1,126 @@
+"""The transfer_learning recipe's own flags (the scenario, its classes and label budgets, reuse of a
+pretrained source model, the target trainings) and the checks argparse cannot make alone."""
+
+from __future__ import annotations
+
+import argparse
+import math
+from pathlib import Path
+
+from common.cli import UsageError, comma_list, non_negative_int, positive_float, positive_int
+from recipes.transfer_learning.pretrained import ARCHITECTURE_FILE, WEIGHTS_FILE, check_path
+from recipes.transfer_learning.tasks import NUM_CLASSES
+
+SCENARIOS = ("shift", "split")
+DATASETS = ("digits", "mnist1d")
+LABEL_BUDGETS = "1,2,5,10,20,50,all"
+FINETUNE_LR_FACTOR = 10
+
+
+def digit_class(text: str) -> int:
+    if not text.isdigit() or int(text) >= NUM_CLASSES:
+        raise argparse.ArgumentTypeError(f"unknown class {text!r}; valid: 0-{NUM_CLASSES - 1}")
+    return int(text)
+
+
+def label_budget(text: str) -> str:
+    """Labelled examples per class: a positive integer, or `all` for the whole pool."""
+    if text != "all" and not (text.isdigit() and int(text) >= 1):
+        raise argparse.ArgumentTypeError(f"expected positive integers or 'all', got {text!r}")
+    return text
+
+
+class_list = comma_list(item=digit_class, noun="class", minimum=2)
+label_budgets = comma_list(item=label_budget, sort_key=lambda k: math.inf if k == "all" else int(k))
+
+
+def add_recipe_flags(parser: argparse.ArgumentParser) -> None:
+    own = parser.add_argument_group("transfer_learning flags")
+    own.add_argument("--scenario", choices=SCENARIOS, default="shift", help="which transfer task")
+    own.add_argument(
+        "--dataset",
+        choices=DATASETS,
+        default=None,
+        help="data set of the split scenario (default: digits); shift always uses mnist1d",
+    )
+    own.add_argument(
+        "--source-classes",
+        type=class_list,
+        default="0,1,2,3,4",
+        help="split scenario: classes the source model learns",
+    )
+    own.add_argument(
+        "--target-classes",
+        type=class_list,
+        default="5,6,7,8,9",
+        help="split scenario: classes of the target task (disjoint from the source's)",
+    )
+    own.add_argument(
+        "--target-seed",
+        type=non_negative_int,
+        default=7,
+        help="shift scenario: seed of the regenerated MNIST-1D target",
+    )
+    own.add_argument(
+        "--labels-per-class",
+        type=label_budgets,
+        default=LABEL_BUDGETS,
+        help="target training sizes k (labelled examples per class); 'all' is the whole pool",
+    )
+    own.add_argument(
+        "--anb-labels",
+        type=label_budgets,
+        default="all",
+        help="labelled examples per class for the AnB-n curve (one value)",
+    )
+    own.add_argument(
+        "--pretrained",
+        default=None,
+        metavar="PATH",
+        help=f"reuse a saved {WEIGHTS_FILE} (with its {ARCHITECTURE_FILE} beside it)",
+    )
+    own.add_argument("--batch-size", type=positive_int, default=64, help="mini-batch size")
+    own.add_argument(
+        "--learning-rate",
+        type=positive_float,
+        default=1e-3,
+        help=f"Adam step size (fine-tuning uses it / {FINETUNE_LR_FACTOR})",
+    )
+    own.add_argument(
+        "--target-steps",
+        type=positive_int,
+        default=300,
+        help="gradient steps per target training (at least --target-epochs passes over the data)",
+    )
+    own.add_argument(
+        "--target-epochs",
+        type=positive_int,
+        default=20,
+        help="minimum passes over the target data (matters for large k)",
+    )
+    own.add_argument(
+        "--patience", type=positive_int, default=5, help="pretraining early-stopping patience"
+    )
+
+
+def validate_args(args) -> None:
+    """What argparse cannot check alone, found before anything is written."""
+    if args.scenario == "shift":
+        if args.dataset not in (None, "mnist1d"):
+            raise UsageError(
+                "the shift scenario uses mnist1d (--dataset digits is for --scenario split)"
+            )
+        args.dataset = "mnist1d"
+    else:
+        args.dataset = args.dataset or "digits"
+        overlap = sorted(set(args.source_classes) & set(args.target_classes))
+        if overlap:
+            raise UsageError(
+                "--source-classes and --target-classes must be disjoint; both contain "
+                + ",".join(map(str, overlap))
+            )
+    if len(args.anb_labels) != 1:
+        raise UsageError(f"--anb-labels takes one value, got {','.join(args.anb_labels)}")
+    args.anb_labels = args.anb_labels[0]
+    if args.pretrained is not None:
+        check_path(Path(args.pretrained))

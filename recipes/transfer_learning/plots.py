@@ -1,0 +1,93 @@
+"""The transfer_learning figures, drawn from metrics.json (and examples.npz beside it) alone."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from common.results import load_arrays
+
+
+def example_arrays(source: dict, target: dict, per_task: int = 5) -> dict:
+    """The first example of each of the first few classes of each task, for examples.npz."""
+
+    def first_of_each(x, y):
+        classes = np.unique(y)[:per_task]
+        return x[[np.flatnonzero(y == c)[0] for c in classes]], classes
+
+    source_x, source_y = first_of_each(source["x_test"], source["y_test"])
+    target_x, target_y = first_of_each(target["x_test"], target["y_test"])
+    return {"source_x": source_x, "source_y": source_y, "target_x": target_x, "target_y": target_y}
+
+
+def plot(metrics: dict, out_dir) -> None:
+    """accuracy_vs_labels.png, anb_layers.png and source_vs_target_examples.png."""
+    import matplotlib.pyplot as plt
+
+    from common.plotting import color, save_figure
+
+    out_dir = Path(out_dir)
+    results = metrics["results"]
+    scenario = results["scenario"]
+    budgets = results["labels_per_class"]
+    x = [results["all_per_class"] if k == "all" else float(k) for k in budgets]
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for i, (mode, per_k) in enumerate(results["curves"].items()):
+        mean = np.array([per_k[k]["test_accuracy"] for k in budgets])
+        std = np.array([per_k[k]["test_accuracy_std"] for k in budgets])
+        ax.plot(x, mean, marker="o", color=color(i), label=mode)
+        ax.fill_between(x, mean - std, mean + std, color=color(i), alpha=0.2, linewidth=0)
+    if "zero_shot_target_accuracy" in results:
+        ax.axhline(results["zero_shot_target_accuracy"], color="#666666", linestyle="--",
+                   label="source model, no target labels")  # fmt: skip
+    ax.axhline(1 / len(results["target"]["classes"]), color="#aaaaaa", linestyle=":", label="chance")
+    ax.set_xscale("log")
+    ax.set_xticks(x, [f"all\n({v:.0f})" if k == "all" else k for k, v in zip(budgets, x)])
+    ax.minorticks_off()
+    ax.set_xlabel("labelled target examples per class")
+    ax.set_ylabel("target test accuracy")
+    ax.set_ylim(0, 1.02)
+    seeds = len(next(iter(results["curves"].values()))[budgets[0]]["per_seed"])
+    ax.set_title(f"{scenario}: {results['source']['name']} -> {results['target']['name']}\n"
+                 f"mean and spread over {seeds} seed(s)")  # fmt: skip
+    ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5))
+    save_figure(fig, out_dir / "accuracy_vs_labels.png")
+
+    anb = results["anb"]
+    n = [int(key) for key in anb]
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.errorbar(n, [anb[str(i)]["test_accuracy"] for i in n],
+                yerr=[anb[str(i)]["test_accuracy_std"] for i in n],
+                marker="o", capsize=4, color=color(0), label="AnB-n")  # fmt: skip
+    for i, (mode, per_k) in enumerate(results["curves"].items()):
+        k = results["anb_labels_per_class"]
+        if mode in ("scratch", "finetune") and k in per_k:
+            ax.axhline(per_k[k]["test_accuracy"], color=color(i), linestyle="--", label=mode)
+    ax.set_xticks(n)
+    ax.set_xlabel("n: feature blocks copied from the source and frozen (the rest re-initialised)")
+    ax.set_ylabel("target test accuracy")
+    ax.set_title(f"AnB-n ({scenario}), {results['anb_labels_per_class']} labels per class")
+    ax.set_ylim(0, 1.02)
+    ax.legend(loc="lower left")
+    save_figure(fig, out_dir / "anb_layers.png")
+
+    arrays = load_arrays(out_dir, "examples")
+    tasks = [("source", results["source"]), ("target", results["target"])]
+    cols = len(arrays["source_x"])
+    fig, axes = plt.subplots(2, cols, figsize=(2.0 * cols, 4.2), squeeze=False)
+    for row, (role, task) in enumerate(tasks):
+        for col, (xs, ys) in enumerate(zip(arrays[f"{role}_x"], arrays[f"{role}_y"])):
+            ax = axes[row, col]
+            if results["dataset"] == "digits":
+                ax.imshow(xs.reshape(8, 8), cmap="gray_r", vmin=0, vmax=16)
+                ax.axis("off")
+            else:
+                ax.plot(xs, np.arange(len(xs)), color=color(row))
+                ax.set_xticks([])
+                ax.set_yticks([])
+            ax.set_title(f"{role}: {task['classes'][int(ys)]}", fontsize=8)
+    fig.suptitle(f"source: {results['source']['description']}\n"
+                 f"target: {results['target']['description']}", fontsize=8)  # fmt: skip
+    save_figure(fig, out_dir / "source_vs_target_examples.png")

@@ -1,0 +1,93 @@
+"""The source and target tasks of each scenario, and k labelled examples per class of a target."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from common import data
+
+NUM_CLASSES = 10  # both data sets: digits 0-9
+# the target of the `shift` scenario: MNIST-1D's generator with stronger transformations than the
+# published set's (iid noise 0.02, correlated noise 0.25, shear 0.75, scale 0.4, translation 48)
+SHIFTED_MNIST1D = {
+    "iid_noise_scale": 0.04,
+    "corr_noise_scale": 0.35,
+    "shear_scale": 0.9,
+    "scale_coeff": 0.5,
+    "max_translation": 60,
+}
+
+
+def select(x, y, classes):
+    """The examples of `classes`, relabelled 0..len(classes)-1 in that order."""
+    keep = np.isin(y, classes)
+    relabel = {c: i for i, c in enumerate(classes)}
+    return x[keep], np.array([relabel[int(c)] for c in y[keep]], dtype=np.int64)
+
+
+def load_tasks(args) -> tuple[dict, dict]:
+    """(source, target): each with x/y train (source also val), test, class names, a description.
+
+    The target's `x_pool` is the labelled training data k examples per class are drawn from.
+    """
+    if args.scenario == "shift":
+        return shifted_mnist1d_tasks(args)
+    split = data.load_digits_split(seed=args.seed) if args.dataset == "digits" else None
+    split = split or data.load_mnist1d_split(seed=args.seed)
+    if args.quick:
+        split.x_train, split.y_train = data.subsample(split.x_train, split.y_train, 1000, args.seed)
+    a, b = args.source_classes, args.target_classes
+    source = dict(zip(("x_train", "y_train"), select(split.x_train, split.y_train, a)))
+    source.update(zip(("x_val", "y_val"), select(split.x_val, split.y_val, a)))
+    source.update(zip(("x_test", "y_test"), select(split.x_test, split.y_test, a)))
+    source["classes"] = [str(c) for c in a]
+    source["description"] = source["name"] = f"{split.name} {','.join(map(str, a))}"
+    pool_x = np.concatenate([split.x_train, split.x_val])
+    pool_y = np.concatenate([split.y_train, split.y_val])
+    target = dict(zip(("x_pool", "y_pool"), select(pool_x, pool_y, b)))
+    target.update(zip(("x_test", "y_test"), select(split.x_test, split.y_test, b)))
+    target["classes"] = [str(c) for c in b]
+    target["description"] = target["name"] = f"{split.name} {','.join(map(str, b))}"
+    return source, target
+
+
+def shifted_mnist1d_tasks(args) -> tuple[dict, dict]:
+    """MNIST-1D as published -> MNIST-1D regenerated with --target-seed and SHIFTED_MNIST1D."""
+    overrides = {"num_samples": 1000} if args.quick else {}  # --quick: smoke data only
+    published = data.mnist1d_dataset(**overrides)
+    x, y = published["x"].astype(np.float32), published["y"].astype(np.int64)
+    x_tr, y_tr, x_val, y_val = data.carve_validation(x, y, 0.1, args.seed)
+    shifted = data.mnist1d_dataset(seed=args.target_seed, **SHIFTED_MNIST1D, **overrides)
+    names = [str(d) for d in range(NUM_CLASSES)]
+    source = {
+        "x_train": x_tr,
+        "y_train": y_tr,
+        "x_val": x_val,
+        "y_val": y_val,
+        "x_test": published["x_test"].astype(np.float32),
+        "y_test": published["y_test"].astype(np.int64),
+        "classes": names,
+        "description": "MNIST-1D as published",
+        "name": "MNIST-1D",
+    }
+    target = {
+        "x_pool": shifted["x"].astype(np.float32),
+        "y_pool": shifted["y"].astype(np.int64),
+        "x_test": shifted["x_test"].astype(np.float32),
+        "y_test": shifted["y_test"].astype(np.int64),
+        "classes": names,
+        "description": f"MNIST-1D regenerated with seed {args.target_seed} and "
+        + ", ".join(f"{k} {v}" for k, v in SHIFTED_MNIST1D.items()),
+        "name": f"shifted MNIST-1D (seed {args.target_seed})",
+    }
+    return source, target
+
+
+def sample_per_class(x, y, k: str, seed: int):
+    """k labelled examples of each class (all of them for 'all', or when a class has fewer)."""
+    if k == "all":
+        return x, y
+    rng = np.random.default_rng(seed)
+    chosen = [rng.permutation(np.flatnonzero(y == c))[: int(k)] for c in np.unique(y)]
+    order = np.sort(np.concatenate(chosen))
+    return x[order], y[order]

@@ -1,0 +1,78 @@
+"""Training a compiled target model for a number of gradient steps, and scoring it.
+
+`fit(model, ...)` and `accuracy(model, ...)` behave as `model.fit` and `model.evaluate` would, but run
+in a compiled twin: tracing a fresh model's train and test steps costs about two seconds on 2 cores,
+more than most of these trainings take, and the recipe trains hundreds of models of a handful of
+configurations. So each configuration (layers, `trainable` flags, compile settings with the learning
+rate) is compiled and traced once per process; a run copies the model's weights in by name, resets the
+optimizer to a fresh one's state, trains, and copies the trained weights back. The numbers are those
+of a freshly compiled model (tests/test_transfer_learning.py checks this).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+
+from common.training import reset_optimizer
+from recipes.transfer_learning.models import STEPS_PER_EXECUTION, copy_weights, weighted_layer_names
+
+_TWINS: dict[tuple[str, str], object] = {}  # (model config, compile settings) -> its twin
+
+
+def compiled_twin(model):
+    """The compiled twin of `model` (compiled with compile_model), holding `model`'s weights and a
+    fresh optimizer state."""
+    import keras
+
+    settings = model.get_compile_config()
+    # without the optimizer's name (adam, adam_1, ...), which tells otherwise equal settings apart
+    optimizer = dict(settings["optimizer"], config=dict(settings["optimizer"]["config"], name=None))
+    unnamed = dict(settings, optimizer=optimizer)
+    key = (json.dumps(model.get_config(), sort_keys=True), json.dumps(unnamed, sort_keys=True))
+    twin = _TWINS.get(key)
+    if twin is None:
+        # Keras seeds every new initialiser from Python's random module: building the twin must not
+        # move the draws of the models the run builds after it
+        state = random.getstate()
+        twin = keras.Model.from_config(model.get_config())
+        twin.compile_from_config(settings)
+        random.setstate(state)
+        _TWINS[key] = twin
+    copy_weights(model, twin, weighted_layer_names(model))
+    reset_optimizer(twin.optimizer)
+    return twin
+
+
+def stream(x, y, batch_size: int, seed: int):
+    """(x, y) reshuffled every pass, repeated without end, in batches."""
+    import tensorflow as tf
+
+    return (
+        tf.data.Dataset.from_tensor_slices((x, y))
+        .cache()
+        .shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
+        .repeat()
+        .batch(min(batch_size, len(x)))
+        .prefetch(tf.data.AUTOTUNE)
+    )
+
+
+def fit(model, x, y, steps: int, batch_size: int, seed: int) -> None:
+    """`steps` gradient steps of `model` (compiled) on (x, y), from a fresh optimizer state."""
+    twin = compiled_twin(model)
+    twin.fit(stream(x, y, batch_size, seed), epochs=1, steps_per_epoch=steps, shuffle=False, verbose=0)
+    copy_weights(twin, model, weighted_layer_names(model))
+
+
+def accuracy(model, x, y) -> float:
+    """`model`'s accuracy on (x, y)."""
+    return float(compiled_twin(model).evaluate(x, y, batch_size=1024, verbose=0)[1])
+
+
+def target_steps(n: int, args) -> int:
+    """At least --target-steps and --target-epochs passes, rounded up to whole executions."""
+    passes = math.ceil(args.target_epochs * n / min(args.batch_size, n))
+    steps = max(args.target_steps, passes)
+    return STEPS_PER_EXECUTION * math.ceil(steps / STEPS_PER_EXECUTION)
