@@ -14,28 +14,27 @@ import time
 from pathlib import Path
 
 import common  # noqa: F401  (quiet TensorFlow before any recipe imports it)
-from common import gallery
 from common.cli import RecipeArgumentParser
+from common.harness import DefaultRun, Recipe
 from common.references import REFERENCES
 from common.results import atomic_write_text, load_metrics
-from recipes import RECIPES, Recipe, Run
-
-ROOT = Path(__file__).resolve().parents[1]
+from recipes import gallery, registry
 
 
-def output_dir(root: Path, recipe: Recipe, run: Run) -> Path:
+def output_dir(root: Path, recipe: Recipe, run: DefaultRun) -> Path:
     folder = root / recipe.name
     return folder / run.subdir if run.subdir else folder
 
 
-def run_label(recipe: Recipe, run: Run) -> str:
+def run_label(recipe: Recipe, run: DefaultRun) -> str:
     return recipe.name + (f" ({run.subdir})" if run.subdir else "")
 
 
 def list_recipes() -> int:
-    width = max(len(name) for name in RECIPES)
+    recipes = registry()
+    width = max(len(name) for name in recipes)
     print("Recipes (run one with `python -m recipes.<name>`, every one with `python -m recipes all`):")
-    for recipe in RECIPES.values():
+    for recipe in recipes.values():
         print(f"  {recipe.name:<{width}}  {recipe.title}: {recipe.summary}")
     return 0
 
@@ -60,7 +59,7 @@ def run_all(args) -> int:
     """Every recipe in its own process, so one failure cannot stop (or seed) the others."""
     root = Path(args.output_dir)
     summary = {}
-    for recipe in RECIPES.values():
+    for recipe in registry().values():
         for run in recipe.runs:
             label = run_label(recipe, run)
             command = [sys.executable, "-m", recipe.module, *run.flags]
@@ -96,7 +95,7 @@ def redraw(root: Path) -> int:
     """Redraw each recipe's figures from its metrics.json, then the gallery page; say which recipes
     have no outputs yet."""
     missing, drawn = [], 0
-    for recipe in RECIPES.values():
+    for recipe in registry().values():
         module = importlib.import_module(recipe.module)
         for run in recipe.runs:
             folder = output_dir(root, recipe, run)
@@ -115,7 +114,7 @@ def redraw(root: Path) -> int:
     return 0 if drawn else 1
 
 
-def headline_rows(run: Run, metrics: dict | None) -> list[dict]:
+def headline_rows(run: DefaultRun, metrics: dict | None) -> list[dict]:
     rows = []
     for item in run.headlines:
         value = gallery.lookup(metrics, item.path) if metrics else None
@@ -134,7 +133,7 @@ def headline_rows(run: Run, metrics: dict | None) -> list[dict]:
 def collect(root: Path, relative_to: Path) -> list[dict]:
     """The gallery's sections: every recipe's runs, metrics, figures and headline rows."""
     sections = []
-    for recipe in RECIPES.values():
+    for recipe in registry().values():
         runs = []
         for run in recipe.runs:
             folder = output_dir(root, recipe, run)

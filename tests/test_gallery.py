@@ -9,11 +9,10 @@ import subprocess
 
 import pytest
 
-from common import gallery
-from recipes import RECIPES
+from recipes import NAMES, gallery, registry
 from recipes.__main__ import collect
 from recipes.__main__ import main as collection_main
-from tests.conftest import ROOT, run_cli
+from tests.conftest import ROOT
 
 
 def find_chromium() -> str | None:
@@ -54,11 +53,11 @@ def test_lookup_and_format():
 
 
 @pytest.fixture(scope="module")
-def quick_gallery(tmp_path_factory):
-    """`python -m recipes all --quick` into a temporary folder: every smoke run, then the page."""
-    root = tmp_path_factory.mktemp("gallery") / "outputs"
-    result = run_cli("recipes", "all", "--quick", "--output-dir", str(root), timeout=900)
-    return root, result
+def quick_gallery(quick_outputs):
+    """The folder `python -m recipes all --quick` wrote (every smoke run, then the page), shared."""
+    if quick_outputs.result is None:
+        pytest.skip("QUICK_OUTPUTS reuses a folder: the `all` run itself is not under test")
+    return quick_outputs.root, quick_outputs.result
 
 
 def test_all_quick_runs_every_recipe_and_records_wall_times(quick_gallery):
@@ -66,7 +65,9 @@ def test_all_quick_runs_every_recipe_and_records_wall_times(quick_gallery):
     assert result.returncode == 0, result.stderr[-3000:]
     summary = json.loads((root / "run_all.json").read_text())
     labels = {
-        r.name + (f" ({run.subdir})" if run.subdir else "") for r in RECIPES.values() for run in r.runs
+        r.name + (f" ({run.subdir})" if run.subdir else "")
+        for r in registry().values()
+        for run in r.runs
     }
     assert set(summary) == labels
     for item in summary.values():
@@ -77,7 +78,7 @@ def test_all_quick_runs_every_recipe_and_records_wall_times(quick_gallery):
 def test_gallery_page_is_self_contained(quick_gallery):
     root, _ = quick_gallery
     page = (root / "index.html").read_text()
-    for recipe in RECIPES:
+    for recipe in NAMES:
         assert f"id='{recipe}'" in page
     assert not re.search(r"""(src|href)=['"](https?:)?//""", page), "external link in the page"
     images = re.findall(r"<img src='([^']+)'", page)
@@ -104,5 +105,5 @@ def test_gallery_renders_in_headless_chromium_with_every_image_loaded(quick_gall
     assert attributes.get("data-loaded") == "yes", attributes
     assert int(attributes["data-images"]) >= 5
     assert attributes["data-broken-images"] == "0", "some images did not load"
-    for recipe in RECIPES:
+    for recipe in NAMES:
         assert f'id="{recipe}"' in dom
