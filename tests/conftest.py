@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from common.results import SCHEMA_KEYS
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -83,18 +85,6 @@ def without_timings(value, is_timing=lambda key: key.startswith("seconds")):
     return value
 
 
-SCHEMA_KEYS = [
-    "recipe",
-    "version",
-    "created",
-    "duration_s",
-    "args",
-    "environment",
-    "results",
-    "references",
-]
-
-
 def assert_outputs_contract(
     out: Path, recipe: str, figures=(), quick: bool = True, allow_null=()
 ) -> dict:
@@ -102,7 +92,7 @@ def assert_outputs_contract(
     in its results finite, each named figure a real PNG, and no temporary file left behind.
     Returns the metrics."""
     metrics = json.loads((out / "metrics.json").read_text())
-    assert list(metrics) == SCHEMA_KEYS
+    assert list(metrics) == list(SCHEMA_KEYS)  # DESIGN.md's outputs contract, in its order
     assert metrics["recipe"] == recipe and metrics["args"]["quick"] is quick
     assert metrics["duration_s"] > 0
     for key in ("python", "tensorflow", "keras", "numpy", "device", "platform"):
