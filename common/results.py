@@ -40,11 +40,19 @@ def atomic_write_with(path: str | os.PathLike, write) -> Path:
     os.close(fd)
     try:
         write(tmp)
+        # mkstemp makes the file 0600; give it the mode any other write would have (0666 less umask)
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def _umask() -> int:
+    mask = os.umask(0)  # reading the umask means setting it: put it straight back
+    os.umask(mask)
+    return mask
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:

@@ -91,6 +91,18 @@ def test_atomic_write_with_keeps_the_suffix_a_writer_needs(tmp_path):
     assert target.read_text() == "weights" and os.listdir(tmp_path) == ["model.weights.h5"]
 
 
+@pytest.mark.parametrize("umask, mode", [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664)])
+def test_atomic_writes_follow_the_umask(tmp_path, umask, mode):
+    old = os.umask(umask)
+    try:
+        results.atomic_write_text(tmp_path / "metrics.json", "{}")
+        results.atomic_write_with(tmp_path / "model.keras", lambda tmp: Path(tmp).write_text("m"))
+    finally:
+        os.umask(old)
+    for name in ("metrics.json", "model.keras"):
+        assert (tmp_path / name).stat().st_mode & 0o777 == mode, name
+
+
 def test_atomic_write_replaces_whole_file_and_leaves_no_temporaries(tmp_path):
     target = tmp_path / "sub" / "file.txt"
     results.atomic_write_text(target, "first")
