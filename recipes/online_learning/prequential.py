@@ -204,9 +204,13 @@ class Checkpointer:
         payload = {"fingerprint": self.fingerprint, "done": self.done, "current": current}
         atomic_write_bytes(self.path, pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL))
 
-    def finish(self, key: str, result: dict) -> None:
-        self.done[key] = result
-        self.save()
+    def stage(self, key: str, compute) -> dict:
+        """The result of stage `key`: the recorded one where a resumed run had finished it, else
+        `compute()`, recorded and saved."""
+        if key not in self.done:
+            self.done[key] = compute()
+            self.save()
+        return self.done[key]
 
 
 # -- Baselines: river's per-item learners and scikit-learn's mini-batch SGD ---------------------------

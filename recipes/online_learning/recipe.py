@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+from functools import partial
 
 import numpy as np
 
@@ -146,9 +147,9 @@ def keras_over_seeds(harness, x, y, num_classes: int, args, stage: str, checkpoi
 
     def train_one(seed: int) -> dict:
         key = f"{stage}/{seed}"
-        if key not in checkpoint.done:
-            checkpoint.finish(key, train_keras(x, y, num_classes, args, seed, key, checkpoint))
-        runs[seed] = checkpoint.done[key]
+        runs[seed] = checkpoint.stage(
+            key, partial(train_keras, x, y, num_classes, args, seed, key, checkpoint)
+        )
         return {"accuracy": runs[seed]["accuracy"], "items_per_second": runs[seed]["items_per_second"]}
 
     per_seed = harness.over_seeds(train_one, stage=stage, describe=describe)
@@ -171,9 +172,8 @@ def learners_on_stream(harness, spec: str, args, checkpoint) -> dict:
     out["keras_mlp"] = {**first, **summary}  # curves, drift points and recovery: the first seed's
     for name in args.baselines:
         key = f"{stream.name}/{name}"
-        if key not in checkpoint.done:
-            checkpoint.finish(key, baseline_on_stream(name, x, y, k, args, key, checkpoint))
-        out[name] = dict(checkpoint.done[key])
+        result = checkpoint.stage(key, partial(baseline_on_stream, name, x, y, k, args, key, checkpoint))
+        out[name] = dict(result)
     for name in ["keras_mlp", *args.baselines]:
         correct = out[name].pop("_correct")
         out[name]["recovery_samples"] = recovery_samples(correct, stream.known_drift)
