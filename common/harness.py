@@ -137,11 +137,6 @@ class Harness:
             self._device = setup_device()
         return self._device
 
-    @property
-    def device(self) -> str:
-        """What TensorFlow runs on."""
-        return self.setup_device()
-
     # -- stages -----------------------------------------------------------------------------------
 
     def over_seeds(
@@ -186,7 +181,7 @@ class Harness:
                 print(f"check {name}: {check['value']:.4g} {check['expected']}: {verdict}")
         self.out_dir.mkdir(parents=True, exist_ok=True)
         duration = time.perf_counter() - self.started
-        env = environment(self.device)
+        env = environment(self.setup_device())
         metrics = build_metrics(self.name, vars(self.args), results, references, duration, env)
         plot(metrics, self.out_dir)
         write_metrics(self.out_dir, metrics)
