@@ -101,6 +101,7 @@ def dataset_type(choices: list[str] | tuple[str, ...], allow_csv: bool):
         if allow_csv and text.startswith("csv:"):
             if not text[4:]:
                 raise argparse.ArgumentTypeError("csv: needs a path, e.g. csv:data/table.csv")
+            existing_file()(text[4:])  # a missing or unreadable file fails here, up front
             return text
         if text not in choices:
             extra = ", csv:PATH" if allow_csv else ""
@@ -156,6 +157,12 @@ def recipe_parser(
         default=f"outputs/{name}",
         help="folder for metrics.json and figures",
     )
+    shared.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue a killed run with the same flags from OUTPUT_DIR/.checkpoint: finished stages "
+        "are read back, an unfinished fit goes on from its last finished epoch",
+    )
     if tensorboard:
         shared.add_argument(
             "--tensorboard", action="store_true", help="write TensorBoard logs under OUTPUT_DIR/logs"
@@ -173,7 +180,9 @@ def recipe_parser(
 
 
 def run_main(name: str, parser: argparse.ArgumentParser, run, argv=None) -> int:
-    """Parse, run, and turn a UsageError into one line on stderr and exit code 2."""
+    """Parse, run, and turn a UsageError into one line on stderr and exit code 2, Ctrl-C into one
+    line saying what was kept and how to resume, and exit code 130."""
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)
     try:
         run(args)
@@ -181,12 +190,42 @@ def run_main(name: str, parser: argparse.ArgumentParser, run, argv=None) -> int:
         print(f"{parser.prog}: error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(
-            f"{parser.prog}: interrupted before the run finished; metrics.json was not written",
-            file=sys.stderr,
-        )
+        print(interrupted_message(parser.prog, argv, args.output_dir), file=sys.stderr, flush=True)
         return 130
     return 0
+
+
+def interrupted_message(prog: str, argv: list[str], output_dir: str) -> str:
+    """`<prog>: interrupted; metrics.json not written; kept ...; resume with: <command> --resume`."""
+    import shlex
+
+    from common.checkpoint import describe_kept
+
+    command = " ".join([prog, *map(shlex.quote, argv), *([] if "--resume" in argv else ["--resume"])])
+    return (
+        f"{prog}: interrupted; metrics.json not written; kept {describe_kept(output_dir)} in "
+        f"{output_dir}/.checkpoint; resume with: {command}"
+    )
+
+
+def existing_file(*suffixes: str, what: str = "file"):
+    """An argparse type for a path that must name a readable file (ending in one of `suffixes`)."""
+
+    def parse(text: str) -> str:
+        import os
+
+        if not os.path.isfile(text):
+            reason = "is a folder" if os.path.isdir(text) else "no such file"
+            raise argparse.ArgumentTypeError(f"{text}: {reason}")
+        if suffixes and not text.endswith(suffixes):
+            raise argparse.ArgumentTypeError(
+                f"{text}: expected a {what} ending in {' or '.join(suffixes)}"
+            )
+        if not os.access(text, os.R_OK):
+            raise argparse.ArgumentTypeError(f"{text}: cannot read it (permission denied)")
+        return text
+
+    return parse
 
 
 def _int(text: str) -> int:

@@ -38,6 +38,7 @@ class Split:
     class_names: list[str]
     image_shape: tuple[int, ...] | None = None  # (8, 8) for digits; None for tables and sequences
     signal_length: int | None = None  # 40 for MNIST-1D: a 1-D signal, shiftable along its length
+    feature_names: list[str] | None = None  # a CSV's feature columns, in the order the model reads
 
     @property
     def num_classes(self) -> int:
@@ -254,7 +255,7 @@ def load_csv_split(spec: str, target: str | None, seed: int = 0) -> Split:
     """`csv:PATH`: a stratified 60/20/20 train / validation / test split of a user's table."""
     from sklearn.model_selection import train_test_split
 
-    x, y, class_names, _ = load_csv_table(spec[len("csv:") :], target)
+    x, y, class_names, features = load_csv_table(spec[len("csv:") :], target)
     if len(x) < 10:
         raise UsageError(f"{spec}: {len(x)} rows are too few to split (need at least 10)")
     counts = np.bincount(y)
@@ -263,7 +264,7 @@ def load_csv_split(spec: str, target: str | None, seed: int = 0) -> Split:
         x, y, test_size=0.2, random_state=seed, stratify=stratify
     )
     x_tr, y_tr, x_val, y_val = carve_validation(x_rest, y_rest, 0.25, seed)
-    return Split("csv", x_tr, y_tr, x_val, y_val, x_test, y_test, class_names)
+    return Split("csv", x_tr, y_tr, x_val, y_val, x_test, y_test, class_names, feature_names=features)
 
 
 def natural_key(text: str):

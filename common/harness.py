@@ -8,22 +8,45 @@ gallery and README show, next to the code that writes those keys), then its `run
     ...data, model...
     per_seed = harness.over_seeds(train_one, stage="relu")  # one `per_seed` schema everywhere
     harness.check("relu_accuracy", accuracy, at_least=0.5)  # declared, printed and stored one way
-    harness.save_model(model, "relu.keras")                  # artifacts written atomically
+    harness.save_model(model, "relu", classes=names)         # models/relu.keras, with what it needs
     return harness.finish(results, references, plot)        # metrics.json last
 
 A stage (a seed, a cell, an activation, a labels-per-class k, a stream) is the unit that progress,
-resume and parallel jobs work in: `over_seeds` runs one stage per seed and names it `stage/seed_N`.
+resume and parallel jobs work in: `harness.stage(key, compute)` records each as it finishes
+(common/checkpoint.py), and `over_seeds` runs one stage per seed, named `stage/seed_N`. With
+--resume, a finished stage is read back instead of computed, and `harness.fit` continues an
+unfinished fit from its last finished epoch.
+
+The output folder is checked first (created, a probe file written and removed): a folder a run
+cannot write fails in start-up time with one line, before any data is loaded or model trained.
 """
 
 from __future__ import annotations
 
+import json
 import operator
+import os
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from common.results import atomic_write_with, build_metrics, environment, mean_std, write_metrics
+import numpy as np
+
+from common.checkpoint import FitCheckpoint, RunCheckpoint, fingerprint
+from common.cli import UsageError
+from common.results import (
+    atomic_write_text,
+    atomic_write_with,
+    build_metrics,
+    environment,
+    mean_std,
+    to_jsonable,
+    write_metrics,
+)
+
+MODELS = "models"  # the folder, inside a run's output folder, that holds the models it keeps
 
 
 @dataclass(frozen=True)
@@ -70,8 +93,6 @@ def seeds_for(args) -> list[int]:
 def seed_summary(per_seed: list[dict], key: str, *, median: tuple[str, ...] = ()) -> dict:
     """`{key: mean, key_std: std, per_seed}` over seed records, plus the median of each `median` key
     (for timings, where one slow run must not move the figure)."""
-    import numpy as np
-
     mean, std = mean_std([record[key] for record in per_seed])
     summary = {key: mean, f"{key}_std": std}
     for name in median:
@@ -109,7 +130,13 @@ class Harness:
         self.out_dir = Path(args.output_dir)
         self.started = time.perf_counter()
         self.checks: dict[str, dict] = {}
+        self.models: dict[str, dict] = {}
         self._device: str | None = None
+        check_writable(self.out_dir, "--output-dir")
+        # the flags as given (before --quick caps them) are what a resumed run must repeat
+        self.checkpoint = RunCheckpoint(
+            self.out_dir, fingerprint(name, args), getattr(args, "resume", False)
+        )
 
     # -- set-up -----------------------------------------------------------------------------------
 
@@ -151,12 +178,39 @@ class Harness:
         seeds = seeds_for(self.args)
         records = []
         for i, seed in enumerate(seeds):
-            record = {"seed": seed, **train_one(seed)}
+            key = f"{stage}/seed_{seed}" if stage else f"seed_{seed}"
+            record = self.stage(key, lambda seed=seed: {"seed": seed, **train_one(seed)})
             records.append(record)
             if describe is not None:
                 where = f"{stage} " if stage else ""
                 print(f"  {where}seed {seed} ({i + 1}/{len(seeds)}): {describe(record)}", flush=True)
         return records
+
+    def stage(self, key: str, compute: Callable[[], dict]) -> dict:
+        """`compute()`'s record (JSON values and NumPy arrays), recorded as stage `key` as soon as it
+        finishes; on --resume, a stage the killed run had finished is read back instead."""
+
+        def compute_with_models() -> dict:
+            before = set(self.models)
+            record = compute()
+            return {
+                "record": record,
+                "models": {k: self.models[k] for k in self.models if k not in before},
+            }
+
+        done = self.checkpoint.stage(key, compute_with_models)
+        self.models.update(done["models"])  # the models the stage kept, also when read back
+        return done["record"]
+
+    def fit(self, model, x, y, *, batch_size: int, epochs: int, seed: int, **kwargs) -> dict:
+        """`common.training.fit` with this run's checkpoint: the model saved at the end of every
+        epoch, an unfinished fit continued from its last finished epoch on --resume. Returns the
+        history of every epoch."""
+        from common.training import fit
+
+        saver = FitCheckpoint(self.checkpoint.fit_folder(), self.checkpoint)
+        return fit(model, x, y, batch_size=batch_size, epochs=epochs, seed=seed, checkpoint=saver,
+                   **kwargs)  # fmt: skip
 
     # -- checks and artifacts -----------------------------------------------------------------------
 
@@ -165,15 +219,38 @@ class Harness:
         self.checks[name] = expectation(float(value), **bound)
         return self.checks[name]["holds"]
 
-    def save_model(self, model, filename: str) -> Path:
-        """`model.save` into the output folder through a temporary file and a rename."""
-        return atomic_write_with(self.out_dir / filename, model.save)
+    def save_model(self, model, name: str, *, example=None, **info) -> Path:
+        """Keep `model` as `models/<name>.keras` (through a temporary file and a rename) and, beside
+        it, `models/<name>.json`: what a user needs to apply it (`info`: the seed, class names,
+        feature names, preprocessing) and, with `example` (a few inputs), the outputs the run's
+        model gave for them, which the reloaded model, called the same way, must repeat exactly.
+        (`model.predict` traces a graph whose kernels depend on the shapes it saw first, so its
+        last bits can differ between processes; the predicted classes do not.) Listed in
+        results.models."""
+        folder = self.out_dir / MODELS
+        optimizer = getattr(model, "optimizer", None)
+        if optimizer is not None and not optimizer.built:  # else loading it warns of a mismatch
+            optimizer.build(model.trainable_variables)
+        path = atomic_write_with(folder / f"{name}.keras", model.save)
+        info = {key: value for key, value in info.items() if value is not None}
+        card = {"model": path.name, "recipe": self.name, **to_jsonable(info)}
+        card["input_shape"] = list(model.input_shape[1:])
+        if example is not None:  # called directly (eagerly): the same ops, and bits, in any process
+            outputs = np.asarray(model(np.asarray(example), training=False))
+            card["example"] = {"inputs": to_jsonable(example), "outputs": to_jsonable(outputs)}
+        atomic_write_text(folder / f"{name}.json", json.dumps(card, indent=1) + "\n")
+        self.models[f"{MODELS}/{path.name}"] = {
+            key: card[key] for key in card if key not in ("example", "model", "recipe")
+        }
+        return path
 
     # -- the end ------------------------------------------------------------------------------------
 
     def finish(self, results: dict, references: list[dict], plot) -> dict:
         """Print the checks, build the metrics, draw every figure from them with `plot`, then write
         metrics.json (last, so a run that fails while drawing leaves none) and say so."""
+        if self.models:
+            results = {**results, "models": self.models}
         if self.checks:
             results = {**results, "checks": self.checks}
             for name, check in self.checks.items():
@@ -185,5 +262,27 @@ class Harness:
         metrics = build_metrics(self.name, vars(self.args), results, references, duration, env)
         plot(metrics, self.out_dir)
         write_metrics(self.out_dir, metrics)
+        self.checkpoint.remove()  # the run finished: nothing is left to resume
         print(f"wrote {self.out_dir}/metrics.json and figures ({metrics['duration_s']:.0f} s in all)")
         return metrics
+
+
+def check_writable(folder: Path, flag: str) -> None:
+    """Create `folder`, write and remove a probe file in it, and remove again the folders it had to
+    create (a run that then stops on bad input leaves nothing behind); UsageError (one line: the
+    folder and the reason) when that fails, so a run that could not keep its results never starts."""
+    created = [p for p in (folder.absolute(), *folder.absolute().parents) if not p.exists()]
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=folder, prefix=".probe-")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as error:
+        reason = error.strerror or type(error).__name__
+        raise UsageError(f"{flag} {folder}: cannot write there ({reason})") from None
+    finally:
+        for path in created:  # deepest first
+            try:
+                path.rmdir()
+            except OSError:
+                pass

@@ -32,6 +32,63 @@ def make_dataset(x, y, batch_size: int, shuffle: bool = False, seed: int = 0):
     return data.batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
 
+def fit(
+    model,
+    x,
+    y,
+    *,
+    batch_size: int,
+    epochs: int,
+    seed: int,
+    validation_data=None,
+    callbacks=(),
+    checkpoint=None,
+) -> dict[str, list[float]]:
+    """`model.fit` on (x, y), reshuffled every epoch with `seed`, for `epochs` epochs; the history of
+    every epoch as plain floats.
+
+    With `checkpoint` (a common.checkpoint.FitCheckpoint), the model, its optimizer and early
+    stopping are saved at the end of every epoch, and a fit that was killed goes on from its last
+    finished epoch: with the same weights, optimizer state, random-layer seeds and early-stopping
+    counters, and the same shuffle order for the epochs still to come, so it ends where an
+    uninterrupted fit would.
+    """
+    train = make_dataset(x, y, batch_size, shuffle=True, seed=seed)
+    callbacks = list(callbacks)
+    start = 0
+    if checkpoint is not None:
+        start = checkpoint.resume(model, callbacks)
+        skip_shuffles(train, start)
+        if checkpoint.stopped:  # early stopping had ended it: restore the best weights, no epoch more
+            start = epochs
+        callbacks.append(checkpoint.callback(callbacks))
+    history = model.fit(
+        train,
+        validation_data=validation_data,
+        epochs=epochs,
+        initial_epoch=start,
+        shuffle=False,  # the tf.data pipeline already reshuffles every epoch, seeded
+        verbose=0,
+        callbacks=callbacks,
+    )
+    return checkpoint.history if checkpoint is not None else history_dict(history)
+
+
+def skip_shuffles(dataset, epochs: int) -> None:
+    """Move `dataset`'s seeded reshuffling on by `epochs` epochs, as a resumed fit needs.
+
+    Each iterator of a `shuffle(reshuffle_each_iteration=True)` dataset draws the next order from the
+    dataset's seed, so the order of an epoch depends on how many iterators came before it. Keras's
+    epoch iterator (keras/src/trainers/epoch_iterator.py) makes two per epoch for a dataset of known
+    size (one to train on, and the next one as soon as the epoch's last batch is taken), one
+    otherwise. The kill-and-resume tests compare a resumed run with an uninterrupted one, so a Keras
+    that changes this fails them rather than resuming with other orders.
+    """
+    per_epoch = 2 if int(dataset.cardinality()) >= 0 else 1
+    for _ in range(epochs * per_epoch):
+        iter(dataset)
+
+
 def standard_callbacks(
     patience: int | None = None,
     monitor: str = "val_loss",

@@ -55,26 +55,73 @@ def run_one(command: list[str]) -> tuple[int, str]:
     return code, lines[-1] if lines else ""
 
 
+ALL_STATE = ".run_all.checkpoint.json"  # the recipes an unfinished `all` has finished
+
+
+def all_state(root: Path, args) -> tuple[dict, dict]:
+    """(fingerprint, the runs this `all` has finished): read back with --resume (refused when made
+    with other flags or versions, or unreadable), empty otherwise."""
+    from common.checkpoint import CheckpointError, refuse_other_run, versions
+
+    fingerprint = {"recipe": "all", "flags": {"quick": args.quick}, "versions": versions()}
+    path = root / ALL_STATE
+    if not (args.resume and path.is_file()):
+        return fingerprint, {}
+    try:
+        state = json.loads(path.read_text(encoding="utf-8"))
+        saved, finished = state["fingerprint"], dict(state["finished"])
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise CheckpointError(f"--resume: {path} is truncated or corrupt ({error})") from None
+    refuse_other_run(saved, fingerprint, path)
+    return fingerprint, finished
+
+
 def run_all(args) -> int:
-    """Every recipe in its own process, so one failure cannot stop (or seed) the others."""
+    """Every recipe in its own process, so one failure cannot stop (or seed) the others. Each finished
+    run is recorded; `--resume` skips those and resumes the others (each from its own checkpoint)."""
+    from common.cli import UsageError
+    from common.harness import check_writable
+
     root = Path(args.output_dir)
+    try:
+        check_writable(root, "--output-dir")
+        fingerprint, finished = all_state(root, args)
+    except UsageError as error:
+        print(f"python -m recipes all: error: {error}", file=sys.stderr)
+        return 2
     summary = {}
     for recipe in registry().values():
         for run in recipe.runs:
             label = run_label(recipe, run)
+            if label in finished:
+                print(f"\n=== {label}: finished before, skipped (--resume)", flush=True)
+                summary[label] = finished[label]
+                continue
             command = [sys.executable, "-m", recipe.module, *run.flags]
             command += ["--output-dir", str(output_dir(root, recipe, run))]
-            if args.quick:
-                command.append("--quick")
+            command += ["--quick"] if args.quick else []
+            command += ["--resume"] if args.resume else []
             print(f"\n=== {label}: python {' '.join(command[1:])}", flush=True)
             start = time.perf_counter()
-            code, last_error = run_one(command)
+            try:
+                code, last_error = run_one(command)
+            except KeyboardInterrupt:
+                print(
+                    f"python -m recipes all: interrupted during {label}; {len(finished)} run(s) "
+                    f"finished and kept; resume with: python -m recipes all "
+                    f"{'--quick ' if args.quick else ''}--output-dir {root} --resume",
+                    file=sys.stderr,
+                )
+                return 130
             summary[label] = {
                 "seconds": round(time.perf_counter() - start, 1),
                 "exit_code": code,
                 "error": last_error if code else None,
             }
-    root.mkdir(parents=True, exist_ok=True)
+            if code == 0:
+                finished[label] = summary[label]
+                state = {"fingerprint": fingerprint, "finished": finished}
+                atomic_write_text(root / ALL_STATE, json.dumps(state, indent=1) + "\n")
     atomic_write_text(root / "run_all.json", json.dumps(summary, indent=2) + "\n")
     print("\nSummary (wall time per recipe):")
     for label, item in summary.items():
@@ -85,6 +132,8 @@ def run_all(args) -> int:
     print(f"  {'all':<32} {sum(i['seconds'] for i in summary.values()):7.1f} s")
     redraw(root)
     failed = [label for label, item in summary.items() if item["exit_code"] != 0]
+    if not failed:
+        (root / ALL_STATE).unlink(missing_ok=True)  # every run finished: nothing left to resume
     if failed:
         print(f"{len(failed)} recipe run(s) failed: {', '.join(failed)}", file=sys.stderr)
         return 1
@@ -199,6 +248,11 @@ def main(argv=None) -> int:
     )  # fmt: skip
     everything.add_argument("--quick", action="store_true", help="each recipe's smoke run")
     everything.add_argument("--output-dir", default="outputs", help="root folder for outputs")
+    everything.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue a killed `all`: skip the runs it finished, resume the others",
+    )
     plots = commands.add_parser(
         "plots", help="redraw every figure and index.html from saved metrics, without training",
         formatter_class=formatter,

@@ -41,13 +41,18 @@ def test_bad_shared_flags_exit_2_with_one_line(argv, fragment, capsys):
     assert len(err.strip().splitlines()) == 1, err
 
 
-def test_shared_flags_defaults_and_csv():
+def test_shared_flags_defaults_and_csv(tmp_path, capsys):
     args = parse([])
-    assert (args.epochs, args.seed, args.seeds, args.quick) == (3, 0, 1, False)
+    assert (args.epochs, args.seed, args.seeds, args.quick, args.resume) == (3, 0, 1, False, False)
     assert args.output_dir == "outputs/demo" and args.dataset == "digits"
-    assert parse(["--dataset", "csv:t.csv"], allow_csv=True).dataset == "csv:t.csv"
+    table = tmp_path / "t.csv"
+    table.write_text("a,y\n1,0\n")
+    assert parse(["--dataset", f"csv:{table}"], allow_csv=True).dataset == f"csv:{table}"
     with pytest.raises(SystemExit):
-        parse(["--dataset", "csv:t.csv"])  # a recipe that takes no tables
+        parse(["--dataset", f"csv:{table}"])  # a recipe that takes no tables
+    with pytest.raises(SystemExit):  # a missing table fails while the flags are parsed, up front
+        parse(["--dataset", f"csv:{tmp_path}/none.csv"], allow_csv=True)
+    assert "none.csv: no such file" in capsys.readouterr().err
 
 
 def test_comma_list_rejects_unknown_names():

@@ -33,8 +33,8 @@ def test_quick_run_writes_the_outputs_contract(quick_outputs):
 
 
 def test_saved_model_reproduces_what_the_run_scored(quick_outputs):
-    """model.keras, reloaded, predicts the run's own test split exactly as the first seed's model
-    did: the same test accuracy and the same confusion matrix as metrics.json records."""
+    """models/mlp.keras, reloaded, predicts the run's own test split exactly as the first seed's
+    model did: the same test accuracy and the same confusion matrix as metrics.json records."""
     import keras
     from sklearn.metrics import confusion_matrix
 
@@ -42,7 +42,9 @@ def test_saved_model_reproduces_what_the_run_scored(quick_outputs):
     results = metrics["results"]
     split = mlp_classifier.load_data(argparse.Namespace(**metrics["args"]))  # the same --quick split
     assert len(split.x_test) == results["sizes"]["test"]
-    model = keras.saving.load_model(out / "model.keras")
+    assert results["models"]["models/mlp.keras"]["seed"] == 0
+    assert results["models"]["models/mlp.keras"]["classes"] == split.class_names
+    model = keras.saving.load_model(out / "models" / "mlp.keras")
     y_pred = model.predict(split.x_test, verbose=0).argmax(axis=1)
     matrix = confusion_matrix(split.y_test, y_pred, labels=range(split.num_classes))
     assert matrix.tolist() == results["confusion_matrix"]

@@ -8,6 +8,7 @@ import shutil
 import numpy as np
 import pytest
 
+from common.harness import Harness
 from recipes import transfer_learning as T
 from recipes.transfer_learning import flags, models, pretrained, recipe, trainer
 from tests.conftest import assert_bad_input, assert_outputs_contract, assert_png, error_lines
@@ -25,7 +26,7 @@ def source_model(quick_outputs):
     args = T.build_parser().parse_args(["--quick"])
     flags.validate_args(args)
     arch = models.architecture_for("mnist1d", 10)
-    return pretrained.load_pretrained(out / pretrained.WEIGHTS_FILE, arch, args)
+    return pretrained.load_pretrained(out / "models" / "source.keras", arch, args)
 
 
 def test_quick_run_writes_the_outputs_contract(quick_outputs):
@@ -48,7 +49,11 @@ def test_quick_run_writes_the_outputs_contract(quick_outputs):
     assert results["shift_parameters"]["seed"] == 7
     assert 0 <= results["zero_shot_target_accuracy"] <= 1
     assert metrics["references"][0]["value"] == 0.94 and metrics["references"][0]["source"]
-    assert (out / pretrained.WEIGHTS_FILE).is_file() and (out / pretrained.ARCHITECTURE_FILE).is_file()
+    card = json.loads((out / "models" / "source.json").read_text())
+    assert card["task"] == {"scenario": "shift", "dataset": "mnist1d"} and card["seed"] == 0
+    kept = {f"models/target_{mode}_k5.keras" for mode in recipe.MODES} | {"models/source.keras"}
+    assert set(results["models"]) == kept
+    assert all((out / name).is_file() for name in kept)
 
 
 def test_split_quick_run_learns_disjoint_classes_without_the_full_mode(quick_outputs):
@@ -159,7 +164,7 @@ def test_a_mismatch_names_each_layer_and_both_shapes_and_copies_nothing():
 def test_reusing_the_pretrained_model_repeats_the_run_exactly(quick_outputs, tmp_path):
     out = quick_outputs.folder("transfer_learning")
     first = quick_outputs.metrics("transfer_learning")
-    argv = ["--quick", "--pretrained", str(out / pretrained.WEIGHTS_FILE)]
+    argv = ["--quick", "--pretrained", str(out / "models" / "source.keras")]
     assert T.main([*argv, "--output-dir", str(tmp_path)]) == 0
     second = json.loads((tmp_path / "metrics.json").read_text())
     assert second["results"]["pretrained"]["reused"] is True
@@ -169,10 +174,12 @@ def test_reusing_the_pretrained_model_repeats_the_run_exactly(quick_outputs, tmp
 
 def test_tensorboard_writes_the_pretraining_logs(tmp_path):
     args = T.build_parser().parse_args(["--epochs", "1", "--tensorboard", "--output-dir", str(tmp_path)])
+    flags.validate_args(args)
     x, y = toy_target()
-    source = {"x_train": x, "y_train": y, "x_val": x[:10], "y_val": y[:10]}
-    recipe.pretrain(source, models.architecture_for("mnist1d", 10), args)
+    source = {"x_train": x, "y_train": y, "x_val": x[:10], "y_val": y[:10], "x_test": x[:4]}
+    recipe.pretrain(Harness("transfer_learning", args), source, models.architecture_for("mnist1d", 10))
     assert list((tmp_path / "logs" / "pretrain").rglob("events.out.tfevents.*"))
+    assert (tmp_path / "models" / "source.keras").is_file()
 
 
 def test_plot_redraws_every_figure_from_metrics_alone(quick_outputs, tmp_path):
@@ -185,21 +192,32 @@ def test_plot_redraws_every_figure_from_metrics_alone(quick_outputs, tmp_path):
 
 def write_pretrained(folder, arch, task):
     folder.mkdir()
-    models.build_model(arch).save_weights(folder / pretrained.WEIGHTS_FILE)
-    (folder / pretrained.ARCHITECTURE_FILE).write_text(json.dumps({"architecture": arch, "task": task}))
-    return folder / pretrained.WEIGHTS_FILE
+    models.build_model(arch).save(folder / "source.keras")
+    (folder / "source.json").write_text(json.dumps({"architecture": arch, "task": task}))
+    return folder / "source.keras"
 
 
-@pytest.mark.parametrize("case", ["missing", "corrupt", "other_architecture", "other_task"])
+@pytest.mark.parametrize(
+    "case", ["missing", "not_keras", "corrupt", "other_architecture", "other_task", "unsafe"]
+)
 def test_a_bad_pretrained_file_exits_2_and_writes_nothing(case, tmp_path, capsys):
     arch = models.architecture_for("mnist1d", 10)
     task = {"scenario": "shift", "dataset": "mnist1d"}
     if case == "missing":
-        path, message = tmp_path / "none.weights.h5", "no such file"
+        path, message = tmp_path / "none.keras", "no such file"
+    elif case == "not_keras":
+        path, message = tmp_path / "old.weights.h5", "expected a Keras model ending in .keras"
+        path.write_bytes(b"weights")
     elif case == "corrupt":
         path = write_pretrained(tmp_path / "saved", arch, task)
-        path.write_bytes(b"not an HDF5 file")
+        path.write_bytes(path.read_bytes()[:500])  # truncated
         message = "cannot load"
+    elif case == "unsafe":  # a Lambda layer holds code: safe mode refuses to run it
+        import keras
+
+        inputs = keras.Input((40,))
+        keras.Model(inputs, keras.layers.Lambda(lambda t: t * 2)(inputs)).save(tmp_path / "x.keras")
+        path, message = tmp_path / "x.keras", "cannot load"
     elif case == "other_architecture":
         path = write_pretrained(tmp_path / "saved", dict(arch, dense=32), task)
         message = "layer 'block_4': source shapes [(320, 32)] vs target shapes [(320, 64)]"
@@ -207,10 +225,16 @@ def test_a_bad_pretrained_file_exits_2_and_writes_nothing(case, tmp_path, capsys
         path = write_pretrained(tmp_path / "saved", arch, {"scenario": "split", "dataset": "x"})
         message = "was trained for"
     out = tmp_path / "out"
-    assert T.main(["--quick", "--pretrained", str(path), "--output-dir", str(out)]) == 2
+    if case in ("missing", "not_keras"):  # refused while the flags are parsed
+        with pytest.raises(SystemExit) as exit_info:
+            T.main(["--quick", "--pretrained", str(path), "--output-dir", str(out)])
+        assert exit_info.value.code == 2
+    else:
+        assert T.main(["--quick", "--pretrained", str(path), "--output-dir", str(out)]) == 2
     lines = error_lines(capsys.readouterr().err)
     assert len(lines) == 1 and message in lines[0], lines
-    assert lines[0].startswith("python -m recipes.transfer_learning: error: --pretrained")
+    assert lines[0].startswith("python -m recipes.transfer_learning: error:")
+    assert "--pretrained" in lines[0]
     assert not out.exists()
 
 

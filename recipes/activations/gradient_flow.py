@@ -3,6 +3,8 @@ epoch, and the hidden units that are dead or saturated."""
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 
 from common.data import Split
@@ -37,37 +39,44 @@ def unit_health(model, x, name: str) -> tuple[float, float]:
     return float(dead), float(saturated)
 
 
-def gradient_flow(split: Split, initializers: dict, build, args) -> dict:
+def gradient_flow(split: Split, initializers: dict, build, args, stage) -> dict:
     """For each activation (`initializers`: name -> the run's initialiser), a deep net built by
     `build(name, initializer)`: per-layer gradient norms with Glorot for all, with the run's
-    initialiser at init and after one epoch; dead and saturated units before and after."""
-    results = {}
-    for name, init in initializers.items():
-        seed_everything(args.seed)
-        init_glorot = kernel_grad_norms(build(name, "glorot_uniform"), split.x_train, split.y_train)
-        seed_everything(args.seed)
-        model = build(name, init)
-        at_init = kernel_grad_norms(model, split.x_train, split.y_train)
-        dead_init, saturated_init = unit_health(model, split.x_val, name)
-        train = make_dataset(split.x_train, split.y_train, args.batch_size, shuffle=True, seed=args.seed)
-        model.fit(train, epochs=1, shuffle=False, verbose=0)
-        after = kernel_grad_norms(model, split.x_train, split.y_train)
-        dead, saturated = unit_health(model, split.x_val, name)
-        results[name] = {
-            "initializer": init,
-            "layer_grad_norms": {"init": at_init, "epoch1": after, "init_glorot": init_glorot},
-            "dead_fraction": dead,
-            "saturated_fraction": saturated,
-            "dead_fraction_init": dead_init,
-            "saturated_fraction_init": saturated_init,
-        }
-        print(
-            f"  {name:11s} first/last layer gradient norm at init (Glorot) "
-            f"{init_glorot[0] / init_glorot[-1]:.2e}; after 1 epoch dead {dead:.2f}, "
-            f"saturated {saturated:.2f}",
-            flush=True,
-        )
-    return results
+    initialiser at init and after one epoch; dead and saturated units before and after. Each
+    activation is a stage: `stage(key, compute)` records it (common.harness)."""
+    return {
+        name: stage(f"gradient_flow/{name}", partial(flow_of, split, name, init, build, args))
+        for name, init in initializers.items()
+    }
+
+
+def flow_of(split: Split, name: str, init: str, build, args) -> dict:
+    """One activation's gradient norms and unit health, at init and after one epoch."""
+    seed_everything(args.seed)
+    init_glorot = kernel_grad_norms(build(name, "glorot_uniform"), split.x_train, split.y_train)
+    seed_everything(args.seed)
+    model = build(name, init)
+    at_init = kernel_grad_norms(model, split.x_train, split.y_train)
+    dead_init, saturated_init = unit_health(model, split.x_val, name)
+    train = make_dataset(split.x_train, split.y_train, args.batch_size, shuffle=True, seed=args.seed)
+    model.fit(train, epochs=1, shuffle=False, verbose=0)
+    after = kernel_grad_norms(model, split.x_train, split.y_train)
+    dead, saturated = unit_health(model, split.x_val, name)
+    result = {
+        "initializer": init,
+        "layer_grad_norms": {"init": at_init, "epoch1": after, "init_glorot": init_glorot},
+        "dead_fraction": dead,
+        "saturated_fraction": saturated,
+        "dead_fraction_init": dead_init,
+        "saturated_fraction_init": saturated_init,
+    }
+    print(
+        f"  {name:11s} first/last layer gradient norm at init (Glorot) "
+        f"{init_glorot[0] / init_glorot[-1]:.2e}; after 1 epoch dead {dead:.2f}, "
+        f"saturated {saturated:.2f}",
+        flush=True,
+    )
+    return result
 
 
 def first_over_last(flow: dict) -> dict:

@@ -150,24 +150,28 @@ def epochs_to_fraction_of_best(curve, fraction: float = 0.9) -> int:
     return int(np.argmax(curve >= fraction * curve.max()) + 1)
 
 
-def train_one_seed(model, split: data.Split, args, seed: int) -> dict:
+def train_one_seed(harness: Harness, model, split: data.Split, seed: int) -> dict:
     """Train `model` from fresh weights drawn for `seed` (one model per activation serves every seed):
-    the seed's record, with its loss and validation-accuracy curves."""
+    the seed's record, with its loss and validation-accuracy curves. The first seed's model is kept."""
+    args = harness.args
     seed_everything(seed)
     reinitialize(model)
-    train = make_dataset(split.x_train, split.y_train, args.batch_size, shuffle=True, seed=seed)
     val = make_dataset(split.x_val, split.y_val, 1024)
-    with Timer() as timer:
-        history = model.fit(train, validation_data=val, epochs=args.epochs, shuffle=False, verbose=0)
+    with Timer() as timer:  # saved at every epoch's end; on --resume, goes on from the last one
+        history = harness.fit(model, split.x_train, split.y_train, batch_size=args.batch_size,
+                              epochs=args.epochs, seed=seed, validation_data=val)  # fmt: skip
     _, accuracy = model.evaluate(split.x_test, split.y_test, batch_size=1024, verbose=0)
-    val_accuracy = [float(v) for v in history.history["val_accuracy"]]
+    if seed == args.seed:
+        activation = model.name.removeprefix("mlp_")
+        harness.save_model(model, f"{split.name}_{activation}", seed=seed,
+                           classes=split.class_names, example=split.x_test[:4])  # fmt: skip
     return {
         "test_accuracy": float(accuracy),
-        "final_train_loss": float(history.history["loss"][-1]),
-        "epochs_to_90pct_best": epochs_to_fraction_of_best(val_accuracy),
+        "final_train_loss": history["loss"][-1],
+        "epochs_to_90pct_best": epochs_to_fraction_of_best(history["val_accuracy"]),
         "seconds_per_epoch": timer.seconds / args.epochs,
-        "loss": [float(v) for v in history.history["loss"]],
-        "val_accuracy": val_accuracy,
+        "loss": history["loss"],
+        "val_accuracy": history["val_accuracy"],
     }
 
 
@@ -178,7 +182,7 @@ def compare_on(harness: Harness, split: data.Split, names) -> dict:
         init = initializer(name, args.init)
         model = build_mlp(split, name, args.layers, args.units, init, args.learning_rate)
         per_seed = harness.over_seeds(
-            partial(train_one_seed, model, split, args), stage=f"{split.name}/{name}"
+            partial(train_one_seed, harness, model, split), stage=f"{split.name}/{name}"
         )
         history = {key: [r.pop(key) for r in per_seed] for key in ("loss", "val_accuracy")}
         means = {
@@ -253,7 +257,7 @@ def run(args) -> dict:
         return build_mlp(flow_split, name, args.depth, args.units, init, args.learning_rate)
 
     initializers = {name: initializer(name, args.init) for name in names}
-    results["gradient_flow"] = gradient_flow(flow_split, initializers, build_deep, args)
+    results["gradient_flow"] = gradient_flow(flow_split, initializers, build_deep, args, harness.stage)
     results["gradient_flow_dataset"] = flow_split.name
 
     gaps = gaps_over_linear(results.get("mnist1d", {}))

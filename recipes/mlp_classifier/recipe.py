@@ -18,14 +18,15 @@ effect can be measured; weight decay is off by default, and `--l2` lets a user m
     python -m recipes.mlp_classifier --dataset mnist1d   # or --dataset csv:table.csv --target label
     python -m recipes.mlp_classifier --quick             # smoke run: 400 training examples, 2 epochs
 
-Writes metrics.json, model.keras (the first seed's model) and the figures of `plots.py` to
-outputs/mlp_classifier/. Reference: scikit-learn's gallery SVC on the digits split; the MNIST-1D paper
-(Greydanus & Kobak 2024) for logistic regression, an MLP and a CNN.
+Writes metrics.json, models/mlp.keras (the first seed's model, with models/mlp.json) and the figures
+of `plots.py` to outputs/mlp_classifier/. Reference: scikit-learn's gallery SVC on the digits split;
+the MNIST-1D paper (Greydanus & Kobak 2024) for logistic regression, an MLP and a CNN.
 """
 
 from __future__ import annotations
 
 import argparse
+from functools import partial
 
 import numpy as np
 
@@ -42,7 +43,7 @@ from common.cli import (
 from common.harness import DefaultRun, Harness, Headline, Recipe, seed_summary
 from common.references import references
 from common.results import save_arrays
-from common.training import Timer, history_dict, make_dataset, seed_everything, standard_callbacks
+from common.training import Timer, make_dataset, seed_everything, standard_callbacks
 from recipes.mlp_classifier.augment import random_shift, shiftable, training_data
 from recipes.mlp_classifier.baselines import fit_baselines
 from recipes.mlp_classifier.plots import plot
@@ -150,33 +151,44 @@ def build_model(split: data.Split, args, augment: bool):
 # -- Train --------------------------------------------------------------------------------------------
 
 
-def train_one_seed(split: data.Split, args, seed: int, out_dir):
-    """One seed's model, its test-set probabilities, its history and its per-seed record."""
+def train_one_seed(harness: Harness, split: data.Split, seed: int) -> dict:
+    """One seed's model, trained with early stopping (saved at every epoch's end; on --resume, it
+    goes on from the last one): its record with its history. The first seed's model is kept, and its
+    record holds its test predictions (and first-layer weights, for images) for the report."""
+    args = harness.args
     seed_everything(seed)
     augment = bool(args.augment and shiftable(split))
     x_train, y_train = training_data(split, augment)
     model = build_model(split, args, augment)
-    train = make_dataset(x_train, y_train, args.batch_size, shuffle=True, seed=seed)
-    val = make_dataset(split.x_val, split.y_val, 512)
-    logs = out_dir / "logs" / f"seed_{seed}" if args.tensorboard else None
+    logs = harness.out_dir / "logs" / f"seed_{seed}" if args.tensorboard else None
     with Timer() as timer:
-        history = model.fit(
-            train,
-            validation_data=val,
+        history = harness.fit(
+            model,
+            x_train,
+            y_train,
+            batch_size=args.batch_size,
             epochs=args.epochs,
-            shuffle=False,  # the tf.data pipeline already reshuffles every epoch, seeded
-            verbose=0,
+            seed=seed,
+            validation_data=make_dataset(split.x_val, split.y_val, 512),
             callbacks=standard_callbacks(args.patience, tensorboard_dir=logs),
         )
-    probs = model.predict(split.x_test, batch_size=1024, verbose=0)
     loss, accuracy = model.evaluate(split.x_test, split.y_test, batch_size=1024, verbose=0)
     record = {
         "test_accuracy": float(accuracy),
         "test_loss": float(loss),
-        "epochs": len(history.history["loss"]),
+        "epochs": len(history["loss"]),
         "train_seconds": timer.seconds,
+        "params": int(model.count_params()),
+        "history": history,
     }
-    return model, probs, history_dict(history), record
+    if seed == args.seed:
+        probs = model.predict(split.x_test, batch_size=1024, verbose=0)
+        record["predicted"] = probs.argmax(axis=1)
+        if split.image_shape:
+            record["first_layer_kernel"] = model.get_layer("hidden_1").get_weights()[0][:, :32]
+        harness.save_model(model, "mlp", seed=seed, classes=split.class_names,
+                           features=split.feature_names, example=split.x_test[:4])  # fmt: skip
+    return record
 
 
 def describe_seed(record: dict) -> str:
@@ -211,24 +223,18 @@ def run(args) -> dict:
         flush=True,
     )
 
-    histories, first_seed = [], {}  # the report draws the first seed's model and predictions
-
-    def train_one(seed: int) -> dict:
-        model, probs, history, record = train_one_seed(split, args, seed, harness.out_dir)
-        histories.append(history)
-        if not first_seed:
-            first_seed.update(model=model, probs=probs)
-        return record
-
-    per_seed = harness.over_seeds(train_one, describe=describe_seed)
+    per_seed = harness.over_seeds(partial(train_one_seed, harness, split), describe=describe_seed)
+    histories = [record.pop("history") for record in per_seed]
+    params = [record.pop("params") for record in per_seed][0]
+    first = per_seed[0]  # the report draws the first seed's model and predictions
+    y_pred, kernel = first.pop("predicted"), first.pop("first_layer_kernel", None)
     print("baselines: scikit-learn MLP, logistic regression, NumPy MLP ...", flush=True)
-    baselines = fit_baselines(split, args)
+    baselines = harness.stage("baselines", partial(fit_baselines, split, args))
     for name, result in baselines.items():
         print(f"  {name}: {result['test_accuracy']:.4f} ({result['fit_seconds']:.1f} s)")
 
     from sklearn.metrics import confusion_matrix
 
-    model, y_pred = first_seed["model"], first_seed["probs"].argmax(axis=1)
     results = {
         "dataset": split.name,
         "sizes": {"train": len(split.x_train), "val": len(split.x_val), "test": len(split.x_test)},
@@ -240,7 +246,7 @@ def run(args) -> dict:
         "image_shape": split.image_shape,
         "baselines": baselines,
         "train_seconds": float(np.mean([r["train_seconds"] for r in per_seed])),
-        "params": int(model.count_params()),
+        "params": params,
         "history": {
             key: [history.get(key, []) for history in histories]
             for key in ("loss", "val_loss", "accuracy", "val_accuracy")
@@ -252,7 +258,6 @@ def run(args) -> dict:
     )
 
     # -- Report
-    harness.save_model(model, "model.keras")
     if split.image_shape:  # arrays beside metrics.json, for the figures plot() draws as images
         wrong = np.flatnonzero(y_pred != split.y_test)[:32]
         save_arrays(
@@ -262,8 +267,7 @@ def run(args) -> dict:
             true=split.y_test[wrong],
             predicted=y_pred[wrong],
         )
-        kernel = model.get_layer("hidden_1").get_weights()[0]
-        save_arrays(harness.out_dir, "first_layer_weights", kernel=kernel[:, :32])
+        save_arrays(harness.out_dir, "first_layer_weights", kernel=kernel)
     published = references(*REFERENCE_KEYS.get(split.name, ()))
     return harness.finish(results, published, plot)
 

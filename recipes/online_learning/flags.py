@@ -96,13 +96,6 @@ def add_recipe_flags(parser: argparse.ArgumentParser) -> None:
         "over --seeds; writes results.ablation and ablation.png",
     )
     own.add_argument(
-        "--checkpoint-every",
-        type=non_negative_int,
-        default=0,
-        help="save the learner's state every N items to OUTPUT_DIR/checkpoint.pkl (0: never)",
-    )
-    own.add_argument("--resume", action="store_true", help="continue from OUTPUT_DIR/checkpoint.pkl")
-    own.add_argument(
         "--progress",
         action=argparse.BooleanOptionalAction,
         default=True,

@@ -23,7 +23,11 @@ class RunningScaler:
         self.mean = self.mean + delta * (m / total)
         self.m2 = self.m2 + ((x - batch_mean) ** 2).sum(axis=0) + delta**2 * (self.count * m / total)
         self.count = total
-        std = np.sqrt(self.m2 / total)
+        return self.apply(x)
+
+    def apply(self, x: np.ndarray) -> np.ndarray:
+        """`x` scaled by the mean and variance as they stand (what the network reads)."""
+        std = np.sqrt(self.m2 / max(self.count, 1))
         return ((x - self.mean) / np.where(std > 1e-8, std, 1.0)).astype(np.float32)
 
 
@@ -152,6 +156,9 @@ class KerasLearner:
             self.optimizer.learning_rate.assign(lr)
             self.lr = lr
         self.boost_left = max(0, self.boost_left - items)
+
+    def _memory(self) -> tuple:
+        return self.memory_x, self.memory_y, self.stored, self.since
 
     def _memory(self) -> tuple:
         return self.memory_x, self.memory_y, self.stored, self.since

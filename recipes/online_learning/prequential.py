@@ -1,21 +1,15 @@
 """The machinery of test-then-train evaluation: the tracker of every scored item (with ADWIN and a
 progress bar), rolling accuracy and recovery after a drift, the river and scikit-learn baselines on
-the same stream, and the checkpoint that lets a killed run resume."""
+the same stream. A (stream, learner, seed) run is one stage of the run's checkpoint (common/harness):
+a killed run resumed with --resume reads the finished ones back and runs the unfinished one again."""
 
 from __future__ import annotations
 
 import gc
-import hashlib
-import json
 import math
-import pickle
 import time
-from pathlib import Path
 
 import numpy as np
-
-from common.cli import UsageError
-from common.results import atomic_write_bytes
 
 WINDOW = 500  # rolling-accuracy window (items)
 SAMPLES = 200  # rolling-accuracy points kept per learner
@@ -28,17 +22,13 @@ BASELINES = ("river_lr", "river_hatc", "river_arf", "sklearn_sgd")
 class Tracker:
     """Correctness of every scored item, ADWIN on the errors, the learner's clock and the tqdm bar."""
 
-    def __init__(self, n: int, label: str, show: bool, state: dict | None = None):
+    def __init__(self, n: int, label: str, show: bool):
         from river import drift
         from tqdm import tqdm
 
         self.started = time.perf_counter()
         self.correct = np.zeros(n, dtype=bool)
         self.detector, self.drift_points, self.seen, self.seconds = drift.ADWIN(), [], 0, 0.0
-        if state:
-            self.correct[: state["seen"]] = state["correct"]
-            self.detector, self.drift_points = state["detector"], state["drift_points"]
-            self.seen, self.seconds = state["seen"], state["seconds"]
         self.bar = tqdm(
             total=n, initial=self.seen, desc=f"{label} ", unit=" items", disable=not show,
             mininterval=0.5, leave=False, dynamic_ncols=True,
@@ -75,11 +65,11 @@ class Tracker:
             self.bar.set_postfix_str(f"rolling accuracy {window.mean():.3f}", refresh=False)
 
     def elapsed(self) -> float:
-        """Seconds the learner has run, saved runs included."""
+        """Seconds the learner has run."""
         return self.seconds + time.perf_counter() - self.started
 
     def lap(self) -> None:
-        """Bring `seconds` up to now (before a checkpoint saves it)."""
+        """Bring `seconds` up to now."""
         now = time.perf_counter()
         self.seconds += now - self.started
         self.started = now
@@ -87,15 +77,6 @@ class Tracker:
     def close(self) -> None:
         self.bar.close()
         self.lap()
-
-    def state(self) -> dict:
-        return {
-            "seen": self.seen,
-            "correct": self.correct[: self.seen].copy(),
-            "detector": self.detector,
-            "drift_points": list(self.drift_points),
-            "seconds": self.seconds,
-        }
 
 
 def score_and_watch(tracker: Tracker, hits: np.ndarray, detector) -> bool:
@@ -150,69 +131,6 @@ def learner_summary(tracker: Tracker, seen: int) -> dict:
     }
 
 
-# -- Checkpoints --------------------------------------------------------------------------------------
-
-
-def fingerprint(args) -> str:
-    """What must match for --resume to continue a run: every flag that changes the numbers."""
-    skip = {"resume", "checkpoint_every", "output_dir", "progress"}
-    kept = {k: v for k, v in sorted(vars(args).items()) if k not in skip}
-    return hashlib.sha256(json.dumps(kept, default=str).encode()).hexdigest()
-
-
-def read_checkpoint(args) -> dict:
-    """The checkpoint --resume continues from; UsageError when there is none, or another run's."""
-    path = Path(args.output_dir) / "checkpoint.pkl"
-    if not path.is_file():
-        raise UsageError(f"--resume: no checkpoint at {path} (run with --checkpoint-every N first)")
-    try:
-        with open(path, "rb") as handle:
-            saved = pickle.load(handle)
-    except Exception as error:  # written atomically, so only another version or a stray file
-        raise UsageError(f"--resume: cannot read {path}: {error}") from None
-    if saved.get("fingerprint") != fingerprint(args):
-        raise UsageError(f"--resume: {path} was written by a run with different flags")
-    return saved
-
-
-class Checkpointer:
-    """One pickle with every finished (stream, learner) result and the running learner's state,
-    written atomically every `every` items; --resume reads it back."""
-
-    def __init__(self, out_dir: Path, every: int, fingerprint: str, saved: dict | None):
-        self.path, self.every, self.fingerprint = out_dir / "checkpoint.pkl", every, fingerprint
-        self.done = saved["done"] if saved else {}
-        self.current = saved["current"] if saved else None
-
-    def resume_state(self, key: str):
-        return self.current["state"] if self.current and self.current["key"] == key else None
-
-    def due(self, before: int, after: int) -> bool:
-        return bool(self.every) and after // self.every > before // self.every
-
-    def maybe_save(self, key: str, before: int, after: int, total: int, tracker: Tracker, state):
-        """Save the running learner (`state()` and its tracker) when the items from `before` to
-        `after` passed a multiple of `every`, unless the stream is done."""
-        if self.due(before, after) and after < total:
-            tracker.lap()
-            self.save(key, {**state(), "tracker": tracker.state()})
-
-    def save(self, key: str | None = None, state: dict | None = None) -> None:
-        if not self.every:
-            return
-        current = {"key": key, "state": state} if key else None
-        payload = {"fingerprint": self.fingerprint, "done": self.done, "current": current}
-        atomic_write_bytes(self.path, pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL))
-
-    def stage(self, key: str, compute) -> dict:
-        """The result of stage `key`: the recorded one where a resumed run had finished it, else
-        `compute()`, recorded and saved."""
-        if key not in self.done:
-            self.done[key] = compute()
-            self.save()
-        return self.done[key]
-
-
 # -- Baselines: river's per-item learners and scikit-learn's mini-batch SGD ---------------------------
 
 
@@ -234,13 +152,12 @@ def make_baseline(name: str, num_classes: int, seed: int):
     return {"scaler": StandardScaler(), "model": SGDClassifier(random_state=seed), "fitted": False}
 
 
-def baseline_on_stream(name, x, y, num_classes, args, key, checkpoint: Checkpointer) -> dict:
+def baseline_on_stream(name, x, y, num_classes, args, key) -> dict:
     """One baseline, test-then-train over the stream (ARF stops, unfinished, past --arf-budget)."""
     n = len(x)
     gc.collect()  # the last learner's garbage, so that no timed run pays for another's
-    saved = checkpoint.resume_state(key)
-    tracker = Tracker(n, key, args.progress, saved and saved["tracker"])
-    model = saved["model"] if saved else make_baseline(name, num_classes, args.seed)
+    tracker = Tracker(n, key, args.progress)
+    model = make_baseline(name, num_classes, args.seed)
     budget = args.arf_budget if name == "river_arf" else math.inf
     finished = True
     if name == "sklearn_sgd":
@@ -254,7 +171,6 @@ def baseline_on_stream(name, x, y, num_classes, args, key, checkpoint: Checkpoin
             tracker.score(predicted == yb)
             model["model"].partial_fit(xs, yb, classes=classes)
             model["fitted"] = True
-            checkpoint.maybe_save(key, s, s + len(xb), n, tracker, lambda: {"model": model})
     else:
         names = [str(j) for j in range(x.shape[1])]
         for i in range(tracker.seen, n):
@@ -262,7 +178,6 @@ def baseline_on_stream(name, x, y, num_classes, args, key, checkpoint: Checkpoin
             predicted = model.predict_one(features)
             tracker.score_one(predicted is not None and int(predicted) == label)
             model.learn_one(features, label)
-            checkpoint.maybe_save(key, i, i + 1, n, tracker, lambda: {"model": model})
             if i % 256 == 255 and tracker.elapsed() > budget:
                 finished = False
                 break

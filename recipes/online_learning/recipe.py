@@ -15,12 +15,13 @@ LogisticRegression, Hoeffding adaptive tree and ARF, and scikit-learn's SGDClass
     python -m recipes.online_learning                 # SEA and Agrawal (drift at the midpoint),
                                                       # Phishing, Bananas; Keras over 5 seeds
     python -m recipes.online_learning --stream csv:table.csv --target label
-    python -m recipes.online_learning --checkpoint-every 2000   # then, after a crash: --resume
+    python -m recipes.online_learning --resume        # after a kill: the finished runs are kept
     python -m recipes.online_learning --ablation      # the Keras learner under each of ABLATION
     python -m recipes.online_learning --quick         # smoke run: 2 000 items a stream, 2 seeds
 
 Writes metrics.json, rolling_accuracy_<stream>.png, throughput.png and accuracy_vs_throughput.png
-(ablation.png with --ablation) to outputs/online_learning/. Reference: river's benchmarks
+(ablation.png with --ablation), and each stream's final network (models/<stream>_keras_mlp.keras) to
+outputs/online_learning/. Reference: river's benchmarks
 (LogisticRegression and ARF on Bananas and Phishing).
 """
 
@@ -40,12 +41,9 @@ from recipes.online_learning.flags import add_recipe_flags, validate_args
 from recipes.online_learning.learner import KerasLearner
 from recipes.online_learning.plots import plot
 from recipes.online_learning.prequential import (
-    Checkpointer,
     Tracker,
     baseline_on_stream,
-    fingerprint,
     learner_summary,
-    read_checkpoint,
     recovery_samples,
     rolling_positions,
     score_and_watch,
@@ -55,7 +53,7 @@ from recipes.online_learning.streams import clean_records, load_stream
 # -- The idea: predict, score, then learn, one mini-batch at a time ----------------------------------
 
 
-def prequential(learner, x, y, tracker: Tracker, checkpoint: Checkpointer, key: str) -> None:
+def prequential(learner, x, y, tracker: Tracker) -> None:
     """Test-then-train over one stream, a mini-batch at a time, from where `tracker` stands."""
     n, size = len(x), learner.batch_size
     for start in range(tracker.seen, n, size):
@@ -66,7 +64,6 @@ def prequential(learner, x, y, tracker: Tracker, checkpoint: Checkpointer, key: 
         # score those predictions; ADWIN watches the errors, and a rise in them is a drift
         if score_and_watch(tracker, predicted == y[start:stop], learner.detector):
             learner.adapt_to_drift()  # forget Adam's moments and the old concept, boost the rate
-        checkpoint.maybe_save(key, start, stop, n, tracker, lambda: {"learner": learner.state()})
     tracker.close()
 
 
@@ -123,38 +120,42 @@ def prepare_stream(spec: str, args):
 # -- Build the model and train ------------------------------------------------------------------------
 
 
-def train_keras(x, y, num_classes: int, args, seed: int, key: str, checkpoint) -> dict:
-    """A fresh Keras learner, test-then-train over the stream (resumed where a checkpoint left it)."""
+def train_keras(harness, x, y, stream, args, seed: int, key: str, keep: bool) -> dict:
+    """A fresh Keras learner, test-then-train over the stream; with `keep`, its final network is
+    kept as models/<stream>_keras_mlp.keras, with the input scaling it had reached."""
     gc.collect()  # the last learner's garbage, so that no timed run pays for another's
-    saved = checkpoint.resume_state(key)
-    # the clock starts here: each run counts its own trace
-    tracker = Tracker(len(x), key, args.progress, saved and saved["tracker"])
-    learner = KerasLearner(x.shape[1], num_classes, args, seed)
-    if saved:
-        learner.load_state(saved["learner"])
-    prequential(learner, x, y, tracker, checkpoint, key)
+    tracker = Tracker(len(x), key, args.progress)  # the clock starts here: each run counts its trace
+    learner = KerasLearner(x.shape[1], len(stream.classes), args, seed)
+    prequential(learner, x, y, tracker)
     result = learner_summary(tracker, len(x))
     result["finished"] = True
     result["params"] = int(learner.model.count_params())
     result["weights_finite"] = bool(all(np.isfinite(w).all() for w in learner.model.get_weights()))
+    if keep:
+        scaler = learner.scaler
+        std = np.sqrt(scaler.m2 / max(scaler.count, 1))
+        harness.save_model(
+            learner.model, f"{stream.name.lower()}_keras_mlp", seed=seed, output="logits",
+            classes=[str(c) for c in stream.classes], features=list(stream.features),
+            scaling={"mean": scaler.mean, "std": np.where(std > 1e-8, std, 1.0)},
+            example=learner.scaler.apply(x[-4:]),
+        )  # fmt: skip
     return result
 
 
-def keras_over_seeds(harness, x, y, num_classes: int, args, stage: str, checkpoint):
-    """The Keras learner over the run's seeds: the first seed's full result, and the summary (mean
-    accuracy; median throughput, robust to the process's one-time warm-up)."""
-    runs = {}
+def keras_over_seeds(harness, x, y, stream, args, stage: str, keep: bool = False):
+    """The Keras learner over the run's seeds, one stage each: the first seed's full result, and the
+    summary (mean accuracy; median throughput, robust to the process's one-time warm-up)."""
 
     def train_one(seed: int) -> dict:
         key = f"{stage}/{seed}"
-        runs[seed] = checkpoint.stage(
-            key, partial(train_keras, x, y, num_classes, args, seed, key, checkpoint)
-        )
-        return {"accuracy": runs[seed]["accuracy"], "items_per_second": runs[seed]["items_per_second"]}
+        return train_keras(harness, x, y, stream, args, seed, key, keep and seed == args.seed)
 
-    per_seed = harness.over_seeds(train_one, stage=stage, describe=describe)
+    runs = harness.over_seeds(train_one, stage=stage, describe=describe)
+    per_seed = [{k: run[k] for k in ("seed", "accuracy", "items_per_second")} for run in runs]
     summary = seed_summary(per_seed, "accuracy", median=("items_per_second",))
-    return runs[per_seed[0]["seed"]], summary
+    first = {k: v for k, v in runs[0].items() if k != "seed"}
+    return first, summary
 
 
 def describe(record: dict) -> str:
@@ -164,16 +165,17 @@ def describe(record: dict) -> str:
 # -- Evaluate: every learner on each stream -----------------------------------------------------------
 
 
-def learners_on_stream(harness, spec: str, args, checkpoint) -> dict:
-    """The Keras learner over the seeds (curves from the first), then each baseline once."""
+def learners_on_stream(harness, spec: str, args) -> dict:
+    """The Keras learner over the seeds (curves from the first), then each baseline once; each
+    (learner, seed) is a stage (an unfinished one runs again on --resume)."""
     stream, x, y, out = prepare_stream(spec, args)
     k = len(stream.classes)
-    first, summary = keras_over_seeds(harness, x, y, k, args, f"{stream.name}/keras_mlp", checkpoint)
+    stage = f"{stream.name}/keras_mlp"
+    first, summary = keras_over_seeds(harness, x, y, stream, args, stage, keep=True)
     out["keras_mlp"] = {**first, **summary}  # curves, drift points and recovery: the first seed's
     for name in args.baselines:
         key = f"{stream.name}/{name}"
-        result = checkpoint.stage(key, partial(baseline_on_stream, name, x, y, k, args, key, checkpoint))
-        out[name] = dict(result)
+        out[name] = harness.stage(key, partial(baseline_on_stream, name, x, y, k, args, key))
     for name in ["keras_mlp", *args.baselines]:
         correct = out[name].pop("_correct")
         out[name]["recovery_samples"] = recovery_samples(correct, stream.known_drift)
@@ -183,7 +185,7 @@ def learners_on_stream(harness, spec: str, args, checkpoint) -> dict:
     return out
 
 
-def ablation(harness, args, checkpoint) -> dict:
+def ablation(harness, args) -> dict:
     """{setting: {stream: accuracy, its std and the median items/s over the seeds}}, Keras alone."""
     table = {setting: {} for setting in ABLATION}
     for spec in args.stream:
@@ -191,7 +193,7 @@ def ablation(harness, args, checkpoint) -> dict:
         for setting, changes in ABLATION.items():
             flags = argparse.Namespace(**{**vars(args), **changes})
             stage = f"{stream.name}/keras_mlp {setting}"
-            _, summary = keras_over_seeds(harness, x, y, len(stream.classes), flags, stage, checkpoint)
+            _, summary = keras_over_seeds(harness, x, y, stream, flags, stage)
             table[setting][stream.name] = {
                 key: summary[key] for key in ("accuracy", "accuracy_std", "items_per_second")
             }
@@ -205,26 +207,21 @@ def run(args) -> dict:
     harness = Harness(NAME, args)
     harness.quick(items=2000, seeds=2, arf_budget=20.0)  # smoke run: the same code path
     validate_args(args)
-    saved = read_checkpoint(args) if args.resume else None
     for spec in args.stream:  # bad CSV input fails here, before anything is written
         if spec.startswith("csv:"):
             valid = len(clean_records(load_stream(spec, args))[0])
             if valid < args.batch_size:
                 raise UsageError(f"{spec}: {valid} valid records, fewer than --batch-size")
     harness.setup_device()
-    harness.out_dir.mkdir(parents=True, exist_ok=True)
-    checkpoint = Checkpointer(harness.out_dir, args.checkpoint_every, fingerprint(args), saved)
     names = ["csv" if spec.startswith("csv:") else spec for spec in args.stream]
     if args.ablation:
-        results = {"streams": names, "ablation": ablation(harness, args, checkpoint)}
+        results = {"streams": names, "ablation": ablation(harness, args)}
     else:
         results = {"streams": names, "learners": ["keras_mlp", *args.baselines]}
         for spec, name in zip(args.stream, names):
-            results[name] = learners_on_stream(harness, spec, args, checkpoint)
+            results[name] = learners_on_stream(harness, spec, args)
     refs = [key for spec in args.stream for key in REFERENCE_KEYS.get(spec, ())]
-    metrics = harness.finish(results, references(*refs), plot)
-    checkpoint.path.unlink(missing_ok=True)  # the run finished: nothing left to resume
-    return metrics
+    return harness.finish(results, references(*refs), plot)
 
 
 # the headline numbers the gallery and the README show, read from the results keys run() writes

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from common.cli import UsageError, comma_list
+from common.cli import UsageError, comma_list, existing_file
 from common.data import natural_key, read_csv_rows
 
 STREAMS = ("sea", "agrawal", "phishing", "bananas")
@@ -23,6 +23,7 @@ def stream_list(text: str) -> list[str]:
     if text.startswith("csv:"):
         if not text[4:]:
             raise argparse.ArgumentTypeError("csv: needs a path, e.g. csv:data/table.csv")
+        existing_file()(text[4:])  # a missing or unreadable file fails here, up front
         return [text]
     try:
         return _named_streams(text)

@@ -30,7 +30,7 @@ from common import data
 from common.cli import recipe_parser, run_main
 from common.harness import DefaultRun, Harness, Headline, Recipe, seed_summary
 from common.references import references
-from common.training import Timer, history_dict, make_dataset, seed_everything, standard_callbacks
+from common.training import Timer, make_dataset, seed_everything, standard_callbacks
 from recipes.rnn_sequence.flags import QUICK_CELLS, add_recipe_flags
 from recipes.rnn_sequence.gradients import gradient_through_time
 from recipes.rnn_sequence.models import CELLS, LABELS, recurrent_model, warmup_cosine
@@ -71,12 +71,13 @@ def load_mnist1d(args) -> data.Split:
 # -- Task 1, MNIST-1D: build the model, train, evaluate -----------------------------------------------
 
 
-def train_classifier(split: data.Split, cell: str, seed: int, args, plain=False, logs=None):
+def train_classifier(harness: Harness, split: data.Split, cell: str, seed: int, plain=False):
     """One model on MNIST-1D: the recipe's (bidirectional, pooled over all steps, shifted) or the
     plain one (one layer, last step). Returns the model, its test predictions, its history and its
     record: test accuracy, parameters, seconds per epoch."""
     import keras
 
+    args = harness.args
     seed_everything(seed)
     model = recurrent_model(
         cell,
@@ -99,24 +100,20 @@ def train_classifier(split: data.Split, cell: str, seed: int, args, plain=False,
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
     )
-    train = make_dataset(split.x_train, split.y_train, args.batch_size, shuffle=True, seed=seed)
-    val = make_dataset(split.x_val, split.y_val, 1000)
-    with Timer() as timer:
-        history = model.fit(
-            train,
-            validation_data=val,
-            epochs=args.epochs,
-            shuffle=False,  # the tf.data pipeline already reshuffles every epoch, seeded
-            verbose=0,
+    logs = harness.out_dir / "logs" / f"{model.name}_seed_{seed}" if args.tensorboard else None
+    with Timer() as timer:  # saved at every epoch's end; on --resume, goes on from the last one
+        history = harness.fit(
+            model, split.x_train, split.y_train, batch_size=args.batch_size, epochs=args.epochs,
+            seed=seed, validation_data=make_dataset(split.x_val, split.y_val, 1000),
             callbacks=standard_callbacks(tensorboard_dir=logs),
-        )
+        )  # fmt: skip
     predicted = model.predict(split.x_test, batch_size=1000, verbose=0).argmax(axis=1)
     record = {
         "test_accuracy": float(np.mean(predicted == split.y_test)),
         "params": int(model.count_params()),
         "seconds_per_epoch": timer.seconds / args.epochs,
     }
-    return model, predicted, history_dict(history), record
+    return model, predicted, history, record
 
 
 def describe_seed(record: dict) -> str:
@@ -128,49 +125,56 @@ def describe_seed(record: dict) -> str:
 
 def compare_on_mnist1d(harness: Harness, split: data.Split, cell: str) -> tuple[dict, dict]:
     """One cell: the recipe's model over every seed, the plain model beside it (first seed), and
-    how far back the gradient reaches in each."""
+    how far back the gradient reaches in each. Each seed is a stage, and the plain model another."""
     from sklearn.metrics import confusion_matrix
 
-    args, histories, first_seed = harness.args, [], {}  # the first seed's model is analysed below
+    args, x, y = harness.args, split.x_test, split.y_test
 
     def train_one(seed: int) -> dict:
-        logs = harness.out_dir / "logs" / f"{cell}_seed_{seed}" if args.tensorboard else None
-        model, predicted, history, record = train_classifier(split, cell, seed, args, logs=logs)
-        histories.append(history)
-        if not first_seed:
-            first_seed.update(model=model, predicted=predicted)
+        model, predicted, history, record = train_classifier(harness, split, cell, seed)
+        record["history"] = history
+        if seed == args.seed:  # the first seed's model is kept, drawn and analysed
+            record["confusion_matrix"] = confusion_matrix(y, predicted, labels=range(10))
+            record["gradient"] = gradient_through_time(model, x, y)
+            harness.save_model(model, f"mnist1d_{cell}", seed=seed, classes=list(range(10)),
+                               input="40 steps of one value each", example=x[:4])  # fmt: skip
         return record
 
     per_seed = harness.over_seeds(train_one, stage=f"mnist1d/{cell}", describe=describe_seed)
+    histories = [record.pop("history") for record in per_seed]
+    first = per_seed[0]
     result = {
         **seed_summary(per_seed, "test_accuracy"),
-        "params": per_seed[0]["params"],
+        "params": first["params"],
         "seconds_per_epoch": float(np.mean([r["seconds_per_epoch"] for r in per_seed])),
         "history": {key: [history[key] for history in histories] for key in histories[0]},
-        "confusion_matrix": confusion_matrix(split.y_test, first_seed["predicted"], labels=range(10)),
+        "confusion_matrix": first.pop("confusion_matrix"),
     }
-    # the plain model of most tutorials (one layer, last step, no augmentation), trained the same way
-    plain, _, _, result["plain"] = train_classifier(split, cell, args.seed, args, plain=True)
+
+    def plain_model() -> dict:  # most tutorials' (one layer, last step), its gradient fresh, trained
+        plain, _, _, record = train_classifier(harness, split, cell, args.seed, plain=True)
+        seed_everything(args.seed)
+        fresh = recurrent_model(cell, x.shape[1], 1, 10, units=args.units, seed=args.seed)
+        gradients = {
+            "plain_init": gradient_through_time(fresh, x, y),
+            "plain_trained": gradient_through_time(plain, x, y),
+        }
+        return {"record": record, "gradients": gradients}
+
+    plain = harness.stage(f"mnist1d/{cell}/plain", plain_model)
+    result["plain"] = plain["record"]
     print(f"  mnist1d/{cell} plain, seed {args.seed}: {describe_seed(result['plain'])}", flush=True)
-    # how far back the gradient reaches: a fresh plain model, the trained plain model, the recipe's
-    seed_everything(args.seed)
-    fresh = recurrent_model(cell, split.x_test.shape[1], 1, 10, units=args.units, seed=args.seed)
-    x, y = split.x_test, split.y_test
-    gradients = {
-        "plain_init": gradient_through_time(fresh, x, y),
-        "plain_trained": gradient_through_time(plain, x, y),
-        "model_trained": gradient_through_time(first_seed["model"], x, y),
-    }
-    return result, gradients
+    return result, {**plain["gradients"], "model_trained": first.pop("gradient")}
 
 
 # -- Task 2, the adding problem: data, model, train, evaluate -----------------------------------------
 
 
-def train_adding(cell: str, length: int, args) -> dict:
+def train_adding(harness: Harness, cell: str, length: int) -> dict:
     """One cell at one sequence length (first seed): test MSE beside predicting 1."""
     import keras
 
+    args = harness.args
     seed_everything(args.seed)
     x_train, y_train = data.adding_problem(args.adding_train, length, seed=args.seed)
     x_test, y_test = data.adding_problem(args.adding_test, length, seed=args.seed + 10_000)
@@ -178,22 +182,23 @@ def train_adding(cell: str, length: int, args) -> dict:
     model.compile(
         optimizer=keras.optimizers.Adam(args.adding_learning_rate, clipnorm=args.clipnorm), loss="mse"
     )
-    train = make_dataset(x_train, y_train, args.batch_size, shuffle=True, seed=args.seed)
     test = make_dataset(x_test, y_test, 1000)
     with Timer() as timer:
-        history = model.fit(
-            train, validation_data=test, epochs=args.adding_epochs, shuffle=False, verbose=0
-        )
+        history = harness.fit(model, x_train, y_train, batch_size=args.batch_size,
+                              epochs=args.adding_epochs, seed=args.seed,
+                              validation_data=test)  # fmt: skip
     result = {
         "test_mse": float(model.evaluate(test, verbose=0)),
         "baseline_mse": float(np.mean((y_test - 1.0) ** 2)),  # predicting 1, measured on this test set
-        "val_mse_per_epoch": [float(v) for v in history.history["val_loss"]],
+        "val_mse_per_epoch": history["val_loss"],
         "params": int(model.count_params()),
         "seconds": timer.seconds,
     }
     if length == max(args.lengths):  # how far back the trained model's gradient reaches
         loss = keras.losses.MeanSquaredError()
         result["gradient_through_time"] = gradient_through_time(model, x_test, y_test, loss)
+    harness.save_model(model, f"adding_{cell}_T{length}", seed=args.seed,
+                       input=f"{length} steps of (value, marker)", example=x_test[:4])  # fmt: skip
     return result
 
 
@@ -248,7 +253,9 @@ def run(args) -> dict:
         results["adding"] = {cell: {} for cell in args.cells}
         for length in args.lengths:
             for cell in args.cells:
-                result = results["adding"][cell][str(length)] = train_adding(cell, length, args)
+                key = f"adding/T{length}/{cell}"
+                result = harness.stage(key, lambda c=cell, t=length: train_adding(harness, c, t))
+                results["adding"][cell][str(length)] = result
                 print(
                     f"  T={length:<4d} {LABELS[cell]:9s} test MSE {result['test_mse']:.4f} "
                     f"(predicting 1: {result['baseline_mse']:.3f}; {result['seconds']:.0f} s)",

@@ -5,10 +5,15 @@ from __future__ import annotations
 
 import argparse
 import math
-from pathlib import Path
 
-from common.cli import UsageError, comma_list, non_negative_int, positive_float, positive_int
-from recipes.transfer_learning.pretrained import ARCHITECTURE_FILE, WEIGHTS_FILE, check_path
+from common.cli import (
+    UsageError,
+    comma_list,
+    existing_file,
+    non_negative_int,
+    positive_float,
+    positive_int,
+)
 from recipes.transfer_learning.tasks import NUM_CLASSES
 
 SCENARIOS = ("shift", "split")
@@ -75,9 +80,10 @@ def add_recipe_flags(parser: argparse.ArgumentParser) -> None:
     )
     own.add_argument(
         "--pretrained",
+        type=existing_file(".keras", what="Keras model"),
         default=None,
         metavar="PATH",
-        help=f"reuse a saved {WEIGHTS_FILE} (with its {ARCHITECTURE_FILE} beside it)",
+        help="reuse a saved source model, e.g. outputs/transfer_learning/models/source.keras",
     )
     own.add_argument("--batch-size", type=positive_int, default=64, help="mini-batch size")
     own.add_argument(
@@ -122,5 +128,3 @@ def validate_args(args) -> None:
     if len(args.anb_labels) != 1:
         raise UsageError(f"--anb-labels takes one value, got {','.join(args.anb_labels)}")
     args.anb_labels = args.anb_labels[0]
-    if args.pretrained is not None:
-        check_path(Path(args.pretrained))

@@ -1,5 +1,6 @@
-"""The pretrained source model on disk: its weights and, beside them, the architecture and task they
-were trained for, so `--pretrained` can refuse a file that does not fit the run."""
+"""The pretrained source model on disk: `models/source.keras` and, beside it, `models/source.json`
+with the architecture and the task it was trained for, so `--pretrained` can refuse a model that does
+not fit the run."""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ import json
 from pathlib import Path
 
 from common.cli import UsageError
-from common.results import atomic_write_text, atomic_write_with
 from recipes.transfer_learning.models import (
     TransferError,
     build_model,
@@ -15,12 +15,7 @@ from recipes.transfer_learning.models import (
     weighted_layer_names,
 )
 
-WEIGHTS_FILE = "pretrained.weights.h5"
-ARCHITECTURE_FILE = "pretrained.architecture.json"
-
-
-def architecture_path(weights_path: Path) -> Path:
-    return weights_path.with_name(weights_path.name[: -len(".weights.h5")] + ".architecture.json")
+SOURCE = "source"  # models/source.keras, models/source.json
 
 
 def source_task(args) -> dict:
@@ -31,43 +26,34 @@ def source_task(args) -> dict:
     return task
 
 
-def check_path(path: Path) -> None:
-    """A --pretrained path names a .weights.h5 file with its architecture beside it."""
-    if not path.is_file():
-        raise UsageError(f"--pretrained: no such file: {path}")
-    if not path.name.endswith(".weights.h5"):
-        raise UsageError(f"--pretrained: expected a .weights.h5 file, got {path.name}")
-    if not architecture_path(path).is_file():
-        raise UsageError(f"--pretrained: no {architecture_path(path).name} beside {path}")
-
-
-def save_pretrained(model, arch: dict, args, out_dir: Path) -> None:
-    """pretrained.weights.h5 and its architecture, each through a temporary file and a rename."""
-    atomic_write_with(out_dir / WEIGHTS_FILE, lambda tmp: model.save_weights(tmp, overwrite=True))
-    text = json.dumps({"architecture": arch, "task": source_task(args)}, indent=2) + "\n"
-    atomic_write_text(out_dir / ARCHITECTURE_FILE, text)
+def save_source(harness, model, arch: dict, example) -> None:
+    """models/source.keras and its card (architecture, task, classes), each written atomically."""
+    args = harness.args
+    harness.save_model(model, SOURCE, seed=args.seed, architecture=arch, task=source_task(args),
+                       classes=list(range(arch["classes"])), example=example)  # fmt: skip
 
 
 def load_pretrained(path: Path, arch: dict, args):
-    """A saved source model, checked against the one this run needs; UsageError when it does not fit."""
+    """A saved source model (`keras.models.load_model`, safe mode on), checked against the one this
+    run needs; UsageError when it cannot be read or does not fit."""
+    import keras
+
+    card = path.with_suffix(".json")
+    if card.is_file():
+        try:
+            task = json.loads(card.read_text(encoding="utf-8"))["task"]
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            raise UsageError(f"--pretrained: cannot read {card} ({error})") from None
+        if task != source_task(args):
+            raise UsageError(f"--pretrained: {path} was trained for {task}, this run needs "
+                             f"{source_task(args)}")  # fmt: skip
     try:
-        saved = json.loads(architecture_path(path).read_text(encoding="utf-8"))
-        saved_arch, saved_task = saved["architecture"], saved["task"]
-        model = build_model(saved_arch)
-    except Exception as error:  # not JSON, missing keys, an architecture we cannot build
-        raise UsageError(
-            f"--pretrained: cannot read {architecture_path(path)} ({type(error).__name__}: {error})"
-        ) from None
-    try:
-        model.load_weights(path)
-    except Exception as error:  # not HDF5, truncated, another model's weights
+        model = keras.models.load_model(path, compile=False)
+    except Exception as error:  # not a .keras archive, truncated, unsafe (a lambda layer)
         message = " ".join(str(error).split())[:300]
         raise UsageError(
             f"--pretrained: cannot load {path} ({type(error).__name__}: {message})"
         ) from None
-    if saved_task != source_task(args):
-        raise UsageError(f"--pretrained: {path} was trained for {saved_task}, this run needs "
-                         f"{source_task(args)}")  # fmt: skip
     expected = build_model(arch)
     try:
         copy_weights(model, expected, weighted_layer_names(expected))

@@ -19,8 +19,9 @@ may be too specific to the source classes to help: the run measures whether they
     python -m recipes.transfer_learning --scenario split   # digits 0-4 -> 5-9
     python -m recipes.transfer_learning --quick            # smoke run: k in {1, 5, all}, 1 seed
 
-Writes metrics.json, pretrained.weights.h5 with pretrained.architecture.json (reuse them with
---pretrained PATH) and the figures of `plots.py` to outputs/transfer_learning/ (split: .../split/).
+Writes metrics.json, models/source.keras with models/source.json (reuse it with --pretrained PATH),
+the scratch, frozen and fine-tuned target models at 5 labels per class, and the figures of `plots.py`
+to outputs/transfer_learning/ (split: .../split/).
 Reference: Yosinski, Clune, Bengio & Lipson (2014), NeurIPS (AnB-n, qualitatively); the source
 network beside the MNIST-1D paper's CNN.
 """
@@ -34,7 +35,7 @@ import numpy as np
 
 import common  # noqa: F401  (quiet TensorFlow's start-up logs)
 from common.cli import recipe_parser, run_main
-from common.harness import DefaultRun, Harness, Headline, Recipe, seed_summary
+from common.harness import MODELS, DefaultRun, Harness, Headline, Recipe, seed_summary
 from common.results import save_arrays
 from common.training import make_dataset, seed_everything, standard_callbacks
 from recipes.transfer_learning.flags import (
@@ -52,12 +53,13 @@ from recipes.transfer_learning.models import (
     transfer,
 )
 from recipes.transfer_learning.plots import example_arrays, plot
-from recipes.transfer_learning.pretrained import load_pretrained, save_pretrained
+from recipes.transfer_learning.pretrained import SOURCE, load_pretrained, save_source
 from recipes.transfer_learning.tasks import NUM_CLASSES, SHIFTED_MNIST1D, load_tasks, sample_per_class
 from recipes.transfer_learning.trainer import accuracy, fit, target_steps
 
 NAME = "transfer_learning"
 MODES = ("scratch", "frozen", "finetune", "full")
+KEPT_BUDGET = "5"  # the headline budget: its target models are kept
 
 
 # -- Setup --------------------------------------------------------------------------------------------
@@ -82,10 +84,12 @@ def build_parser():
 # -- Train the source model ---------------------------------------------------------------------------
 
 
-def pretrain(source: dict, arch: dict, args):
-    """Train the source model with early stopping on its validation split."""
+def pretrain(harness: Harness, source: dict, arch: dict) -> dict:
+    """Train the source model with early stopping on its validation split (saved at every epoch's
+    end; on --resume, it goes on from the last one) and keep it as models/source.keras."""
     import keras
 
+    args, start = harness.args, time.perf_counter()
     seed_everything(args.seed)
     model = build_model(arch)
     model.compile(
@@ -93,28 +97,25 @@ def pretrain(source: dict, arch: dict, args):
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
     )
-    train = make_dataset(source["x_train"], source["y_train"], args.batch_size, True, args.seed)
-    val = make_dataset(source["x_val"], source["y_val"], 1024)
-    logs = Path(args.output_dir) / "logs" / "pretrain" if args.tensorboard else None
-    history = model.fit(
-        train,
-        validation_data=val,
-        epochs=args.epochs,
-        shuffle=False,  # the tf.data pipeline already reshuffles every epoch, seeded
-        verbose=0,
+    logs = harness.out_dir / "logs" / "pretrain" if args.tensorboard else None
+    history = harness.fit(
+        model, source["x_train"], source["y_train"], batch_size=args.batch_size, epochs=args.epochs,
+        seed=args.seed, validation_data=make_dataset(source["x_val"], source["y_val"], 1024),
         callbacks=standard_callbacks(args.patience, tensorboard_dir=logs),
-    )
-    return model, len(history.history["loss"])
+    )  # fmt: skip
+    save_source(harness, model, arch, source["x_test"][:4])
+    return {"epochs": len(history["loss"]), "seconds": time.perf_counter() - start}
 
 
 # -- Train on the target: from k labelled examples per class, every way -------------------------------
-# `fit` and `accuracy` (trainer.py) are `model.fit` and `model.evaluate` run in a compiled twin kept per
-# configuration: tracing a fresh model costs about 2 s, more than most of these trainings take.
+# `fit` and `accuracy` (trainer.py): `model.fit` and `model.evaluate` in a compiled twin (see there)
 
 
-def learn_target(source_model, arch: dict, target: dict, k: str, seed: int, args, modes) -> dict:
+def learn_target(source_model, arch, target, k: str, seed: int, args, modes, keep=None) -> dict:
     """Each mode's target test accuracy after training on k examples per class, the layers it copied
-    from the source, and the gradient steps each training took."""
+    from the source, and the gradient steps each training took. With `keep`, each trained model is
+    handed to `keep(mode, model)` (to be saved)."""
+    keep = keep or (lambda mode, model: None)
     x, y = sample_per_class(target["x_pool"], target["y_pool"], k, seed)
     steps = target_steps(len(x), args)
     test = target["x_test"], target["y_test"]
@@ -126,12 +127,14 @@ def learn_target(source_model, arch: dict, target: dict, k: str, seed: int, args
     model = compile_model(build_model(arch), lr)
     fit(model, x, y, steps, args.batch_size, seed)
     record["scratch"] = accuracy(model, *test)
+    keep("scratch", model)
 
     # frozen: the source's feature blocks copied and frozen (trainable=False), a new head trained
     model, record["copied"]["frozen"] = transfer(source_model, arch, BLOCKS)
     compile_model(model, lr)
     fit(model, x, y, steps, args.batch_size, seed)
     record["frozen"] = accuracy(model, *test)
+    keep("frozen", model)
 
     # finetune: then unfreeze the blocks and recompile (Keras reads `trainable` when it compiles) at a
     # 10x lower rate, so the copied features move only a little. BatchNorm stays trainable=False:
@@ -141,6 +144,7 @@ def learn_target(source_model, arch: dict, target: dict, k: str, seed: int, args
     compile_model(model, lr / FINETUNE_LR_FACTOR)
     fit(model, x, y, steps, args.batch_size, seed)
     record["finetune"] = accuracy(model, *test)
+    keep("finetune", model)
     record["copied"]["finetune"] = record["copied"]["frozen"]
 
     if "full" in modes:  # the head too (same label set), then everything fine-tuned at the lower rate
@@ -150,6 +154,7 @@ def learn_target(source_model, arch: dict, target: dict, k: str, seed: int, args
         compile_model(model, lr / FINETUNE_LR_FACTOR)
         fit(model, x, y, steps, args.batch_size, seed)
         record["full"] = accuracy(model, *test)
+        keep("full", model)
     return record
 
 
@@ -186,12 +191,12 @@ def run(args) -> dict:
           f"{len(target['x_test'])} test", flush=True)  # fmt: skip
 
     # -- Train the source model (or reuse a saved one) and evaluate it on its own test split
-    pretrain_start, pretrain_epochs = time.perf_counter(), 0
     if args.pretrained:
         print(f"reusing the pretrained source model {args.pretrained}", flush=True)
-    else:
-        source_model, pretrain_epochs = pretrain(source, arch, args)
-    pretrain_seconds = time.perf_counter() - pretrain_start
+        pretrained = {"epochs": 0, "seconds": 0.0}
+    else:  # a stage: trained once, then read back from models/source.keras, resumed or not
+        pretrained = harness.stage("pretrain", lambda: pretrain(harness, source, arch))
+        source_model = load_pretrained(harness.out_dir / MODELS / f"{SOURCE}.keras", arch, args)
     source_model.compile(loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     source_accuracy = float(
         source_model.evaluate(source["x_test"], source["y_test"], batch_size=1024, verbose=0)[1]
@@ -204,9 +209,22 @@ def run(args) -> dict:
     same_labels = arch["classes"] == target_arch["classes"] and args.scenario == "shift"
     modes = [mode for mode in MODES if mode != "full" or same_labels]
     curves, steps = {mode: {} for mode in modes}, {}
+    kept_k = KEPT_BUDGET if KEPT_BUDGET in args.labels_per_class else args.labels_per_class[0]
+
+    def keep(k: str):  # each mode's model at one budget, first seed: models/target_<mode>_k<k>.keras
+        return lambda mode, model: harness.save_model(
+            model, f"target_{mode}_k{k}", seed=args.seed, labels_per_class=k,
+            classes=target["classes"], example=target["x_test"][:4],
+        )  # fmt: skip
+
     for k in args.labels_per_class:
+
+        def train_one(seed: int, k=k) -> dict:
+            kept = keep(k) if k == kept_k and seed == args.seed else None
+            return learn_target(source_model, target_arch, target, k, seed, args, modes, kept)
+
         records = harness.over_seeds(
-            lambda seed, k=k: learn_target(source_model, target_arch, target, k, seed, args, modes),
+            train_one,
             stage=f"k={k}",
             describe=lambda record: ", ".join(f"{mode} {record[mode]:.3f}" for mode in modes),
         )
@@ -244,9 +262,9 @@ def run(args) -> dict:
         "anb_labels_per_class": args.anb_labels,
         "anb": anb_curve,
         "copied_layers": copied,
-        "pretrained": {"reused": bool(args.pretrained), "epochs": pretrain_epochs},
+        "pretrained": {"reused": bool(args.pretrained), "epochs": pretrained["epochs"]},
         "steps": steps,
-        "pretrain_seconds": pretrain_seconds,
+        "pretrain_seconds": pretrained["seconds"],
         "target_seconds": time.perf_counter() - target_start,
     }
     references = []
@@ -260,7 +278,6 @@ def run(args) -> dict:
         )
         print(f"zero-shot (source model on target): {results['zero_shot_target_accuracy']:.4f}")
         references = published("mnist1d_cnn")
-    save_pretrained(source_model, arch, args, harness.out_dir)
     save_arrays(harness.out_dir, "examples", **example_arrays(source, target))
     return harness.finish(results, references, plot)
 

@@ -1,0 +1,399 @@
+"""Resumable runs: every finished stage recorded as it finishes, an unfinished `fit` saved at the end
+of every epoch, so `--resume` continues a killed run where it stopped.
+
+A run's checkpoint is the folder `<output-dir>/.checkpoint/`:
+
+    state.json            {"format", "fingerprint": {recipe, flags, versions}, "stages": {key: record}}
+    stages/<n>.npz        the arrays of stage n's record (a record holds JSON and NumPy arrays only)
+    fits/<stage>/<i>/     an unfinished fit: fit.json (epoch, history, early-stopping state) and
+                          epoch_<k>.npz (every model and optimizer variable, early stopping's best)
+
+Only arrays (`np.load(allow_pickle=False)`) and JSON are ever read back, so no checkpoint file can make
+the program run code. A checkpoint written with other flags or other library versions, or one that is
+truncated or corrupt, is refused with one line (exit 2). Every file is written atomically, the state
+last, so a kill at any moment leaves the previous consistent checkpoint. The run's metrics.json is
+written when the run finishes, and the checkpoint is then removed.
+
+A resumed run computes exactly what an uninterrupted one would: every stage record goes through the
+same JSON and array round trip whether it was just computed or read back, and a resumed fit restores
+every variable (weights, optimizer moments and step, random-layer seeds), early stopping's state, and
+the position in the seeded shuffle order of its training data.
+"""
+
+from __future__ import annotations
+
+import copy
+import io
+import json
+import os
+import re
+import shutil
+import signal
+from pathlib import Path
+
+import numpy as np
+
+from common.cli import UsageError
+from common.results import VERSION, atomic_write_bytes, atomic_write_text
+
+FOLDER = ".checkpoint"
+FORMAT = 1
+# flags that change neither what a run computes nor where: they may differ between a run and its resume
+NEUTRAL_FLAGS = ("output_dir", "resume", "tensorboard", "progress", "quiet", "verbose")
+LIBRARIES = ("tensorflow", "keras", "numpy", "scikit-learn", "river")
+# fault injection for the tests: RECIPES_KILL_AFTER=stage:N (or epoch:N) makes the process SIGKILL
+# itself right after it has saved its N-th stage (N-th epoch checkpoint): a kill at a known point
+KILL_AFTER = "RECIPES_KILL_AFTER"
+
+
+class CheckpointError(UsageError):
+    """A checkpoint that cannot be used: another run's, another version's, truncated or corrupt."""
+
+
+def versions() -> dict:
+    """Python, this collection and the libraries whose numbers a checkpoint holds."""
+    import platform
+    from importlib import metadata
+
+    found = {"python": platform.python_version(), "recipes": VERSION}
+    for name in LIBRARIES:
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            found[name] = None
+    return found
+
+
+def fingerprint(recipe: str, args) -> dict:
+    """What must match for `--resume` to continue a run: the recipe, every flag that changes the
+    numbers, and the library versions."""
+    flags = {k: v for k, v in sorted(vars(args).items()) if k not in NEUTRAL_FLAGS}
+    return json.loads(
+        json.dumps({"recipe": recipe, "flags": flags, "versions": versions()}, default=str)
+    )
+
+
+# -- JSON and arrays ----------------------------------------------------------------------------------
+
+
+def _encode(value, arrays: dict):
+    """`value` as JSON, each NumPy array moved into `arrays` and replaced by a reference to it."""
+    if isinstance(value, np.ndarray):
+        name = f"a{len(arrays)}"
+        arrays[name] = value
+        return {"__array__": name}
+    if isinstance(value, dict):
+        return {str(key): _encode(item, arrays) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_encode(item, arrays) for item in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    return value
+
+
+def _decode(value, arrays: dict):
+    if isinstance(value, dict):
+        if set(value) == {"__array__"}:
+            return arrays[value["__array__"]]
+        return {key: _decode(item, arrays) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_decode(item, arrays) for item in value]
+    return value
+
+
+def _npz_bytes(arrays: dict) -> bytes:
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    return buffer.getvalue()
+
+
+def _load_npz(path: Path) -> dict:
+    with np.load(path, allow_pickle=False) as data:
+        return {key: data[key] for key in data.files}
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.=-]+", "_", text).strip("_") or "run"
+
+
+def _maybe_kill(kind: str, count: int) -> None:
+    if os.environ.get(KILL_AFTER) == f"{kind}:{count}":
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+# -- The run's checkpoint ---------------------------------------------------------------------------
+
+
+class RunCheckpoint:
+    """The stages a run has finished and the fit it is in, under `<out_dir>/.checkpoint/`."""
+
+    def __init__(self, out_dir: Path, fingerprint: dict, resume: bool):
+        self.folder = Path(out_dir) / FOLDER
+        self.fingerprint = fingerprint
+        self.stages: dict[str, dict] = {}
+        self.arrays: dict[str, dict] = {}  # stage key -> its arrays
+        self.current: str | None = None
+        self._fits_in_stage = 0
+        self._saved_stages = self._saved_epochs = 0
+        self._started = resume and self.state_path.is_file()
+        if self._started:
+            self._read()
+        elif resume:
+            print(f"--resume: no checkpoint in {self.folder}: starting from the beginning")
+
+    def _start(self) -> None:
+        """On the first stage or fit (not before: a run that stops on bad input writes nothing):
+        a run without --resume starts over, and the fingerprint is written before anything else."""
+        if not self._started:
+            shutil.rmtree(self.folder, ignore_errors=True)
+            self._write_state()
+            self._started = True
+
+    @property
+    def state_path(self) -> Path:
+        return self.folder / "state.json"
+
+    def _read(self) -> None:
+        try:
+            state = json.loads(self.state_path.read_text(encoding="utf-8"))
+            if state.get("format") != FORMAT:
+                raise ValueError(f"format {state.get('format')!r}, expected {FORMAT}")
+            saved, stages = state["fingerprint"], state["stages"]
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            raise CheckpointError(
+                f"--resume: {self.state_path} is truncated or corrupt ({error}); delete "
+                f"{self.folder} or run without --resume to start over"
+            ) from None
+        refuse_other_run(saved, self.fingerprint, self.state_path)
+        for key, entry in stages.items():
+            try:
+                arrays = _load_npz(self.folder / entry["arrays"]) if entry.get("arrays") else {}
+                self.stages[key] = _decode(entry["record"], arrays)
+            except Exception as error:  # a missing, truncated or foreign .npz, a malformed entry
+                raise CheckpointError(
+                    f"--resume: stage {key!r} of {self.state_path} cannot be read "
+                    f"({type(error).__name__}: {error}); delete {self.folder} to start over"
+                ) from None
+            self.arrays[key] = arrays
+        print(f"--resume: {describe_kept(self.folder.parent)} read from {self.folder}", flush=True)
+
+    def _write_state(self) -> None:
+        stages = {}
+        for index, (key, record) in enumerate(self.stages.items()):
+            arrays: dict = {}
+            encoded = _encode(record, arrays)
+            entry = {"record": encoded}
+            if arrays:
+                entry["arrays"] = f"stages/{index}.npz"
+            stages[key] = entry
+        state = {"format": FORMAT, "fingerprint": self.fingerprint, "stages": stages}
+        atomic_write_text(self.state_path, json.dumps(state, indent=1) + "\n")
+
+    def stage(self, key: str, compute) -> dict:
+        """Stage `key`'s record: read back where a resumed run had finished it, else `compute()`d,
+        recorded and saved before it is returned. Both ways return the same values (JSON-typed, with
+        NumPy arrays kept), so a resumed run computes what an uninterrupted one does."""
+        if key in self.stages:
+            return copy.deepcopy(self.stages[key])
+        self._start()
+        self.current, self._fits_in_stage = key, 0
+        try:
+            record = compute()
+        finally:
+            self.current = None
+        arrays: dict = {}
+        encoded = json.loads(json.dumps(_encode(record, arrays)))
+        if arrays:
+            index = len(self.stages)
+            atomic_write_bytes(self.folder / "stages" / f"{index}.npz", _npz_bytes(arrays))
+        self.stages[key] = _decode(encoded, arrays)
+        self._write_state()
+        shutil.rmtree(self.folder / "fits" / _slug(key), ignore_errors=True)
+        self._saved_stages += 1
+        _maybe_kill("stage", self._saved_stages)
+        return copy.deepcopy(self.stages[key])  # the caller may change it; the record stays
+
+    def fit_folder(self) -> Path:
+        """The folder for the next fit of the stage being computed (or of the run, outside one)."""
+        self._start()
+        folder = self.folder / "fits" / _slug(self.current or "run") / str(self._fits_in_stage)
+        self._fits_in_stage += 1
+        return folder
+
+    def epoch_saved(self) -> None:
+        self._saved_epochs += 1
+        _maybe_kill("epoch", self._saved_epochs)
+
+    def remove(self) -> None:
+        """The run finished: nothing is left to resume."""
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def refuse_other_run(saved: dict, current: dict, path: Path) -> None:
+    """CheckpointError naming what differs when a checkpoint was made by another run."""
+    if saved == current:
+        return
+    differences = []
+    for part, noun in (("recipe", "recipe"), ("flags", "flag"), ("versions", "version")):
+        there, here = saved.get(part), current.get(part)
+        if isinstance(here, dict) and isinstance(there, dict):
+            for key in sorted(set(here) | set(there)):
+                if here.get(key) != there.get(key):
+                    name = f"--{key.replace('_', '-')}" if part == "flags" else key
+                    differences.append(f"{name} {there.get(key)!r} there, {here.get(key)!r} here")
+        elif there != here:
+            differences.append(f"{noun} {there!r} there, {here!r} here")
+    kind = (
+        "other library versions"
+        if all(saved.get(p) == current.get(p) for p in ("recipe", "flags"))
+        else "other flags"
+    )
+    raise CheckpointError(
+        f"--resume: {path} was made with {kind} ({'; '.join(differences[:4])}); rerun with the "
+        f"same flags, or without --resume to start over"
+    )
+
+
+def describe_kept(out_dir: Path) -> str:
+    """What a checkpoint holds, in words, for the message of an interrupted run."""
+    path = Path(out_dir) / FOLDER / "state.json"
+    try:
+        stages = len(json.loads(path.read_text(encoding="utf-8"))["stages"])
+    except (OSError, ValueError, KeyError):
+        stages = 0
+    fits = sorted((Path(out_dir) / FOLDER / "fits").glob("*/*/fit.json"))
+    epochs = 0
+    for fit in fits:
+        try:
+            epochs = max(epochs, json.loads(fit.read_text(encoding="utf-8"))["epoch"])
+        except (OSError, ValueError, KeyError):
+            pass
+    kept = f"{stages} finished stage(s)"
+    if epochs:
+        kept += f" and an unfinished fit at epoch {epochs}"
+    return kept
+
+
+# -- An unfinished fit --------------------------------------------------------------------------------
+
+
+def _early_stopping(callbacks) -> list:
+    import keras
+
+    return [c for c in callbacks if isinstance(c, keras.callbacks.EarlyStopping)]
+
+
+class FitCheckpoint:
+    """Saves a `fit` at the end of each epoch into `folder` and restores it: `resume(model,
+    callbacks)` before `fit` gives the epoch to start from and the history so far; `callback(...)`
+    is the Keras callback that saves (put it after the callbacks whose state it keeps)."""
+
+    def __init__(self, folder: Path, run: RunCheckpoint | None = None):
+        self.folder, self.run = Path(folder), run
+        self.history: dict[str, list] = {}
+        self.epoch = 0
+        self.stopped = False
+
+    @property
+    def state_path(self) -> Path:
+        return self.folder / "fit.json"
+
+    def resume(self, model, callbacks) -> int:
+        """Restore the model, its optimizer and `callbacks`' early stopping from the last finished
+        epoch, if there is one; the epoch to start from."""
+        if not self.state_path.is_file():
+            return 0
+        try:
+            state = json.loads(self.state_path.read_text(encoding="utf-8"))
+            arrays = _load_npz(self.folder / state["arrays"])
+            self._restore(model, callbacks, state, arrays)
+        except Exception as error:
+            run = next((p for p in self.folder.parents if p.name == FOLDER), self.folder)
+            raise CheckpointError(
+                f"--resume: the fit checkpoint in {self.folder} is truncated or corrupt "
+                f"({type(error).__name__}: {' '.join(str(error).split())[:200]}); delete "
+                f"{run} to start over"
+            ) from None
+        self.epoch, self.history, self.stopped = state["epoch"], state["history"], state["stopped"]
+        return self.epoch
+
+    def _restore(self, model, callbacks, state: dict, arrays: dict) -> None:
+        if model.optimizer is not None and not model.optimizer.built:
+            model.optimizer.build(model.trainable_variables)
+        variables = list(model.variables) + list(model.optimizer.variables)
+        if len(variables) != state["variables"]:
+            raise ValueError(f"{state['variables']} variables saved, the model has {len(variables)}")
+        for i, variable in enumerate(variables):
+            value = arrays[f"v{i}"]
+            if tuple(value.shape) != tuple(variable.shape):
+                raise ValueError(f"variable {i}: shape {value.shape}, expected {variable.shape}")
+            variable.assign(value)
+        self._pending = (state.get("early_stopping", []), arrays)
+
+    def restore_callbacks(self, callbacks) -> None:
+        """Early stopping's counters and best weights, after its on_train_begin has reset them."""
+        saved, arrays = getattr(self, "_pending", ([], {}))
+        for index, (callback, values) in enumerate(zip(_early_stopping(callbacks), saved)):
+            callback.wait, callback.stopped_epoch = values["wait"], values["stopped_epoch"]
+            callback.best, callback.best_epoch = values["best"], values["best_epoch"]
+            count = values["best_weights"]
+            if count is not None:
+                callback.best_weights = [arrays[f"es{index}_{j}"] for j in range(count)]
+
+    def save(self, model, callbacks, epoch: int, logs: dict) -> None:
+        """The state at the end of `epoch` (0-based): the variables first, then fit.json naming them."""
+        for key, value in (logs or {}).items():
+            self.history.setdefault(key, []).append(float(value))
+        if not model.optimizer.built:  # as resume() builds it: the same variables either way
+            model.optimizer.build(model.trainable_variables)
+        arrays = {}
+        variables = list(model.variables) + list(model.optimizer.variables)
+        for i, variable in enumerate(variables):
+            arrays[f"v{i}"] = np.asarray(variable.numpy())
+        early = []
+        for index, callback in enumerate(_early_stopping(callbacks)):
+            best = callback.best_weights
+            early.append(
+                {
+                    "wait": callback.wait,
+                    "stopped_epoch": callback.stopped_epoch,
+                    "best": None if callback.best is None else float(callback.best),
+                    "best_epoch": callback.best_epoch,
+                    "best_weights": None if best is None else len(best),
+                }
+            )
+            for j, weight in enumerate(best or []):
+                arrays[f"es{index}_{j}"] = np.asarray(weight)
+        name = f"epoch_{epoch + 1}.npz"
+        atomic_write_bytes(self.folder / name, _npz_bytes(arrays))
+        state = {
+            "epoch": epoch + 1,
+            "stopped": bool(model.stop_training),
+            "history": self.history,
+            "variables": len(variables),
+            "early_stopping": early,
+            "arrays": name,
+        }
+        atomic_write_text(self.state_path, json.dumps(state) + "\n")
+        for old in self.folder.glob("epoch_*.npz"):
+            if old.name != name:
+                old.unlink(missing_ok=True)
+        if self.run is not None:
+            self.run.epoch_saved()
+
+    def callback(self, callbacks):
+        """The Keras callback: restores early stopping on train begin, saves on every epoch end."""
+        import keras
+
+        checkpoint = self
+
+        class SaveEveryEpoch(keras.callbacks.Callback):
+            def on_train_begin(self, logs=None):
+                checkpoint.restore_callbacks(callbacks)
+
+            def on_epoch_end(self, epoch, logs=None):
+                checkpoint.save(self.model, callbacks, epoch, logs)
+
+        return SaveEveryEpoch()
