@@ -1,0 +1,313 @@
+"""What a run keeps and how it comes back (issue 12): fail-fast output folders, saved models that
+reload to the same predictions, kill-and-resume to the same metrics, refused checkpoints, Ctrl-C, and
+`all --resume`. Each resumed run is compared with the session's uninterrupted quick run."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from common.checkpoint import FOLDER, KILL_AFTER
+from recipes import NAMES, registry
+from tests.conftest import ROOT, error_lines, run_cli, without_timings
+
+TIMINGS = ("seconds", "items_per_second", "train_seconds", "pretrain_seconds", "target_seconds",
+           "fit_seconds", "seconds_per_epoch")  # fmt: skip
+
+
+def comparable(metrics: dict) -> dict:
+    """Results without wall-clock figures: what must repeat exactly between two runs."""
+    return without_timings(metrics["results"], lambda key: key in TIMINGS)
+
+
+def recipe_cli(recipe: str, *argv: str, env=None, timeout=600) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", f"recipes.{recipe}", *argv],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+    )
+
+
+# -- Fail fast on paths ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("recipe", NAMES)
+def test_an_unwritable_output_dir_exits_2_before_anything_runs(recipe, tmp_path):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")
+    started = time.monotonic()
+    result = recipe_cli(recipe, "--quick", "--output-dir", str(blocker / "out"), timeout=120)
+    assert result.returncode == 2
+    lines = error_lines(result.stderr)
+    assert len(lines) == 1 and f"--output-dir {blocker / 'out'}: cannot write there" in lines[0]
+    assert "Not a directory" in lines[0]
+    assert "device:" not in result.stdout  # nothing was set up, let alone trained
+    assert time.monotonic() - started < 60
+    assert blocker.read_text() == "not a folder"
+
+
+def test_all_with_an_unwritable_output_dir_exits_2(tmp_path):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("")
+    result = run_cli("recipes", "all", "--quick", "--output-dir", str(blocker / "out"))
+    assert result.returncode == 2 and "cannot write there" in result.stderr
+    assert "===" not in result.stdout
+
+
+def test_the_probe_leaves_no_folder_behind_on_bad_input(tmp_path):
+    """The output folder is probed first; bad input found after that still leaves nothing."""
+    (tmp_path / "empty.csv").write_text("")
+    out = tmp_path / "new" / "deeper"
+    argv = ["--dataset", f"csv:{tmp_path}/empty.csv", "--target", "y", "--output-dir", str(out)]
+    result = recipe_cli("mlp_classifier", *argv)
+    assert result.returncode == 2 and "is empty" in result.stderr
+    assert not (tmp_path / "new").exists()
+
+
+# -- Models you can keep --------------------------------------------------------------------------
+
+
+def test_every_kept_model_reloads_in_safe_mode_to_the_same_outputs(quick_outputs):
+    """Each model a quick run lists in results.models loads with keras.models.load_model (safe mode
+    on) and gives, for the example inputs on its card, exactly the outputs the run's model gave, and
+    (a classifier) the same classes from model.predict."""
+    import keras
+
+    seen = 0
+    for recipe in registry().values():
+        for run in recipe.runs:
+            folder = quick_outputs.root / recipe.name / run.subdir
+            models = json.loads((folder / "metrics.json").read_text())["results"].get("models", {})
+            if not run.flags or "--scenario" in run.flags:  # every comparison run keeps its models
+                assert models, f"{folder}: no models kept"
+            for name, info in models.items():
+                assert isinstance(info["seed"], int), name
+                card = json.loads((folder / name).with_suffix(".json").read_text())
+                model = keras.models.load_model(folder / name, safe_mode=True)
+                example = np.asarray(card["example"]["inputs"], dtype=np.float32)
+                expected = np.asarray(card["example"]["outputs"], dtype=np.float32)
+                np.testing.assert_array_equal(np.asarray(model(example, training=False)), expected)
+                if "classes" in card:  # a classifier (its outputs probabilities or logits)
+                    predicted = model.predict(example, verbose=0).argmax(axis=1)
+                    assert predicted.tolist() == expected.argmax(axis=1).tolist(), name
+                assert list(model.input_shape[1:]) == card["input_shape"]
+                seen += 1
+    assert seen >= 5 * 2
+
+
+def test_models_stay_out_of_git():
+    ignored = subprocess.run(
+        ["git", "check-ignore", "outputs/rnn_sequence/models/mnist1d_simple.keras"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert ignored.returncode == 0, "models under outputs/ must be gitignored"
+
+
+# -- Kill and resume ------------------------------------------------------------------------------
+
+
+def kill_then_resume(recipe: str, kill_after: str, tmp_path: Path, argv=("--quick",)) -> dict:
+    """Run `recipe` until it SIGKILLs itself right after its first saved stage (or epoch), check what
+    it left, then resume it; the resumed run's metrics."""
+    out = tmp_path / recipe
+    args = [*argv, "--output-dir", str(out)]
+    killed = recipe_cli(recipe, *args, env={KILL_AFTER: kill_after})
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+    assert not (out / "metrics.json").exists() and (out / FOLDER / "state.json").is_file()
+    resumed = recipe_cli(recipe, *args, "--resume")
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert "--resume: " in resumed.stdout and " read from " in resumed.stdout
+    assert not (out / FOLDER).exists(), "a finished run leaves no checkpoint"
+    return json.loads((out / "metrics.json").read_text())
+
+
+@pytest.mark.parametrize(
+    "recipe, kill_after",
+    [
+        ("rnn_sequence", "stage:1"),  # after the first seed of the first cell
+        ("activations", "stage:1"),
+        ("transfer_learning", "epoch:1"),  # in the middle of pretraining's fit: epoch 1 of 2
+    ],
+)
+def test_a_killed_run_resumes_to_the_uninterrupted_metrics(recipe, kill_after, quick_outputs, tmp_path):
+    resumed = kill_then_resume(recipe, kill_after, tmp_path)
+    assert comparable(resumed) == comparable(quick_outputs.metrics(recipe))
+
+
+def test_a_fit_killed_mid_way_with_early_stopping_resumes_exactly(tmp_path):
+    """mlp_classifier beyond --quick's two epochs: killed after epoch 3 of a fit that early stopping
+    ends at epoch 5, it restores the weights, Adam, the random shifts' seeds and early stopping's
+    counters and best weights, and ends where the uninterrupted fit did."""
+    argv = ("--dataset", "mnist1d", "--epochs", "20", "--patience", "1", "--learning-rate", "0.05",
+            "--hidden", "32")  # fmt: skip
+    straight = recipe_cli("mlp_classifier", *argv, "--output-dir", str(tmp_path / "straight"))
+    assert straight.returncode == 0, straight.stderr[-2000:]
+    expected = json.loads((tmp_path / "straight" / "metrics.json").read_text())
+    assert 3 < expected["results"]["per_seed"][0]["epochs"] < 20  # early stopping ended it
+    resumed = kill_then_resume("mlp_classifier", "epoch:3", tmp_path, argv)
+    assert comparable(resumed) == comparable(expected)
+
+
+def test_online_learning_killed_from_outside_resumes_to_the_same_metrics(quick_outputs, tmp_path):
+    """A SIGKILL from another process, at whatever moment the first stage is on disk."""
+    out = tmp_path / "online"
+    argv = [sys.executable, "-m", "recipes.online_learning", "--quick", "--output-dir", str(out)]
+    state = out / FOLDER / "state.json"
+    process = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline and process.poll() is None:
+            if state.is_file() and json.loads(state.read_text())["stages"]:
+                process.send_signal(signal.SIGKILL)
+                break
+            time.sleep(0.01)
+        assert process.wait(timeout=60) == -signal.SIGKILL, "the run ended before it was killed"
+    finally:
+        if process.poll() is None:
+            process.kill()
+    result = subprocess.run([*argv, "--resume"], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+    resumed = json.loads((out / "metrics.json").read_text())
+    assert comparable(resumed) == comparable(quick_outputs.metrics("online_learning"))
+
+
+# -- Refused checkpoints --------------------------------------------------------------------------
+
+
+def test_checkpoints_from_other_flags_or_versions_or_corrupt_ones_are_refused(tmp_path):
+    out = tmp_path / "rnn"
+    args = ["--quick", "--task", "adding", "--output-dir", str(out)]
+    killed = recipe_cli("rnn_sequence", *args, env={KILL_AFTER: "stage:1"})
+    assert killed.returncode == -signal.SIGKILL
+    state_path = out / FOLDER / "state.json"
+    good = state_path.read_text()
+
+    def refused(*extra: str) -> str:
+        result = recipe_cli("rnn_sequence", *args, *extra, "--resume", timeout=120)
+        assert result.returncode == 2, result.stderr[-2000:]
+        lines = error_lines(result.stderr)
+        assert len(lines) == 1 and lines[0].startswith("python -m recipes.rnn_sequence: error:")
+        assert not (out / "metrics.json").exists()
+        return lines[0]
+
+    assert "other flags (--adding-units 32 there, 8 here)" in refused("--adding-units", "8")
+    state = json.loads(good)
+    state["fingerprint"]["versions"]["tensorflow"] = "1.0.0"
+    state_path.write_text(json.dumps(state))
+    assert "other library versions (tensorflow '1.0.0' there" in refused()
+    state_path.write_text(good[: len(good) // 2])  # truncated
+    assert "is truncated or corrupt" in refused()
+    state_path.write_text(good)
+    assert recipe_cli("rnn_sequence", *args, "--resume").returncode == 0  # the good one still works
+
+
+@pytest.mark.parametrize("damage", ["garbage", "truncated", "pickle"])
+def test_damaged_stage_arrays_are_refused_and_never_unpickled(damage, tmp_path):
+    """Stage arrays are read with allow_pickle=False: garbage, a truncated file and an object
+    array (a pickle, which could run code) are each refused with a CheckpointError."""
+    from common.checkpoint import CheckpointError, RunCheckpoint, fingerprint
+
+    args = type("Args", (), {})()
+    checkpoint = RunCheckpoint(tmp_path, fingerprint("demo", args), resume=False)
+    assert checkpoint.stage("one", lambda: {"values": np.arange(3)})["values"].tolist() == [0, 1, 2]
+    again = RunCheckpoint(tmp_path, fingerprint("demo", args), resume=True)  # reads back fine
+    assert again.stage("one", lambda: pytest.fail("recomputed"))["values"].tolist() == [0, 1, 2]
+    stage_file = tmp_path / FOLDER / "stages" / "0.npz"
+    if damage == "garbage":
+        stage_file.write_bytes(b"PK\x03\x04 not really a zip")
+    elif damage == "truncated":
+        stage_file.write_bytes(stage_file.read_bytes()[:40])
+    else:
+        np.savez(stage_file, a0=np.array([object()], dtype=object))
+    with pytest.raises(CheckpointError, match="cannot be read"):
+        RunCheckpoint(tmp_path, fingerprint("demo", args), resume=True)
+
+
+def test_a_damaged_fit_checkpoint_is_refused(tmp_path):
+    import keras
+
+    from common.checkpoint import CheckpointError, FitCheckpoint
+
+    inputs = keras.Input((3,))
+    model = keras.Model(inputs, keras.layers.Dense(2)(inputs))
+    model.compile("adam", "mse")
+    saver = FitCheckpoint(tmp_path / "fit")
+    saver.save(model, [], 0, {"loss": 1.0})
+    assert FitCheckpoint(tmp_path / "fit").resume(model, []) == 1
+    (tmp_path / "fit" / "epoch_1.npz").write_bytes(b"garbage")
+    with pytest.raises(CheckpointError, match="truncated or corrupt"):
+        FitCheckpoint(tmp_path / "fit").resume(model, [])
+
+
+# -- Ctrl-C ---------------------------------------------------------------------------------------
+
+
+def test_ctrl_c_says_what_was_kept_and_how_to_resume_and_exits_130(tmp_path):
+    out = tmp_path / "act"
+    argv = ["--quick", "--output-dir", str(out)]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "recipes.activations", *argv],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    state = out / FOLDER / "state.json"
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and process.poll() is None:
+        if state.is_file() and json.loads(state.read_text())["stages"]:
+            process.send_signal(signal.SIGINT)
+            break
+        time.sleep(0.01)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, stderr[-2000:]
+    lines = error_lines(stderr)
+    assert len(lines) == 1, stderr
+    assert "interrupted; metrics.json not written; kept " in lines[0]
+    assert lines[0].endswith(f"resume with: python -m recipes.activations {' '.join(argv)} --resume")
+    assert not (out / "metrics.json").exists()
+    assert not [p for p in out.rglob("*.tmp*")], "a half-written file was left"
+
+
+# -- all --resume ---------------------------------------------------------------------------------
+
+
+def test_all_resume_skips_the_runs_it_finished_and_refuses_another_runs_state(tmp_path):
+    from common.checkpoint import versions
+    from recipes.__main__ import ALL_STATE
+
+    root = tmp_path / "outputs"
+    root.mkdir()
+    labels = [
+        name + (f" ({run.subdir})" if run.subdir else "")
+        for name, recipe in registry().items()
+        for run in recipe.runs
+    ]
+    done = {label: {"seconds": 1.0, "exit_code": 0, "error": None} for label in labels}
+    del done["mlp_classifier"]
+    state = {"fingerprint": {"recipe": "all", "flags": {"quick": True}, "versions": versions()}}
+    (root / ALL_STATE).write_text(json.dumps({**state, "finished": done}))
+    result = run_cli("recipes", "all", "--quick", "--resume", "--output-dir", str(root))
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.count("finished before, skipped (--resume)") == len(labels) - 1
+    assert "=== mlp_classifier: python -m recipes.mlp_classifier" in result.stdout
+    assert (root / "mlp_classifier" / "metrics.json").is_file()
+    assert not (root / ALL_STATE).exists(), "a finished `all` leaves nothing to resume"
+
+    state["fingerprint"]["flags"]["quick"] = False  # made by a full `all`
+    (root / ALL_STATE).write_text(json.dumps({**state, "finished": done}))
+    result = run_cli("recipes", "all", "--quick", "--resume", "--output-dir", str(root))
+    assert result.returncode == 2 and "other flags (--quick False there, True here)" in result.stderr
