@@ -318,7 +318,10 @@ def test_reset_optimizer_zeroes_state_but_keeps_the_learning_rate():
 
 
 def harness_args(**flags) -> Namespace:
-    values = dict(quick=False, seed=3, seeds=2, epochs=30, output_dir="unused", items=None)
+    import tempfile
+
+    folder = tempfile.mkdtemp(prefix="harness-")  # a run's stages are recorded under its folder
+    values = dict(quick=False, seed=3, seeds=2, epochs=30, output_dir=folder, items=None)
     return Namespace(**{**values, **flags})
 
 
