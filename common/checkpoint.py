@@ -133,7 +133,6 @@ class RunCheckpoint:
         self.folder = Path(out_dir) / FOLDER
         self.fingerprint = fingerprint
         self.stages: dict[str, dict] = {}
-        self.arrays: dict[str, dict] = {}  # stage key -> its arrays
         self.current: str | None = None
         self._fits_in_stage = 0
         self._saved_stages = self._saved_epochs = 0
@@ -176,7 +175,6 @@ class RunCheckpoint:
                     f"--resume: stage {key!r} of {self.state_path} cannot be read "
                     f"({type(error).__name__}: {error}); delete {self.folder} to start over"
                 ) from None
-            self.arrays[key] = arrays
         print(f"--resume: {describe_kept(self.folder.parent)} read from {self.folder}", flush=True)
 
     def _write_state(self) -> None:
