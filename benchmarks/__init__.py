@@ -1,0 +1,1 @@
+"""Speed beside the peers the recipes' tables compare against: `python -m benchmarks`."""

@@ -1,0 +1,34 @@
+"""`python -m benchmarks`, in miniature: every ratio measured from both sides, with accuracies."""
+
+from __future__ import annotations
+
+from tests.conftest import assert_outputs_contract, run_cli
+
+
+def test_benchmarks_measure_each_ratio_beside_both_accuracies(tmp_path):
+    out = tmp_path / "bench"
+    argv = ["--repeats", "2", "--items", "1000", "--tile", "1", "--epochs", "2", "--no-recipes"]
+    result = run_cli("benchmarks", *argv, "--output-dir", str(out))
+    assert result.returncode == 0, result.stderr[-2000:]
+    metrics = assert_outputs_contract(out, "benchmarks", figures=("ratios",), quick=None)
+    results = metrics["results"]
+    for stream in ("sea", "agrawal"):
+        r = results["online"][stream]
+        assert len(r["keras_mlp"]["per_repeat"]) == 2 and len(r["river_lr"]["per_repeat"]) == 2
+        keras_speed, river_speed = r["keras_mlp"]["items_per_second"], r["river_lr"]["items_per_second"]
+        assert keras_speed > 0 and river_speed > 0 and r["ratio"] == keras_speed / river_speed
+        assert r["keras_mlp"]["accuracy"] > 0.5 and r["river_lr"]["accuracy"] > 0.5  # two classes
+    mlp = results["mlp"]
+    assert mlp["setup"] == {"rows": 1797, "epochs": 2, "batch": 200, "network": "64-128-64-10"}
+    for side in ("keras_fit", "keras_fit_spe32", "sklearn_mlp"):
+        assert mlp[side]["samples_per_second"] > 0 and mlp[side]["accuracy"] > 0.1  # ten classes
+    peer = mlp["sklearn_mlp"]["samples_per_second"]
+    assert mlp["ratio"] == mlp["keras_fit"]["samples_per_second"] / peer
+    assert "recipes" not in results
+
+
+def test_benchmarks_refuse_an_unwritable_output_dir(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    result = run_cli("benchmarks", "--output-dir", str(blocker / "out"))
+    assert result.returncode == 2 and "cannot write there" in result.stderr
