@@ -1,1 +1,47 @@
-"""Speed beside the peers the recipes' tables compare against: `python -m benchmarks`."""
+"""Speed beside the peers the recipes' tables compare against: `python -m benchmarks`.
+
+`BENCHMARKS` declares the ratios the README's results table shows (through `python -m recipes report`),
+as a recipe declares its headline numbers."""
+
+from common.harness import DefaultRun, Headline, Recipe
+
+
+def _ratio(label: str, path: str, peer: str, peer_path: str) -> Headline:
+    return Headline(label, path, beside_label=peer, beside_path=peer_path)
+
+
+BENCHMARKS = Recipe(
+    "benchmarks",
+    "Benchmarks",
+    "speed ratios beside river and scikit-learn (above 1: Keras faster)",
+    runs=(
+        DefaultRun(
+            headlines=(
+                _ratio(
+                    "SEA, Keras online learner items/s over river LR's, median of 3",
+                    "results.online.sea.ratio",
+                    "river LR items/s",
+                    "results.online.sea.river_lr.items_per_second",
+                ),
+                _ratio(
+                    "Agrawal, Keras online learner items/s over river LR's, median of 3",
+                    "results.online.agrawal.ratio",
+                    "river LR items/s",
+                    "results.online.agrawal.river_lr.items_per_second",
+                ),
+                _ratio(
+                    "MLP training, Keras fit samples/s over MLPClassifier's, median of 3",
+                    "results.mlp.ratio",
+                    "MLPClassifier samples/s",
+                    "results.mlp.sklearn_mlp.samples_per_second",
+                ),
+                _ratio(
+                    "the same with steps_per_execution=32",
+                    "results.mlp.ratio_spe32",
+                    "MLPClassifier samples/s",
+                    "results.mlp.sklearn_mlp.samples_per_second",
+                ),
+            )
+        ),
+    ),
+)

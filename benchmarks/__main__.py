@@ -192,11 +192,15 @@ def plot(metrics: dict, out_dir: Path) -> None:
     save_figure(fig, out_dir / "ratios.png")
 
 
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """--help: the description as written, every flag with its default."""
+
+
 def main(argv=None) -> int:
     parser = RecipeArgumentParser(
         prog="python -m benchmarks",
         description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     parser.add_argument("--repeats", type=positive_int, default=3, help="repeats per side (median)")
     parser.add_argument("--items", type=positive_int, default=20000, help="items per online stream")

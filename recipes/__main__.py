@@ -179,10 +179,11 @@ def headline_rows(run: DefaultRun, metrics: dict | None) -> list[dict]:
     return rows
 
 
-def collect(root: Path, relative_to: Path) -> list[dict]:
-    """The gallery's sections: every recipe's runs, metrics, figures and headline rows."""
+def collect(root: Path, relative_to: Path, recipes=None) -> list[dict]:
+    """The gallery's sections: every recipe's (or each of `recipes`') runs, metrics, figures and
+    headline rows."""
     sections = []
-    for recipe in registry().values():
+    for recipe in recipes if recipes is not None else registry().values():
         runs = []
         for run in recipe.runs:
             folder = output_dir(root, recipe, run)
@@ -214,6 +215,13 @@ def collect(root: Path, relative_to: Path) -> list[dict]:
     return sections
 
 
+def report_sections(root: Path, relative_to: Path) -> list[dict]:
+    """The README table's sections: every recipe's, then the benchmarks' speed ratios."""
+    from benchmarks import BENCHMARKS
+
+    return collect(root, relative_to, [*registry().values(), BENCHMARKS])
+
+
 def write_gallery(root: Path) -> Path:
     root.mkdir(parents=True, exist_ok=True)
     return atomic_write_text(root / "index.html", gallery.render_index(collect(root, root)))
@@ -221,7 +229,7 @@ def write_gallery(root: Path) -> Path:
 
 def report(readme: Path, root: Path) -> int:
     """Rewrite the README's results table from saved metrics (paths relative to the README)."""
-    table = gallery.render_results_table(collect(root, readme.parent))
+    table = gallery.render_results_table(report_sections(root, readme.parent))
     text = readme.read_text(encoding="utf-8")
     try:
         updated = gallery.replace_readme_block(text, table)

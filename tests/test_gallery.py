@@ -10,8 +10,8 @@ import subprocess
 import pytest
 
 from recipes import NAMES, gallery, registry
-from recipes.__main__ import collect
 from recipes.__main__ import main as collection_main
+from recipes.__main__ import report_sections
 from tests.conftest import ROOT
 
 
@@ -25,7 +25,7 @@ def find_chromium() -> str | None:
 
 def test_readme_results_block_is_what_report_writes_from_committed_outputs():
     committed = (ROOT / "README.md").read_text()
-    table = gallery.render_results_table(collect(ROOT / "outputs", ROOT))
+    table = gallery.render_results_table(report_sections(ROOT / "outputs", ROOT))
     assert gallery.replace_readme_block(committed, table) == committed, (
         "the README's results table is stale: run `python -m recipes report`"
     )
