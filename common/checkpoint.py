@@ -132,7 +132,8 @@ class RunCheckpoint:
     def __init__(self, out_dir: Path, fingerprint: dict, resume: bool):
         self.folder = Path(out_dir) / FOLDER
         self.fingerprint = fingerprint
-        self.stages: dict[str, dict] = {}
+        self.stages: dict[str, dict] = {}  # key -> record, as stage() returns it
+        self.entries: dict[str, dict] = {}  # key -> its state.json entry: JSON, and its .npz's name
         self.current: str | None = None
         self._fits_in_stage = 0
         self._saved_stages = self._saved_epochs = 0
@@ -170,6 +171,7 @@ class RunCheckpoint:
             try:
                 arrays = _load_npz(self.folder / entry["arrays"]) if entry.get("arrays") else {}
                 self.stages[key] = _decode(entry["record"], arrays)
+                self.entries[key] = entry
             except Exception as error:  # a missing, truncated or foreign .npz, a malformed entry
                 raise CheckpointError(
                     f"--resume: stage {key!r} of {self.state_path} cannot be read "
@@ -178,15 +180,7 @@ class RunCheckpoint:
         print(f"--resume: {describe_kept(self.folder.parent)} read from {self.folder}", flush=True)
 
     def _write_state(self) -> None:
-        stages = {}
-        for index, (key, record) in enumerate(self.stages.items()):
-            arrays: dict = {}
-            encoded = _encode(record, arrays)
-            entry = {"record": encoded}
-            if arrays:
-                entry["arrays"] = f"stages/{index}.npz"
-            stages[key] = entry
-        state = {"format": FORMAT, "fingerprint": self.fingerprint, "stages": stages}
+        state = {"format": FORMAT, "fingerprint": self.fingerprint, "stages": self.entries}
         atomic_write_text(self.state_path, json.dumps(state, indent=1) + "\n")
 
     def stage(self, key: str, compute) -> dict:
@@ -202,11 +196,12 @@ class RunCheckpoint:
         finally:
             self.current = None
         arrays: dict = {}
-        encoded = json.loads(json.dumps(_encode(record, arrays)))
+        entry = {"record": json.loads(json.dumps(_encode(record, arrays)))}
         if arrays:
-            index = len(self.stages)
-            atomic_write_bytes(self.folder / "stages" / f"{index}.npz", _npz_bytes(arrays))
-        self.stages[key] = _decode(encoded, arrays)
+            entry["arrays"] = f"stages/{len(self.entries)}.npz"
+            atomic_write_bytes(self.folder / entry["arrays"], _npz_bytes(arrays))
+        self.stages[key] = _decode(entry["record"], arrays)
+        self.entries[key] = entry
         self._write_state()
         shutil.rmtree(self.folder / "fits" / _slug(key), ignore_errors=True)
         self._saved_stages += 1
@@ -293,6 +288,7 @@ class FitCheckpoint:
         self.history: dict[str, list] = {}
         self.epoch = 0
         self.stopped = False
+        self._early_stopping: tuple[list, dict] = ([], {})  # read by resume(), set on train begin
 
     @property
     def state_path(self) -> Path:
@@ -328,11 +324,11 @@ class FitCheckpoint:
             if tuple(value.shape) != tuple(variable.shape):
                 raise ValueError(f"variable {i}: shape {value.shape}, expected {variable.shape}")
             variable.assign(value)
-        self._pending = (state.get("early_stopping", []), arrays)
+        self._early_stopping = (state.get("early_stopping", []), arrays)
 
     def restore_callbacks(self, callbacks) -> None:
         """Early stopping's counters and best weights, after its on_train_begin has reset them."""
-        saved, arrays = getattr(self, "_pending", ([], {}))
+        saved, arrays = self._early_stopping
         for index, (callback, values) in enumerate(zip(_early_stopping(callbacks), saved)):
             callback.wait, callback.stopped_epoch = values["wait"], values["stopped_epoch"]
             callback.best, callback.best_epoch = values["best"], values["best_epoch"]
