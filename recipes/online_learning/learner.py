@@ -27,8 +27,12 @@ class RunningScaler:
 
     def apply(self, x: np.ndarray) -> np.ndarray:
         """`x` scaled by the mean and variance as they stand (what the network reads)."""
+        return ((x - self.mean) / self.std()).astype(np.float32)
+
+    def std(self) -> np.ndarray:
+        """The running standard deviation, 1 where a feature has not varied."""
         std = np.sqrt(self.m2 / max(self.count, 1))
-        return ((x - self.mean) / np.where(std > 1e-8, std, 1.0)).astype(np.float32)
+        return np.where(std > 1e-8, std, 1.0)
 
 
 class KerasLearner:

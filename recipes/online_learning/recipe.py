@@ -133,12 +133,10 @@ def train_keras(harness, x, y, stream, args, seed: int, key: str, keep: bool) ->
     result["weights_finite"] = bool(all(np.isfinite(w).all() for w in learner.model.get_weights()))
     if keep:
         scaler = learner.scaler
-        std = np.sqrt(scaler.m2 / max(scaler.count, 1))
         harness.save_model(
             learner.model, f"{stream.name.lower()}_keras_mlp", seed=seed, output="logits",
             classes=[str(c) for c in stream.classes], features=list(stream.features),
-            scaling={"mean": scaler.mean, "std": np.where(std > 1e-8, std, 1.0)},
-            example=learner.scaler.apply(x[-4:]),
+            scaling={"mean": scaler.mean, "std": scaler.std()}, example=scaler.apply(x[-4:]),
         )  # fmt: skip
     return result
 
