@@ -5,7 +5,6 @@ reload to the same predictions, kill-and-resume to the same metrics, refused che
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -29,14 +28,27 @@ def comparable(metrics: dict) -> dict:
 
 
 def recipe_cli(recipe: str, *argv: str, env=None, timeout=600) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", f"recipes.{recipe}", *argv],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env={**os.environ, **(env or {})},
-    )
+    return run_cli(f"recipes.{recipe}", *argv, env=env, timeout=timeout)
+
+
+def signal_after_first_stage(recipe: str, argv: list[str], out: Path, sig, log: Path) -> int:
+    """Start `python -m recipes.<recipe> ARGV` and send it `sig` from this process as soon as its
+    first finished stage is on disk; its exit code (its stderr in `log`)."""
+    state = out / FOLDER / "state.json"
+    with open(log, "w") as stderr:
+        process = subprocess.Popen([sys.executable, "-m", f"recipes.{recipe}", *argv], cwd=ROOT,
+                                   stdout=subprocess.DEVNULL, stderr=stderr)  # fmt: skip
+        try:
+            deadline = time.monotonic() + 300
+            while time.monotonic() < deadline and process.poll() is None:
+                if state.is_file() and json.loads(state.read_text())["stages"]:
+                    process.send_signal(sig)
+                    break
+                time.sleep(0.01)
+            return process.wait(timeout=120)
+        finally:
+            if process.poll() is None:
+                process.kill()
 
 
 # -- Fail fast on paths ---------------------------------------------------------------------------
@@ -164,21 +176,10 @@ def test_a_fit_killed_mid_way_with_early_stopping_resumes_exactly(tmp_path):
 def test_online_learning_killed_from_outside_resumes_to_the_same_metrics(quick_outputs, tmp_path):
     """A SIGKILL from another process, at whatever moment the first stage is on disk."""
     out = tmp_path / "online"
-    argv = [sys.executable, "-m", "recipes.online_learning", "--quick", "--output-dir", str(out)]
-    state = out / FOLDER / "state.json"
-    process = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 300
-        while time.monotonic() < deadline and process.poll() is None:
-            if state.is_file() and json.loads(state.read_text())["stages"]:
-                process.send_signal(signal.SIGKILL)
-                break
-            time.sleep(0.01)
-        assert process.wait(timeout=60) == -signal.SIGKILL, "the run ended before it was killed"
-    finally:
-        if process.poll() is None:
-            process.kill()
-    result = subprocess.run([*argv, "--resume"], cwd=ROOT, capture_output=True, text=True)
+    argv = ["--quick", "--output-dir", str(out)]
+    code = signal_after_first_stage("online_learning", argv, out, signal.SIGKILL, tmp_path / "log")
+    assert code == -signal.SIGKILL, "the run ended before it was killed"
+    result = recipe_cli("online_learning", *argv, "--resume")
     assert result.returncode == 0, result.stderr[-2000:]
     resumed = json.loads((out / "metrics.json").read_text())
     assert comparable(resumed) == comparable(quick_outputs.metrics("online_learning"))
@@ -258,22 +259,9 @@ def test_a_damaged_fit_checkpoint_is_refused(tmp_path):
 def test_ctrl_c_says_what_was_kept_and_how_to_resume_and_exits_130(tmp_path):
     out = tmp_path / "act"
     argv = ["--quick", "--output-dir", str(out)]
-    process = subprocess.Popen(
-        [sys.executable, "-m", "recipes.activations", *argv],
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    state = out / FOLDER / "state.json"
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline and process.poll() is None:
-        if state.is_file() and json.loads(state.read_text())["stages"]:
-            process.send_signal(signal.SIGINT)
-            break
-        time.sleep(0.01)
-    _, stderr = process.communicate(timeout=120)
-    assert process.returncode == 130, stderr[-2000:]
+    code = signal_after_first_stage("activations", argv, out, signal.SIGINT, tmp_path / "log")
+    stderr = (tmp_path / "log").read_text()
+    assert code == 130, stderr[-2000:]
     lines = error_lines(stderr)
     assert len(lines) == 1, stderr
     assert "interrupted; metrics.json not written; kept " in lines[0]
