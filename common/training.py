@@ -107,14 +107,27 @@ def standard_callbacks(
     return callbacks
 
 
-def reinitialize(model) -> None:
-    """Fresh weights from each layer's initialiser (drawn from the current seed) and a fresh optimizer
-    state, keeping the model's traced train and test functions: on a small network, building a new
-    model per seed spends as long tracing them again as training.
+def reinitialize(model, seed: int | None = None) -> None:
+    """Fresh weights from each layer's initialiser (drawn from the current seed, or from `seed`: see
+    `reinitialize_weights`) and a fresh optimizer state, keeping the model's traced train and test
+    functions: on a small network, building a new model per seed spends as long tracing them again
+    as training."""
+    reinitialize_weights(model, seed)
+    reset_optimizer(model.optimizer)
+
+
+def reinitialize_weights(model, seed: int | None = None) -> None:
+    """Fresh weights from each layer's initialiser, drawn from the current seed, or with `seed` from
+    a generator of that seed alone (the global seed untouched: setting it clears TensorFlow's caches
+    of traced functions, which then cost milliseconds to set up again).
 
     A Keras 3 initialiser constructed with a seed repeats its values, so each is rebuilt from its
-    config without one: it then draws its seed from the generator `seed_everything` just reset.
+    config without one: it then draws its seed from the generator `seed_everything` just reset (or
+    from the one of `seed`).
     """
+    import keras
+
+    generator = keras.random.SeedGenerator(seed) if seed is not None else None
     for layer in model.layers:
         for weight, initializer in (("kernel", "kernel_initializer"), ("bias", "bias_initializer")):
             variable, init = getattr(layer, weight, None), getattr(layer, initializer, None)
@@ -122,9 +135,8 @@ def reinitialize(model) -> None:
                 continue
             config = init.get_config()
             if "seed" in config:
-                config["seed"] = None
+                config["seed"] = generator
             variable.assign(type(init).from_config(config)(variable.shape, variable.dtype))
-    reset_optimizer(model.optimizer)
 
 
 def reset_optimizer(optimizer) -> None:

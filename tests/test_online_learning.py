@@ -10,6 +10,9 @@ import numpy as np
 import pytest
 
 from recipes import online_learning as ol
+from recipes.online_learning import learner as online_learner
+from recipes.online_learning.prequential import Tracker
+from recipes.online_learning.recipe import prepare_stream
 from tests.conftest import assert_bad_input, assert_outputs_contract, assert_png
 from tests.conftest import without_timings as shared_without_timings
 
@@ -107,24 +110,68 @@ def test_recovery_samples_counts_items_until_back_within_two_points():
     assert ol.recovery_samples(correct, None) is None
 
 
+def run_engine(engine, batches, weights=None):
+    """The engine's compiled loop on `batches` (4 rows of one feature each, label 0), rate 0.01."""
+    chunk, x = online_learner.CHUNK, np.zeros((online_learner.CHUNK, 4, 1), np.float32)
+    w = np.zeros((chunk, 4), np.float32)
+    for k, batch in enumerate(batches):
+        x[k, :, 0], w[k] = batch, 1 if weights is None else weights[k]
+    rates = np.full(chunk, 0.01, np.float32)
+    engine.run(x, np.zeros((chunk, 4), np.int32), w, rates, np.int32(len(batches)))
+
+
 def test_replay_memory_keeps_the_last_items_and_forgets_them_on_a_drift():
     args = ol.build_parser().parse_args(["--batch-size", "4", "--memory", "8", "--replay", "16"])
     learner = ol.KerasLearner(1, 2, args, seed=0)
-    full = np.ones(4, np.float32)
-    for k in range(3):  # items 0..11 through a ring of 8
-        learner.step(np.arange(4 * k, 4 * k + 4, dtype=np.float32)[:, None], np.zeros(4, np.int32), full)
-    assert int(learner.stored.numpy()) == 12
-    assert sorted(learner.memory_x.numpy().ravel()) == list(range(4, 12))
-    recalled, _, weight = learner._recall(0)
+    engine = learner.engine
+    run_engine(engine, [np.arange(4 * k, 4 * k + 4) for k in range(3)])  # items 0..11, a ring of 8
+    assert int(engine.stored.numpy()) == 12
+    assert sorted(engine.memory_x.numpy().ravel()) == list(range(4, 12))
+    recalled, _, weight = engine._recall(0)
     assert set(recalled.numpy().ravel()) <= set(range(4, 12)) and weight.numpy().all()
 
-    learner.adapt_to_drift()  # the old concept's items are no longer recalled
-    assert not learner._recall(0)[2].numpy().any(), "nothing to recall right after a drift"
-    padded = np.array([1, 1, 0, 0], np.float32)  # a ragged batch: two real rows, two of padding
-    learner.step(np.array([[100], [101], [-1], [-1]], np.float32), np.zeros(4, np.int32), padded)
-    assert int(learner.stored.numpy()) == 14, "padding rows are not remembered"
-    recalled, _, weight = learner._recall(1)
+    learner.last = (np.zeros((12, 1)), np.zeros(12), 0, {})  # as if that chunk had been learned
+    learner.adapt_to_drift(learned=3)  # the old concept's items are no longer recalled
+    assert not engine._recall(0)[2].numpy().any(), "nothing to recall right after a drift"
+    # a ragged batch: two real rows, two of padding
+    run_engine(engine, [[100, 101, -1, -1]], weights=[[1, 1, 0, 0]])
+    assert int(engine.stored.numpy()) == 14, "padding rows are not remembered"
+    assert sorted(engine.memory_x.numpy().ravel())[-2:] == [100, 101]
+    assert -1 not in engine.memory_x.numpy(), "padding rows leave memory as it was"
+    recalled, _, weight = engine._recall(1)
     assert set(recalled.numpy().ravel()) == {100.0, 101.0} and weight.numpy().all()
+
+
+def counted(function, calls: list):
+    def wrapper():
+        calls.append(1)
+        return function()
+
+    return wrapper
+
+
+@pytest.mark.parametrize("adapt", ["--adapt", "--no-adapt"])
+def test_a_chunk_rolled_back_at_a_drift_learns_as_one_batch_per_call_would(adapt, monkeypatch):
+    """A chunk is predicted and learned in one call before ADWIN sees its errors; at a drift the
+    learner takes back the batches after it. That must give exactly what predicting, scoring and
+    learning one batch at a time gives."""
+    args = ol.build_parser().parse_args(["--items", "6000", "--no-progress", adapt])
+    stream, x, y, _ = prepare_stream("agrawal", args)
+    runs = {}
+    for name, chunk in (("chunked", online_learner.CHUNK), ("one batch per call", 1)):
+        learner = ol.KerasLearner(x.shape[1], len(stream.classes), args, seed=0)
+        learner.chunk_items = chunk * args.batch_size
+        roll_backs = []
+        monkeypatch.setattr(learner.engine, "roll_back", counted(learner.engine.roll_back, roll_backs))
+        tracker = Tracker(len(x), name, False)
+        ol.prequential(learner, x, y, tracker)
+        runs[name] = (tracker.correct.copy(), tracker.drift_points, len(roll_backs))
+    (chunked, drifts, roll_backs), (single, single_drifts, none) = runs.values()
+    # with --adapt a drift inside a chunk is taken back; without, the learner's course is unchanged
+    assert (roll_backs >= 1 if adapt == "--adapt" else roll_backs == 0) and none == 0
+    assert drifts == single_drifts and len(drifts) >= 1
+    np.testing.assert_array_equal(chunked, single)
+    assert chunked.mean() > 0.8
 
 
 def test_clean_records_rejects_malformed_records_and_keeps_the_rest():
