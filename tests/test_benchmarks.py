@@ -20,10 +20,14 @@ def test_benchmarks_measure_each_ratio_beside_both_accuracies(tmp_path):
         assert r["keras_mlp"]["accuracy"] > 0.5 and r["river_lr"]["accuracy"] > 0.5  # two classes
     mlp = results["mlp"]
     assert mlp["setup"] == {"rows": 1797, "epochs": 2, "batch": 200, "network": "64-128-64-10"}
-    for side in ("keras_fit", "keras_fit_spe32", "sklearn_mlp"):
+    keras_sides = ("keras_fit", "keras_fit_epoch_call", "keras_fit_warm")
+    for side in (*keras_sides, "sklearn_mlp"):
+        assert len(mlp[side]["per_repeat"]) == 2
         assert mlp[side]["samples_per_second"] > 0 and mlp[side]["accuracy"] > 0.1  # ten classes
     peer = mlp["sklearn_mlp"]["samples_per_second"]
-    assert mlp["ratio"] == mlp["keras_fit"]["samples_per_second"] / peer
+    for side in keras_sides:
+        assert mlp[side]["ratio"] == mlp[side]["samples_per_second"] / peer
+    assert mlp["ratio"] == mlp["keras_fit_warm"]["ratio"]
     assert "recipes" not in results
 
 
