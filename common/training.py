@@ -117,17 +117,18 @@ def reinitialize(model, seed: int | None = None) -> None:
 
 
 def reinitialize_weights(model, seed: int | None = None) -> None:
-    """Fresh weights from each layer's initialiser, drawn from the current seed, or with `seed` from
-    a generator of that seed alone (the global seed untouched: setting it clears TensorFlow's caches
-    of traced functions, which then cost milliseconds to set up again).
+    """Fresh weights from each layer's initialiser, drawn from the current seed; or, with `seed`, the
+    weights `seed_everything(seed)` would give, drawn without setting the global seed (which clears
+    TensorFlow's caches of traced functions: each then costs milliseconds to set up again).
 
     A Keras 3 initialiser constructed with a seed repeats its values, so each is rebuilt from its
-    config without one: it then draws its seed from the generator `seed_everything` just reset (or
-    from the one of `seed`).
+    config with a new seed: the next integer from Python's generator, as Keras draws one for an
+    initialiser made without a seed (from the global generator `seed_everything` just reset, or from
+    one seeded with `seed`; a test checks that both give a freshly built model's weights).
     """
-    import keras
+    import random
 
-    generator = keras.random.SeedGenerator(seed) if seed is not None else None
+    draw = (random.Random(seed) if seed is not None else random).randint
     for layer in model.layers:
         for weight, initializer in (("kernel", "kernel_initializer"), ("bias", "bias_initializer")):
             variable, init = getattr(layer, weight, None), getattr(layer, initializer, None)
@@ -135,7 +136,7 @@ def reinitialize_weights(model, seed: int | None = None) -> None:
                 continue
             config = init.get_config()
             if "seed" in config:
-                config["seed"] = generator
+                config["seed"] = draw(1, int(1e9))
             variable.assign(type(init).from_config(config)(variable.shape, variable.dtype))
 
 

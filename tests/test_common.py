@@ -302,6 +302,33 @@ def test_reinitialize_draws_fresh_weights_per_seed_and_resets_the_optimizer():
     assert model.train_function is traced  # nothing was traced again
 
 
+def test_reinitialize_with_a_seed_gives_a_fresh_model_of_that_seed_without_reseeding():
+    """`reinitialize_weights(model, seed)` gives the weights a model built right after
+    `seed_everything(seed)` has, whatever the global seed is, and leaves the global seed alone."""
+    import random
+
+    import keras
+
+    from common.training import reinitialize_weights, seed_everything
+
+    def build():
+        inputs = keras.Input((5,))
+        hidden = keras.layers.Dense(8, activation="relu")(inputs)
+        return keras.Model(inputs, keras.layers.Dense(3)(hidden))
+
+    for seed in (7, 8):
+        seed_everything(seed)
+        fresh = build().get_weights()
+        model = build()
+        seed_everything(123)
+        after_global_seed = random.random()
+        seed_everything(123)
+        reinitialize_weights(model, seed)
+        assert random.random() == after_global_seed, "the global generator was not used"
+        for got, expected in zip(model.get_weights(), fresh):
+            np.testing.assert_array_equal(got, expected)
+
+
 def test_reset_optimizer_zeroes_state_but_keeps_the_learning_rate():
     import keras
 
