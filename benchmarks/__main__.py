@@ -104,7 +104,8 @@ def keras_fit(model, x, y, x_eval, y_eval, epochs: int, batch: int, seed: int, p
 
     start = time.perf_counter()
     if pipeline:
-        model.fit(make_dataset(x, y, batch, shuffle=True, seed=seed), epochs=epochs, verbose=0)
+        data = make_dataset(x, y, batch, shuffle=True, seed=seed)  # reshuffled by tf.data
+        model.fit(data, epochs=epochs, shuffle=False, verbose=0)
     else:
         model.fit(x, y, batch_size=batch, epochs=epochs, shuffle=True, verbose=0)
     seconds = time.perf_counter() - start
