@@ -52,7 +52,7 @@ def online(stream: str, items: int, repeats: int) -> dict:
     from recipes.online_learning.prequential import Tracker, baseline_on_stream, learner_summary
     from recipes.online_learning.recipe import prepare_stream, prequential
 
-    seed_everything(0)
+    seed_everything(0)  # once, as the recipe does; each learner draws its weights from its seed
     runs = {"keras_mlp": [], "river_lr": []}
     for seed in range(repeats):
         args = online_args(items, seed)

@@ -20,7 +20,6 @@ class RunningScaler:
     def __init__(self, width: int):
         self.count, self.origin = 0, None
         self.sum, self.sum_sq = np.zeros(width), np.zeros(width)
-        self.mean, self.var = np.zeros(width), np.ones(width)
 
     def scale(self, x: np.ndarray, batch: int) -> np.ndarray:
         """`x` read as consecutive mini-batches of `batch` rows, each scaled by the mean and variance
@@ -32,22 +31,31 @@ class RunningScaler:
         counts = (self.count + ends)[:, None]
         sums = self.sum + np.cumsum(d, axis=0)[ends - 1]
         sums_sq = self.sum_sq + np.cumsum(d * d, axis=0)[ends - 1]
-        means, variances = sums / counts, np.maximum(sums_sq / counts - (sums / counts) ** 2, 0.0)
-        stds = np.sqrt(variances)
-        stds = np.where(stds > 1e-8, stds, 1.0)
         self.count, self.sum, self.sum_sq = int(counts[-1, 0]), sums[-1], sums_sq[-1]
-        self.mean, self.var = self.origin + means[-1], variances[-1]
+        means, stds = moments(counts, sums, sums_sq)
         rows = np.arange(len(x)) // batch
         return ((d - means[rows]) / stds[rows]).astype(np.float32)
+
+    @property
+    def mean(self) -> np.ndarray:
+        """The running mean."""
+        return self.origin + moments(self.count, self.sum, self.sum_sq)[0]
+
+    def std(self) -> np.ndarray:
+        """The running standard deviation, 1 where a feature has not varied."""
+        return moments(self.count, self.sum, self.sum_sq)[1]
 
     def apply(self, x: np.ndarray) -> np.ndarray:
         """`x` scaled by the mean and variance as they stand (what the network reads)."""
         return ((x - self.mean) / self.std()).astype(np.float32)
 
-    def std(self) -> np.ndarray:
-        """The running standard deviation, 1 where a feature has not varied."""
-        std = np.sqrt(self.var)
-        return np.where(std > 1e-8, std, 1.0)
+
+def moments(count, sums, sums_sq) -> tuple[np.ndarray, np.ndarray]:
+    """Mean (about the origin) and standard deviation (1 where a feature has not varied) of `count`
+    items from their sums and sums of squares."""
+    mean = sums / count
+    std = np.sqrt(np.maximum(sums_sq / count - mean**2, 0.0))
+    return mean, np.where(std > 1e-8, std, 1.0)
 
 
 class Engine:
@@ -104,11 +112,10 @@ class Engine:
         """Zero Adam's state (all but its rate) and the memory, key the replay draws by `seed`."""
         import tensorflow as tf
 
-        fresh = [v for v in self.optimizer.variables if v.name != "learning_rate"]
-        for v in [*fresh, self.memory_x, self.memory_y, self.stored, self.since]:
+        reset_optimizer(self.optimizer)
+        for v in (self.memory_x, self.memory_y, self.stored, self.since):
             v.assign(tf.zeros(v.shape, v.dtype))
         self.seed.assign(seed)
-        return seed
 
     def _chunk(self, xs, ys, ws, rates, count):
         """Save the state, then for each of the first `count` batches: set Adam's rate, predict the
@@ -127,9 +134,9 @@ class Engine:
         return predicted.stack()
 
     def _roll_back(self):
+        """The state as it was when the last chunk began."""
         for saved, variable in zip(self.saved, self.state):
             variable.assign(saved)
-        return self.stored
 
     def _step(self, x, y, weight):
         """Predict the new batch with the current weights; then take `steps` Adam steps, each on the new
