@@ -123,11 +123,12 @@ def recipe_parser(
     default_dataset: str | None = None,
     allow_csv: bool = False,
     tensorboard: bool = False,
+    distribute: bool = False,
 ) -> RecipeArgumentParser:
     """The parser every recipe starts from, with the shared flags and their defaults shown in --help.
 
     `--epochs` only where a recipe trains for epochs (`default_epochs`), `--tensorboard` only where it
-    writes TensorBoard logs."""
+    writes TensorBoard logs, `--distribute` (common/distribute.py) only where it trains with `fit`."""
     parser = RecipeArgumentParser(
         prog=f"python -m recipes.{name}",
         description=description,
@@ -167,6 +168,17 @@ def recipe_parser(
         shared.add_argument(
             "--tensorboard", action="store_true", help="write TensorBoard logs under OUTPUT_DIR/logs"
         )
+    if distribute:
+        from common.distribute import CHOICES, HELP, WORKER_TIMEOUT_S
+
+        shared.add_argument("--distribute", choices=CHOICES, default="auto", help=HELP)
+        shared.add_argument(
+            "--worker-timeout",
+            type=positive_float,
+            default=WORKER_TIMEOUT_S,
+            help="with --distribute multiworker: seconds to wait for every worker in TF_CONFIG to "
+            "join before giving up with an error",
+        )
     if datasets:
         shared.add_argument(
             "--dataset",
@@ -185,7 +197,13 @@ def run_main(name: str, parser: argparse.ArgumentParser, run, argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)
     try:
-        run(args)
+        if getattr(args, "distribute", None) is None:
+            run(args)
+        else:
+            from common.distribute import distributed
+
+            with distributed(args, parser.prog):
+                run(args)
     except UsageError as error:
         print(f"{parser.prog}: error: {error}", file=sys.stderr)
         return 2

@@ -1,28 +1,54 @@
 """What TensorFlow runs on. A GPU is picked up automatically when one is visible; memory growth is
-turned on so a recipe does not grab the whole card."""
+turned on so a recipe does not grab the whole card.
+
+Two environment variables shape the CPU, read before TensorFlow starts: TF_NUM_INTRAOP_THREADS
+(TensorFlow's own: the threads one op may use, which `python -m recipes all --jobs N` sets to divide
+the machine between its processes) and RECIPES_CPU_DEVICES=N, which splits the CPU into N logical
+devices so `--distribute mirrored` can run N replicas without a GPU (common/distribute.py)."""
 
 from __future__ import annotations
 
 import os
 
 _announced = False
+CPU_DEVICES = "RECIPES_CPU_DEVICES"
 
 
 def setup_device(verbose: bool = True) -> str:
-    """Turn on GPU memory growth, print one `device: ...` line (once per process), return it."""
+    """Configure the devices (`configure_devices`), print one `device: ...` line (once per process),
+    return it."""
     global _announced
-    import tensorflow as tf
-
-    for gpu in tf.config.list_physical_devices("GPU"):
-        try:
-            tf.config.experimental.set_memory_growth(gpu, True)
-        except RuntimeError:
-            pass  # already initialised in this process: growth was set the first time
+    configure_devices()
     device = describe_device()
     if verbose and not _announced:
         print(f"device: {device}", flush=True)
         _announced = True
     return device
+
+
+def configure_devices() -> None:
+    """GPU memory growth on, and the CPU split into RECIPES_CPU_DEVICES logical devices, before
+    TensorFlow starts its runtime (a no-op once it has: the first call's settings hold)."""
+    import tensorflow as tf
+
+    from common.cli import UsageError
+
+    text = os.environ.get(CPU_DEVICES, "") or "1"
+    if not text.isdigit() or int(text) < 1:
+        raise UsageError(f"{CPU_DEVICES}={text!r}: expected a whole number of devices, 1 or more")
+    if int(text) > 1:
+        cpu = tf.config.list_physical_devices("CPU")[0]
+        try:
+            tf.config.set_logical_device_configuration(
+                cpu, [tf.config.LogicalDeviceConfiguration()] * int(text)
+            )
+        except RuntimeError:
+            pass  # already initialised in this process: split the first time
+    for gpu in tf.config.list_physical_devices("GPU"):
+        try:
+            tf.config.experimental.set_memory_growth(gpu, True)
+        except RuntimeError:
+            pass  # already initialised in this process: growth was set the first time
 
 
 def describe_device() -> str:
@@ -36,8 +62,14 @@ def describe_device() -> str:
             details = tf.config.experimental.get_device_details(gpu)
             names.append(f"GPU:{index} {details.get('device_name', gpu.name)}")
         return ", ".join(names)
-    threads = tf.config.threading.get_intra_op_parallelism_threads() or _cpu_count()
-    return f"CPU ({threads} threads)"
+    threads = (
+        tf.config.threading.get_intra_op_parallelism_threads()
+        or int(os.environ.get("TF_NUM_INTRAOP_THREADS", "0") or 0)
+        or _cpu_count()
+    )
+    logical = len(tf.config.list_logical_devices("CPU"))
+    split = f", {logical} logical devices" if logical > 1 else ""
+    return f"CPU ({threads} threads{split})"
 
 
 def _cpu_count() -> int:

@@ -36,6 +36,7 @@ import numpy as np
 
 from common.checkpoint import FitCheckpoint, RunCheckpoint, fingerprint
 from common.cli import UsageError
+from common.distribute import current
 from common.results import (
     atomic_write_text,
     atomic_write_with,
@@ -259,11 +260,16 @@ class Harness:
         self.out_dir.mkdir(parents=True, exist_ok=True)
         duration = time.perf_counter() - self.started
         env = environment(self.setup_device())
+        if current() is not None:  # a recipe that trains under --distribute: how it was spread
+            env["distribution"] = current().describe(getattr(self.args, "batch_size", None))
         metrics = build_metrics(self.name, vars(self.args), results, references, duration, env)
         plot(metrics, self.out_dir)
         write_metrics(self.out_dir, metrics)
         self.checkpoint.remove()  # the run finished: nothing is left to resume
-        print(f"wrote {self.out_dir}/metrics.json and figures ({metrics['duration_s']:.0f} s in all)")
+        where = f"{self.out_dir}/metrics.json and figures"
+        if current() is not None and not current().is_chief:
+            where = f"this worker's copy ({current().task}) to a temporary folder, removed at exit"
+        print(f"wrote {where} ({metrics['duration_s']:.0f} s in all)")
         return metrics
 
 

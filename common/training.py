@@ -23,13 +23,17 @@ def seed_everything(seed: int, deterministic: bool = True) -> None:
 
 
 def make_dataset(x, y, batch_size: int, shuffle: bool = False, seed: int = 0):
-    """A cached, prefetched tf.data pipeline; shuffled each epoch with a fixed seed when asked."""
+    """A cached, prefetched tf.data pipeline of `batch_size` batches (the global batch under a
+    distribution strategy), sharded by data across workers; shuffled each epoch with a fixed seed
+    when asked."""
     import tensorflow as tf
+
+    from common.distribute import shard_by_data
 
     data = tf.data.Dataset.from_tensor_slices((x, y)).cache()
     if shuffle:
         data = data.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
-    return data.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+    return shard_by_data(data.batch(batch_size).prefetch(tf.data.AUTOTUNE))
 
 
 def fit(
@@ -45,7 +49,8 @@ def fit(
     checkpoint=None,
 ) -> dict[str, list[float]]:
     """`model.fit` on (x, y), reshuffled every epoch with `seed`, for `epochs` epochs; the history of
-    every epoch as plain floats.
+    every epoch as plain floats. `batch_size` is per replica of the strategy in scope
+    (common.distribute.global_batch).
 
     With `checkpoint` (a common.checkpoint.FitCheckpoint), the model, its optimizer and early
     stopping are saved at the end of every epoch, and a fit that was killed goes on from its last
@@ -53,7 +58,9 @@ def fit(
     counters, and the same shuffle order for the epochs still to come, so it ends where an
     uninterrupted fit would.
     """
-    train = make_dataset(x, y, batch_size, shuffle=True, seed=seed)
+    from common.distribute import global_batch
+
+    train = make_dataset(x, y, global_batch(batch_size), shuffle=True, seed=seed)
     callbacks = list(callbacks)
     start = 0
     if checkpoint is not None:

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 import common  # noqa: F401  (quiet TensorFlow before any recipe imports it)
-from common.cli import RecipeArgumentParser
+from common.cli import RecipeArgumentParser, positive_int
 from common.harness import DefaultRun, Recipe
 from common.references import REFERENCES
 from common.results import atomic_write_text, load_metrics
@@ -49,10 +49,15 @@ def run_one(command: list[str]) -> tuple[int, str]:
         sys.stderr.flush()
         tail = (tail + chunk)[-4096:]
     code = process.wait()
-    lines = [line.strip() for line in tail.decode(errors="replace").replace("\r", "\n").splitlines()]
+    return code, last_line(tail.decode(errors="replace").replace("\r", "\n").splitlines())
+
+
+def last_line(lines: list[str]) -> str:
+    """The last line of a run's stderr that is not TensorFlow's own logging: its error, if it failed."""
     noise = ("I0000", "W0000", "E0000", "WARNING: All log")
+    lines = [line.strip() for line in lines]
     lines = [line for line in lines if line and not line.startswith(noise)]
-    return code, lines[-1] if lines else ""
+    return lines[-1] if lines else ""
 
 
 ALL_STATE = ".run_all.checkpoint.json"  # the recipes an unfinished `all` has finished
@@ -77,8 +82,10 @@ def all_state(root: Path, args) -> tuple[dict, dict]:
 
 
 def run_all(args) -> int:
-    """Every recipe in its own process, so one failure cannot stop (or seed) the others. Each finished
-    run is recorded; `--resume` skips those and resumes the others (each from its own checkpoint)."""
+    """Every recipe in its own process, so one failure cannot stop (or seed) the others; with --jobs N,
+    N at a time, the longest first (by the last run's times), each given its share of the machine's
+    threads. Each finished run is recorded; `--resume` skips those and resumes the others (each from
+    its own checkpoint)."""
     from common.cli import UsageError
     from common.harness import check_writable
 
@@ -89,7 +96,7 @@ def run_all(args) -> int:
     except UsageError as error:
         print(f"python -m recipes all: error: {error}", file=sys.stderr)
         return 2
-    summary = {}
+    summary, pending = {}, []
     for recipe in registry().values():
         for run in recipe.runs:
             label = run_label(recipe, run)
@@ -101,34 +108,47 @@ def run_all(args) -> int:
             command += ["--output-dir", str(output_dir(root, recipe, run))]
             command += ["--quick"] if args.quick else []
             command += ["--resume"] if args.resume else []
-            print(f"\n=== {label}: python {' '.join(command[1:])}", flush=True)
-            start = time.perf_counter()
-            try:
+            pending.append((label, command))
+
+    def record(label: str, code: int, last_error: str, seconds: float, where: dict) -> None:
+        summary[label] = {
+            "seconds": round(seconds, 1),
+            "exit_code": code,
+            "error": last_error if code else None,
+            **where,
+        }
+        if code == 0:
+            finished[label] = summary[label]
+            state = {"fingerprint": fingerprint, "finished": finished}
+            atomic_write_text(root / ALL_STATE, json.dumps(state, indent=1) + "\n")
+
+    try:
+        if args.jobs == 1:
+            for label, command in pending:
+                print(f"\n=== {label}: python {' '.join(command[1:])}", flush=True)
+                start = time.perf_counter()
                 code, last_error = run_one(command)
-            except KeyboardInterrupt:
-                print(
-                    f"python -m recipes all: interrupted during {label}; {len(finished)} run(s) "
-                    f"finished and kept; resume with: python -m recipes all "
-                    f"{'--quick ' if args.quick else ''}--output-dir {root} --resume",
-                    file=sys.stderr,
-                )
-                return 130
-            summary[label] = {
-                "seconds": round(time.perf_counter() - start, 1),
-                "exit_code": code,
-                "error": last_error if code else None,
-            }
-            if code == 0:
-                finished[label] = summary[label]
-                state = {"fingerprint": fingerprint, "finished": finished}
-                atomic_write_text(root / ALL_STATE, json.dumps(state, indent=1) + "\n")
+                record(label, code, last_error, time.perf_counter() - start, {})
+        else:
+            run_parallel(longest_first(pending, root), args.jobs, record)
+    except KeyboardInterrupt:
+        print(
+            f"python -m recipes all: interrupted; {len(finished)} run(s) finished and kept; resume "
+            f"with: python -m recipes all {'--quick ' if args.quick else ''}--output-dir {root} "
+            f"--resume",
+            file=sys.stderr,
+        )
+        return 130
+    order = [run_label(recipe, run) for recipe in registry().values() for run in recipe.runs]
+    summary = {label: summary[label] for label in order if label in summary}  # registry order
     atomic_write_text(root / "run_all.json", json.dumps(summary, indent=2) + "\n")
     print("\nSummary (wall time per recipe):")
     for label, item in summary.items():
         status = (
             "ok" if item["exit_code"] == 0 else f"FAILED (exit {item['exit_code']}): {item['error']}"
         )
-        print(f"  {label:<32} {item['seconds']:7.1f} s  {status}")
+        where = f"  job {item['job']}, {item['threads']} thread(s)" if "job" in item else ""
+        print(f"  {label:<32} {item['seconds']:7.1f} s  {status}{where}")
     print(f"  {'all':<32} {sum(i['seconds'] for i in summary.values()):7.1f} s")
     redraw(root)
     failed = [label for label, item in summary.items() if item["exit_code"] != 0]
@@ -138,6 +158,89 @@ def run_all(args) -> int:
         print(f"{len(failed)} recipe run(s) failed: {', '.join(failed)}", file=sys.stderr)
         return 1
     return 0
+
+
+def longest_first(pending: list, root: Path) -> list:
+    """The runs ordered by their wall time in the last `all` into `root` (run_all.json), longest
+    first, so the long ones do not start last; runs it does not list keep the registry's order."""
+    try:
+        last = json.loads((root / "run_all.json").read_text(encoding="utf-8"))
+        seconds = {label: float(item["seconds"]) for label, item in last.items()}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        seconds = {}
+    return sorted(pending, key=lambda run: -seconds.get(run[0], 0.0))
+
+
+def run_parallel(pending: list, jobs: int, record) -> None:
+    """Run `pending` ((label, command) pairs) `jobs` at a time, each process given an equal share of
+    the machine's threads (TensorFlow's TF_NUM_INTRAOP_THREADS / TF_NUM_INTEROP_THREADS, OpenMP's
+    OMP_NUM_THREADS): its output passed through line by line, each line led by `[label]`; `record`
+    gets each run's exit code, error, seconds and where it ran. Ctrl-C stops the runs (each keeps
+    its checkpoint) and raises KeyboardInterrupt."""
+    import threading
+
+    threads = max(1, cpu_count() // jobs)
+    env = {
+        **os.environ,
+        **{var: str(threads) for var in ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")},
+        "OMP_NUM_THREADS": str(threads),
+    }
+    print(f"\n=== {len(pending)} run(s), {jobs} at a time, {threads} thread(s) each", flush=True)
+    queue, running, free = list(pending), {}, list(range(1, jobs + 1))
+    try:
+        while queue or running:
+            while queue and free:
+                label, command = queue.pop(0)
+                slot = free.pop(0)
+                print(f"=== {label}: job {slot}: python {' '.join(command[1:])}", flush=True)
+                process = subprocess.Popen(
+                    command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env
+                )
+                tails = {"stderr": []}
+                readers = [
+                    threading.Thread(target=relay, args=(process.stdout, sys.stdout, label, None)),
+                    threading.Thread(target=relay, args=(process.stderr, sys.stderr, label, tails)),
+                ]
+                for reader in readers:
+                    reader.start()
+                running[slot] = (label, process, readers, tails, time.perf_counter())
+            time.sleep(0.1)
+            for slot, (label, process, readers, tails, start) in list(running.items()):
+                if process.poll() is None:
+                    continue
+                for reader in readers:
+                    reader.join()
+                seconds = time.perf_counter() - start
+                record(label, process.returncode, last_line(tails["stderr"]), seconds,
+                       {"job": slot, "threads": threads})  # fmt: skip
+                print(f"=== {label}: job {slot} done in {seconds:.1f} s (exit {process.returncode})")
+                del running[slot]
+                free.append(slot)
+    except KeyboardInterrupt:
+        for _, process, readers, _, _ in running.values():
+            process.wait()  # each got the Ctrl-C too: it saves its checkpoint and exits
+            for reader in readers:
+                reader.join()
+        raise
+
+
+def relay(pipe, out, label: str, tails: dict | None) -> None:
+    """Copy `pipe` to `out` line by line, each line led by `[label] ` (a progress bar's last state
+    only); keep the last 50 lines in `tails["stderr"]` when given."""
+    for raw in iter(pipe.readline, b""):
+        # a progress bar redraws itself after "\r": of its states, pass on the last one only
+        states = [part for part in raw.decode(errors="replace").rstrip("\r\n").split("\r")]
+        line = next((part for part in reversed(states) if part.strip()), "")
+        out.write(f"[{label}] {line}\n")
+        out.flush()
+        if tails is not None:
+            tails["stderr"] = (tails["stderr"] + [line])[-50:]
+    pipe.close()
+
+
+def cpu_count() -> int:
+    """The CPUs this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def redraw(root: Path) -> int:
@@ -260,6 +363,13 @@ def main(argv=None) -> int:
         "--resume",
         action="store_true",
         help="continue a killed `all`: skip the runs it finished, resume the others",
+    )
+    everything.add_argument(
+        "--jobs",
+        type=positive_int,
+        default=1,
+        help="recipe runs at a time, each in its own process with an equal share of the CPU threads "
+        "(results are those of --jobs 1); more than 1 pays on machines with more than 2 cores",
     )
     plots = commands.add_parser(
         "plots", help="redraw every figure and index.html from saved metrics, without training",

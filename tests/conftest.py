@@ -76,6 +76,15 @@ def assert_finite_numbers(value, where="results", allow_null=()) -> None:
         assert value is not None, f"{where} is null"
 
 
+TIMINGS = ("seconds", "items_per_second", "train_seconds", "pretrain_seconds", "target_seconds",
+           "fit_seconds", "seconds_per_epoch")  # fmt: skip
+
+
+def comparable(metrics: dict) -> dict:
+    """Results without wall-clock figures: what must repeat exactly between two runs."""
+    return without_timings(metrics["results"], lambda key: key in TIMINGS)
+
+
 def without_timings(value, is_timing=lambda key: key.startswith("seconds")):
     """Nested results with the wall-clock entries (keys `is_timing` picks) removed: everything else
     must repeat exactly between two runs with the same seed."""

@@ -16,15 +16,7 @@ import pytest
 
 from common.checkpoint import FOLDER, KILL_AFTER
 from recipes import NAMES, registry
-from tests.conftest import ROOT, error_lines, run_cli, without_timings
-
-TIMINGS = ("seconds", "items_per_second", "train_seconds", "pretrain_seconds", "target_seconds",
-           "fit_seconds", "seconds_per_epoch")  # fmt: skip
-
-
-def comparable(metrics: dict) -> dict:
-    """Results without wall-clock figures: what must repeat exactly between two runs."""
-    return without_timings(metrics["results"], lambda key: key in TIMINGS)
+from tests.conftest import ROOT, comparable, error_lines, run_cli
 
 
 def recipe_cli(recipe: str, *argv: str, env=None, timeout=600) -> subprocess.CompletedProcess:

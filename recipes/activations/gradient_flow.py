@@ -8,6 +8,7 @@ from functools import partial
 import numpy as np
 
 from common.data import Split
+from common.distribute import global_batch
 from common.numpy_reference import activation, derivative
 from common.training import make_dataset, seed_everything
 
@@ -15,15 +16,19 @@ SATURATED_SLOPE = 0.01
 
 
 def kernel_grad_norms(model, x, y) -> list[float]:
-    """The norm of the loss gradient for each hidden kernel (input side first, output layer excluded)."""
+    """The norm of the loss gradient for each hidden kernel (input side first, output layer excluded),
+    on all of (x, y): computed on one replica under a distribution strategy."""
     import keras
     import tensorflow as tf
 
-    kernels = [layer.kernel for layer in model.layers if layer.name.startswith("dense_")]
-    loss_fn = keras.losses.SparseCategoricalCrossentropy()
-    with tf.GradientTape() as tape:
-        loss = loss_fn(y, model(x, training=True))
-    return [float(tf.norm(g)) for g in tape.gradient(loss, kernels)]
+    def norms():
+        kernels = [layer.kernel for layer in model.layers if layer.name.startswith("dense_")]
+        with tf.GradientTape() as tape:
+            loss = keras.losses.SparseCategoricalCrossentropy()(y, model(x, training=True))
+        return [tf.norm(g) for g in tape.gradient(loss, kernels)]
+
+    strategy = tf.distribute.get_strategy()
+    return [float(strategy.experimental_local_results(v)[0]) for v in strategy.run(norms)]
 
 
 def unit_health(model, x, name: str) -> tuple[float, float]:
@@ -58,7 +63,9 @@ def flow_of(split: Split, name: str, init: str, build, args) -> dict:
     model = build(name, init)
     at_init = kernel_grad_norms(model, split.x_train, split.y_train)
     dead_init, saturated_init = unit_health(model, split.x_val, name)
-    train = make_dataset(split.x_train, split.y_train, args.batch_size, shuffle=True, seed=args.seed)
+    train = make_dataset(
+        split.x_train, split.y_train, global_batch(args.batch_size), shuffle=True, seed=args.seed
+    )
     model.fit(train, epochs=1, shuffle=False, verbose=0)
     after = kernel_grad_norms(model, split.x_train, split.y_train)
     dead, saturated = unit_health(model, split.x_val, name)

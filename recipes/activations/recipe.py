@@ -31,6 +31,7 @@ import numpy as np
 import common  # noqa: F401  (quiet TensorFlow's start-up logs)
 from common import data, numpy_reference
 from common.cli import comma_list, positive_float, positive_int, recipe_parser, run_main
+from common.distribute import steps_per_execution
 from common.harness import DefaultRun, Harness, Headline, Recipe, seed_summary
 from common.references import references
 from common.results import save_arrays
@@ -66,6 +67,7 @@ def build_parser():
         "Compare activation functions: curves, training on digits and MNIST-1D, gradient flow.",
         default_epochs=30,
         default_seeds=3,
+        distribute=True,
     )
     own = parser.add_argument_group("activations flags")
     own.add_argument(
@@ -93,7 +95,12 @@ def build_parser():
         help="matched: Glorot for sigmoid/tanh/softsign/linear, He for the ReLU family, LeCun normal "
         "for SELU; glorot: Glorot uniform for all",
     )
-    own.add_argument("--batch-size", type=positive_int, default=64, help="mini-batch size")
+    own.add_argument(
+        "--batch-size",
+        type=positive_int,
+        default=64,
+        help="mini-batch size per replica (x replicas under --distribute)",
+    )
     own.add_argument("--learning-rate", type=positive_float, default=3e-3, help="Adam step size")
     return parser
 
@@ -136,7 +143,9 @@ def build_mlp(split: data.Split, activation: str, layers: int, units: int, init:
         optimizer=keras.optimizers.Adam(lr),
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
-        steps_per_execution=32,  # the net is tiny: per-step Python overhead would dominate otherwise
+        steps_per_execution=steps_per_execution(
+            32
+        ),  # the net is tiny: per-step Python overhead would dominate otherwise
     )
     return model
 

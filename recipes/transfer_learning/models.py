@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from common.distribute import steps_per_execution
+
 BLOCKS = 4  # feature blocks: three convolutions and one dense layer, each with BatchNormalization
 STEPS_PER_EXECUTION = 50  # gradient steps per call into TensorFlow: tiny models, little Python overhead
 
@@ -73,7 +75,7 @@ def compile_model(model, learning_rate: float):
         optimizer=keras.optimizers.Adam(learning_rate),
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
-        steps_per_execution=STEPS_PER_EXECUTION,
+        steps_per_execution=steps_per_execution(STEPS_PER_EXECUTION),
     )
     return model
 

@@ -72,6 +72,7 @@ def build_parser():
         default_epochs=60,
         default_seeds=3,
         tensorboard=True,
+        distribute=True,
     )
     add_recipe_flags(parser)  # scenario, classes, label budgets, --pretrained, training: flags.py
     return parser

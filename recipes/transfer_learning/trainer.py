@@ -15,6 +15,7 @@ import json
 import math
 import random
 
+from common.distribute import global_batch, shard_by_data
 from common.training import reset_optimizer
 from recipes.transfer_learning.models import STEPS_PER_EXECUTION, copy_weights, weighted_layer_names
 
@@ -46,15 +47,15 @@ def compiled_twin(model):
 
 
 def stream(x, y, batch_size: int, seed: int):
-    """(x, y) reshuffled every pass, repeated without end, in batches."""
+    """(x, y) reshuffled every pass, repeated without end, in batches of `batch_size` per replica."""
     import tensorflow as tf
 
-    return (
+    return shard_by_data(
         tf.data.Dataset.from_tensor_slices((x, y))
         .cache()
         .shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
         .repeat()
-        .batch(min(batch_size, len(x)))
+        .batch(min(global_batch(batch_size), len(x)))
         .prefetch(tf.data.AUTOTUNE)
     )
 
@@ -73,6 +74,6 @@ def accuracy(model, x, y) -> float:
 
 def target_steps(n: int, args) -> int:
     """At least --target-steps and --target-epochs passes, rounded up to whole executions."""
-    passes = math.ceil(args.target_epochs * n / min(args.batch_size, n))
+    passes = math.ceil(args.target_epochs * n / min(global_batch(args.batch_size), n))
     steps = max(args.target_steps, passes)
     return STEPS_PER_EXECUTION * math.ceil(steps / STEPS_PER_EXECUTION)

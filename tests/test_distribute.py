@@ -1,0 +1,182 @@
+"""--distribute (common/distribute.py) and `all --jobs`: data-parallel training on two replicas (two
+logical CPU devices) and on two worker processes, bad TF_CONFIG, and parallel recipe runs that give
+the serial run's results. CPU only: the tests split the CPU with RECIPES_CPU_DEVICES."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+from recipes import registry
+from tests.conftest import ROOT, comparable, error_lines, run_cli
+
+# The 2-replica runs take half the per-replica batch, so every step sees the 1-replica run's batch:
+# the same updates up to float rounding (and per-replica dropout draws). Quick runs are a few steps
+# from their start, where such differences grow: the tolerance is on test accuracy, absolute.
+TWO_REPLICAS = {
+    # recipe: (per-replica batch, accuracies to compare, tolerance)
+    "mlp_classifier": ("64", ("test_accuracy",), 0.03),
+    # 300 test sequences, 2 epochs of an RNN near chance: 0.06 is 18 sequences
+    "rnn_sequence": ("32", ("mnist1d.simple.test_accuracy", "mnist1d.lstm.test_accuracy"), 0.06),
+}
+
+
+def value(metrics: dict, path: str) -> float:
+    for key in path.split("."):
+        metrics = metrics[key]
+    return float(metrics)
+
+
+def cpu_devices(n: int) -> dict:
+    return {"RECIPES_CPU_DEVICES": str(n)}
+
+
+@pytest.mark.parametrize("recipe", sorted(TWO_REPLICAS))
+def test_two_replicas_train_to_the_one_replica_accuracy(recipe, quick_outputs, tmp_path):
+    batch, paths, tolerance = TWO_REPLICAS[recipe]
+    out = tmp_path / "out"
+    result = run_cli(f"recipes.{recipe}", "--quick", "--distribute", "mirrored", "--batch-size",
+                     batch, "--output-dir", str(out), env=cpu_devices(2))  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    two = json.loads((out / "metrics.json").read_text())
+    one = quick_outputs.metrics(recipe)
+    spread = two["environment"]["distribution"]
+    assert spread["strategy"] == "MirroredStrategy" and spread["replicas"] == 2
+    assert spread["workers"] == 1 and len(spread["devices"]) == 2
+    assert spread["global_batch_size"] == 2 * int(batch) == one["args"]["batch_size"]
+    assert one["environment"]["distribution"]["replicas"] == 1
+    for path in paths:
+        assert abs(value(two["results"], path) - value(one["results"], path)) <= tolerance, path
+
+
+def free_ports(n: int) -> list[int]:
+    sockets = [socket.socket() for _ in range(n)]
+    for s in sockets:
+        s.bind(("localhost", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports
+
+
+def tf_config(ports: list[int], index: int) -> str:
+    cluster = {"worker": [f"localhost:{port}" for port in ports]}
+    return json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})
+
+
+def test_two_workers_train_and_only_the_chief_writes(quick_outputs, tmp_path):
+    ports = free_ports(2)
+    outs = [tmp_path / f"worker{i}" for i in range(2)]
+    processes = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "recipes.mlp_classifier",
+                "--quick",
+                "--distribute",
+                "multiworker",
+                "--batch-size",
+                "64",
+                "--output-dir",
+                str(out),
+            ],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "TF_CONFIG": tf_config(ports, i)},
+        )  # fmt: skip
+        for i, out in enumerate(outs)
+    ]
+    try:
+        logs = [process.communicate(timeout=300) for process in processes]
+    finally:
+        for process in processes:
+            process.kill()
+    for process, (_, stderr) in zip(processes, logs):
+        assert process.returncode == 0, stderr[-3000:]
+    assert (outs[0] / "metrics.json").is_file()
+    assert not outs[1].exists()  # the other worker wrote to a temporary folder, and removed it
+    metrics = json.loads((outs[0] / "metrics.json").read_text())
+    spread = metrics["environment"]["distribution"]
+    assert spread["strategy"] == "MultiWorkerMirroredStrategy"
+    assert (spread["workers"], spread["replicas"], spread["task"]) == (2, 2, "worker 0")
+    assert spread["global_batch_size"] == 128
+    one = quick_outputs.metrics("mlp_classifier")["results"]["test_accuracy"]
+    assert abs(metrics["results"]["test_accuracy"] - one) <= TWO_REPLICAS["mlp_classifier"][2]
+
+
+@pytest.mark.parametrize(
+    "config, message",
+    [
+        (None, "--distribute multiworker needs TF_CONFIG"),
+        ("{cluster", "TF_CONFIG is not JSON"),
+        ('{"cluster": {"worker": ["localhost:1"]}}', "TF_CONFIG has no task"),
+        ('{"cluster": {"worker": ["localhost:1"]}, "task": {"type": "worker", "index": 2}}',
+         "task index 2 is out of range"),
+        ('{"cluster": {"ps": ["localhost:1"]}, "task": {"type": "ps", "index": 0}}',
+         "takes only chief and worker"),
+        ('{"cluster": {"worker": ["localhost"]}, "task": {"type": "worker", "index": 0}}',
+         "is not host:port"),
+    ],
+)  # fmt: skip
+def test_a_bad_tf_config_exits_2_with_one_line(config, message, tmp_path):
+    out = tmp_path / "out"
+    env = {key: value for key, value in os.environ.items() if key != "TF_CONFIG"}
+    if config is not None:
+        env["TF_CONFIG"] = config
+    result = subprocess.run(
+        [sys.executable, "-m", "recipes.mlp_classifier", "--quick", "--distribute", "multiworker",
+         "--output-dir", str(out)],
+        cwd=ROOT, capture_output=True, text=True, timeout=120, env=env,
+    )  # fmt: skip
+    assert result.returncode == 2
+    lines = error_lines(result.stderr)
+    assert len(lines) == 1 and message in lines[0], result.stderr
+    assert not out.exists()
+
+
+def test_a_worker_that_never_comes_ends_the_run_with_one_line(tmp_path):
+    out = tmp_path / "out"
+    start = time.monotonic()
+    result = run_cli("recipes.mlp_classifier", "--quick", "--distribute", "multiworker",
+                     "--worker-timeout", "3", "--output-dir", str(out), timeout=120,
+                     env={"TF_CONFIG": tf_config(free_ports(2), 0)})  # fmt: skip
+    assert result.returncode != 0
+    lines = error_lines(result.stderr)
+    assert len(lines) == 1 and "did not join within 3 s" in lines[0], result.stderr
+    assert time.monotonic() - start < 60
+    assert not out.exists()
+
+
+def test_resume_is_refused_under_multiworker(tmp_path):
+    result = run_cli("recipes.mlp_classifier", "--quick", "--distribute", "multiworker",
+                     "--resume", "--output-dir", str(tmp_path / "out"),
+                     env={"TF_CONFIG": tf_config([1, 2], 0)})  # fmt: skip
+    assert result.returncode == 2
+    assert "--resume with --distribute multiworker" in error_lines(result.stderr)[0]
+
+
+def test_all_with_two_jobs_repeats_the_serial_results(quick_outputs, tmp_path):
+    root = tmp_path / "outputs"
+    result = run_cli("recipes", "all", "--quick", "--jobs", "2", "--output-dir", str(root),
+                     timeout=1200)  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary = json.loads((root / "run_all.json").read_text())
+    for recipe in registry().values():
+        for run in recipe.runs:
+            label = recipe.name + (f" ({run.subdir})" if run.subdir else "")
+            assert summary[label]["exit_code"] == 0 and summary[label]["job"] in (1, 2)
+            assert summary[label]["threads"] >= 1
+            parallel = json.loads((root / recipe.name / run.subdir / "metrics.json").read_text())
+            serial = quick_outputs.metrics(recipe.name, run.subdir)
+            assert parallel["args"] == {**serial["args"], "output_dir": parallel["args"]["output_dir"]}
+            assert comparable(parallel) == comparable(serial), label
+    assert "[rnn_sequence] " in result.stdout  # each line says which run wrote it
