@@ -123,12 +123,13 @@ def recipe_parser(
     default_dataset: str | None = None,
     allow_csv: bool = False,
     tensorboard: bool = False,
-    distribute: bool = False,
+    distribute: bool | None = None,
 ) -> RecipeArgumentParser:
     """The parser every recipe starts from, with the shared flags and their defaults shown in --help.
 
     `--epochs` only where a recipe trains for epochs (`default_epochs`), `--tensorboard` only where it
-    writes TensorBoard logs, `--distribute` (common/distribute.py) only where it trains with `fit`."""
+    writes TensorBoard logs, `--distribute` (common/distribute.py) where it trains with `fit`: by
+    default, where it has `--epochs`."""
     parser = RecipeArgumentParser(
         prog=f"python -m recipes.{name}",
         description=description,
@@ -168,7 +169,7 @@ def recipe_parser(
         shared.add_argument(
             "--tensorboard", action="store_true", help="write TensorBoard logs under OUTPUT_DIR/logs"
         )
-    if distribute:
+    if distribute or (distribute is None and default_epochs is not None):
         from common.distribute import CHOICES, HELP, WORKER_TIMEOUT_S
 
         shared.add_argument("--distribute", choices=CHOICES, default="auto", help=HELP)

@@ -368,8 +368,8 @@ def main(argv=None) -> int:
         "--jobs",
         type=positive_int,
         default=1,
-        help="recipe runs at a time, each in its own process with an equal share of the CPU threads "
-        "(results are those of --jobs 1); more than 1 pays on machines with more than 2 cores",
+        help="recipe runs at a time, each in its own process with an equal share of the CPU threads; "
+        "the results are those of --jobs 1",
     )
     plots = commands.add_parser(
         "plots", help="redraw every figure and index.html from saved metrics, without training",

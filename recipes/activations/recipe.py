@@ -67,7 +67,6 @@ def build_parser():
         "Compare activation functions: curves, training on digits and MNIST-1D, gradient flow.",
         default_epochs=30,
         default_seeds=3,
-        distribute=True,
     )
     own = parser.add_argument_group("activations flags")
     own.add_argument(
@@ -95,12 +94,7 @@ def build_parser():
         help="matched: Glorot for sigmoid/tanh/softsign/linear, He for the ReLU family, LeCun normal "
         "for SELU; glorot: Glorot uniform for all",
     )
-    own.add_argument(
-        "--batch-size",
-        type=positive_int,
-        default=64,
-        help="mini-batch size per replica (x replicas under --distribute)",
-    )
+    own.add_argument("--batch-size", type=positive_int, default=64, help="mini-batch size per replica")
     own.add_argument("--learning-rate", type=positive_float, default=3e-3, help="Adam step size")
     return parser
 
@@ -143,9 +137,8 @@ def build_mlp(split: data.Split, activation: str, layers: int, units: int, init:
         optimizer=keras.optimizers.Adam(lr),
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
-        steps_per_execution=steps_per_execution(
-            32
-        ),  # the net is tiny: per-step Python overhead would dominate otherwise
+        # the net is tiny: per-step Python overhead would dominate otherwise
+        steps_per_execution=steps_per_execution(32),
     )
     return model
 

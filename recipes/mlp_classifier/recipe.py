@@ -69,7 +69,6 @@ def build_parser():
         datasets=DATASETS,
         allow_csv=True,
         tensorboard=True,
-        distribute=True,
     )
     own = parser.add_argument_group("mlp_classifier flags")
     own.add_argument(
@@ -78,12 +77,7 @@ def build_parser():
     own.add_argument("--activation", choices=ACTIVATIONS, default="relu", help="hidden activation")
     own.add_argument("--dropout", type=fraction, default=0.2, help="dropout after each hidden layer")
     own.add_argument("--l2", type=non_negative_float, default=0.0, help="L2 weight penalty")
-    own.add_argument(
-        "--batch-size",
-        type=positive_int,
-        default=128,
-        help="mini-batch size per replica (x replicas under --distribute)",
-    )
+    own.add_argument("--batch-size", type=positive_int, default=128, help="mini-batch size per replica")
     own.add_argument("--learning-rate", type=positive_float, default=1e-3, help="Adam step size")
     own.add_argument(
         "--patience", type=positive_int, default=30, help="early-stopping patience (epochs)"

@@ -49,12 +49,7 @@ def add_recipe_flags(parser: argparse.ArgumentParser) -> None:
         default=4,
         help="augmentation: shift each training sequence by up to this many steps (0: off)",
     )
-    own.add_argument(
-        "--batch-size",
-        type=positive_int,
-        default=64,
-        help="mini-batch size per replica (x replicas under --distribute)",
-    )
+    own.add_argument("--batch-size", type=positive_int, default=64, help="mini-batch size per replica")
     own.add_argument(
         "--learning-rate",
         type=positive_float,

@@ -28,10 +28,9 @@ import numpy as np
 import common  # noqa: F401  (quiet TensorFlow's start-up logs)
 from common import data
 from common.cli import recipe_parser, run_main
-from common.distribute import global_batch
 from common.harness import DefaultRun, Harness, Headline, Recipe, seed_summary
 from common.references import references
-from common.training import Timer, make_dataset, seed_everything, standard_callbacks
+from common.training import Timer, make_dataset, seed_everything, standard_callbacks, steps_per_epoch
 from recipes.rnn_sequence.flags import QUICK_CELLS, add_recipe_flags
 from recipes.rnn_sequence.gradients import gradient_through_time
 from recipes.rnn_sequence.models import CELLS, LABELS, recurrent_model, warmup_cosine
@@ -51,7 +50,6 @@ def build_parser():
         "SimpleRNN, GRU and LSTM on MNIST-1D and on the adding problem.",
         default_epochs=30,
         tensorboard=True,
-        distribute=True,
     )
     add_recipe_flags(parser)  # tasks, cells, model size, the adding problem: flags.py
     return parser
@@ -94,7 +92,7 @@ def train_classifier(harness: Harness, split: data.Split, cell: str, seed: int, 
         seed=seed,
         name=f"{cell}_{'plain' if plain else 'model'}",
     )
-    batches = int(np.ceil(len(split.x_train) / global_batch(args.batch_size)))  # steps per epoch
+    batches = steps_per_epoch(len(split.x_train), args.batch_size)
     model.compile(
         optimizer=keras.optimizers.Adam(
             warmup_cosine(args.learning_rate, args.epochs * batches), clipnorm=args.clipnorm

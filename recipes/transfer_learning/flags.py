@@ -85,12 +85,7 @@ def add_recipe_flags(parser: argparse.ArgumentParser) -> None:
         metavar="PATH",
         help="reuse a saved source model, e.g. outputs/transfer_learning/models/source.keras",
     )
-    own.add_argument(
-        "--batch-size",
-        type=positive_int,
-        default=64,
-        help="mini-batch size per replica (x replicas under --distribute)",
-    )
+    own.add_argument("--batch-size", type=positive_int, default=64, help="mini-batch size per replica")
     own.add_argument(
         "--learning-rate",
         type=positive_float,

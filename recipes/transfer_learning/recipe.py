@@ -72,7 +72,6 @@ def build_parser():
         default_epochs=60,
         default_seeds=3,
         tensorboard=True,
-        distribute=True,
     )
     add_recipe_flags(parser)  # scenario, classes, label budgets, --pretrained, training: flags.py
     return parser
