@@ -136,6 +136,7 @@ def recipe_parser(
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     shared = parser.add_argument_group("shared flags")
+    shared.add_argument("--version", action="version", version=version_line())
     shared.add_argument(
         "--quick",
         action="store_true",
@@ -165,6 +166,11 @@ def recipe_parser(
         help="continue a killed run with the same flags from OUTPUT_DIR/.checkpoint: finished stages "
         "are read back, an unfinished fit goes on from its last finished epoch",
     )
+    shared.add_argument(
+        "--verbose",
+        action="store_true",
+        help="show TensorFlow's own start-up log (its C++ notices, the CUDA probe), hidden otherwise",
+    )
     if tensorboard:
         shared.add_argument(
             "--tensorboard", action="store_true", help="write TensorBoard logs under OUTPUT_DIR/logs"
@@ -192,12 +198,59 @@ def recipe_parser(
     return parser
 
 
+def version_line() -> str:
+    """`keras-recipes 0.1.0 (TensorFlow 2.21.0, Keras 3.15.1, Python 3.11.7)`, read from the installed
+    packages' metadata without importing TensorFlow."""
+    import importlib.metadata
+    import platform
+
+    from common.results import VERSION
+
+    def installed(name: str) -> str:
+        try:
+            return importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            return "not installed"
+
+    return (
+        f"keras-recipes {VERSION} (TensorFlow {installed('tensorflow')}, Keras {installed('keras')}, "
+        f"Python {platform.python_version()})"
+    )
+
+
+def check_backend() -> None:
+    """UsageError unless Keras will run on TensorFlow: the recipes use tf.data, tf.distribute and
+    GradientTape. Read from KERAS_BACKEND, else from Keras's config file, as Keras reads it, without
+    importing Keras (which fails late, deep inside, on another backend)."""
+    import json
+    import os
+
+    backend, where = os.environ.get("KERAS_BACKEND"), "KERAS_BACKEND"
+    if not backend:
+        home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
+        config = os.path.join(home, "keras.json")
+        try:
+            with open(config, encoding="utf-8") as handle:
+                backend, where = json.load(handle).get("backend"), config
+        except (OSError, ValueError, AttributeError):
+            backend = None
+    if backend and backend != "tensorflow":
+        raise UsageError(
+            f"Keras backend {backend!r} (from {where}): these recipes run on TensorFlow (tf.data, "
+            f"tf.distribute, GradientTape); set KERAS_BACKEND=tensorflow"
+        )
+
+
 def run_main(name: str, parser: argparse.ArgumentParser, run, argv=None) -> int:
     """Parse, run, and turn a UsageError into one line on stderr and exit code 2, Ctrl-C into one
     line saying what was kept and how to resume, and exit code 130."""
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)
     try:
+        check_backend()
+        from common.device import import_tensorflow
+
+        import_tensorflow(verbose=args.verbose)
         if getattr(args, "distribute", None) is None:
             run(args)
         else:

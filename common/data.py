@@ -190,19 +190,32 @@ def load_xor() -> Split:
     return Split("xor", x, y, x, y, x, y, ["0", "1"])
 
 
+def delimiter_of(text: str) -> str:
+    """The CSV's delimiter: `;` (as spreadsheets write CSV where the decimal mark is a comma) or a tab
+    when the header line holds more of it than of commas, else a comma."""
+    header = text.split("\n", 1)[0]
+    counts = {mark: header.count(mark) for mark in (",", ";", "\t")}
+    best = max(counts, key=counts.get)
+    return best if counts[best] > counts[","] else ","
+
+
 def read_csv_rows(path: str | os.PathLike, target: str | None, flag: str):
-    """The header and the non-blank rows of a user's CSV whose `target` column exists beside at least
-    one feature column; every problem raises UsageError naming it (`flag` is how the user gave it)."""
+    """The header and the non-blank rows of a user's CSV (UTF-8, with or without a byte-order mark;
+    comma, semicolon or tab separated) whose `target` column exists beside at least one feature
+    column; every problem raises UsageError naming it (`flag` is how the user gave it)."""
     import csv
+    import io
 
     path = Path(path)
     if target is None:
         raise UsageError(f"{flag} csv:PATH needs --target COLUMN (the column to predict)")
     if not path.is_file():
         raise UsageError(f"no such file: {path}")
-    try:
-        with open(path, newline="", encoding="utf-8") as handle:
-            rows = [row for row in csv.reader(handle) if any(cell.strip() for cell in row)]
+    try:  # utf-8-sig: Excel's "CSV UTF-8" starts with a byte-order mark, which is not a header
+        with open(path, newline="", encoding="utf-8-sig") as handle:
+            text = handle.read()
+        rows = csv.reader(io.StringIO(text), delimiter=delimiter_of(text))
+        rows = [row for row in rows if any(cell.strip() for cell in row)]
     except (OSError, UnicodeDecodeError, csv.Error) as error:
         raise UsageError(f"cannot read {path} as CSV: {error}") from None
     if not rows:

@@ -14,6 +14,33 @@ _announced = False
 CPU_DEVICES = "RECIPES_CPU_DEVICES"
 
 
+def import_tensorflow(verbose: bool = False) -> None:
+    """Import TensorFlow and let it probe for GPUs, with this process's stderr (file descriptor 2)
+    pointed at /dev/null while it does, unless `verbose`: its C++ start-up notices (oneDNN, CPU
+    instructions, and on a machine without a GPU "failed call to cuInit", which is not a failure)
+    would be the first lines a user reads. A Python error is still shown, after stderr is restored;
+    `--verbose` shows everything, for when TensorFlow itself fails to start."""
+    import sys
+
+    if verbose and "tensorflow" not in sys.modules:
+        os.environ["TF_CPP_MIN_LOG_LEVEL"] = "0"
+    if verbose or "tensorflow" in sys.modules:
+        import tensorflow  # noqa: F401
+
+        return
+    sys.stderr.flush()
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        import tensorflow as tf
+
+        tf.config.list_physical_devices("GPU")  # the CUDA probe, which logs on a CPU-only machine
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
 def setup_device(verbose: bool = True) -> str:
     """Configure the devices (`configure_devices`), print one `device: ...` line (once per process),
     return it."""

@@ -91,8 +91,15 @@ def to_jsonable(value):
     return value
 
 
+LIBRARIES = ("scikit-learn", "scipy", "river", "mnist1d", "matplotlib")  # besides TF, Keras, NumPy
+
+
 def environment(device: str | None = None) -> dict:
-    """What produced the numbers: Python, TensorFlow, Keras, NumPy, the device and the platform."""
+    """What produced the numbers: Python, TensorFlow, Keras, NumPy, the device, the platform, and the
+    version of every other library a number or figure depends on (the baselines, the generated data
+    sets, the drawing), or "not installed"."""
+    import importlib.metadata
+
     import keras
     import tensorflow as tf
 
@@ -100,7 +107,7 @@ def environment(device: str | None = None) -> dict:
         from common.device import describe_device
 
         device = describe_device()
-    return {
+    found = {
         "python": sys.version.split()[0],
         "tensorflow": tf.__version__,
         "keras": keras.__version__,
@@ -108,6 +115,12 @@ def environment(device: str | None = None) -> dict:
         "device": device,
         "platform": platform.platform(),
     }
+    for name in LIBRARIES:
+        try:
+            found[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            found[name] = "not installed"
+    return found
 
 
 def build_metrics(

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 import common  # noqa: F401  (quiet TensorFlow before any recipe imports it)
-from common.cli import RecipeArgumentParser, positive_int
+from common.cli import RecipeArgumentParser, positive_int, version_line
 from common.harness import DefaultRun, Recipe
 from common.references import REFERENCES
 from common.results import atomic_write_text, load_metrics
@@ -124,8 +124,10 @@ def run_all(args) -> int:
 
     try:
         if args.jobs == 1:
-            for label, command in pending:
-                print(f"\n=== {label}: python {' '.join(command[1:])}", flush=True)
+            started, last = time.perf_counter(), last_times(root)
+            for i, (label, command) in enumerate(pending, 1):
+                print(f"\n=== {progress_line(i, pending, started, last)}", flush=True)
+                print(f"    python {' '.join(command[1:])}", flush=True)
                 start = time.perf_counter()
                 code, last_error = run_one(command)
                 record(label, code, last_error, time.perf_counter() - start, {})
@@ -160,15 +162,39 @@ def run_all(args) -> int:
     return 0
 
 
-def longest_first(pending: list, root: Path) -> list:
-    """The runs ordered by their wall time in the last `all` into `root` (run_all.json), longest
-    first, so the long ones do not start last; runs it does not list keep the registry's order."""
+def last_times(root: Path) -> dict[str, float]:
+    """Each run's wall time in the last `all` into `root` (its run_all.json); empty without one."""
     try:
         last = json.loads((root / "run_all.json").read_text(encoding="utf-8"))
-        seconds = {label: float(item["seconds"]) for label, item in last.items()}
+        return {label: float(item["seconds"]) for label, item in last.items()}
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
-        seconds = {}
+        return {}
+
+
+def longest_first(pending: list, root: Path) -> list:
+    """The runs ordered by their wall time in the last `all` into `root`, longest first, so the long
+    ones do not start last; runs it does not list keep the registry's order."""
+    seconds = last_times(root)
     return sorted(pending, key=lambda run: -seconds.get(run[0], 0.0))
+
+
+def progress_line(i: int, pending: list, started: float, last: dict[str, float]) -> str:
+    """`[i/N] label`, the time since `all` started, and the time left if the remaining runs (this one
+    included) take what they took last time (when the last run_all.json lists them all)."""
+    label = pending[i - 1][0]
+    line = f"[{i}/{len(pending)}] {label}: {clock(time.perf_counter() - started)} elapsed"
+    left = [last.get(name) for name, _ in pending[i - 1 :]]
+    if all(seconds is not None for seconds in left):
+        line += f", about {clock(sum(left))} left (from the last run's times)"
+    return line
+
+
+def clock(seconds: float) -> str:
+    """`1 h 02 min`, `12 min 05 s` or `42 s`."""
+    seconds = int(round(seconds))
+    if seconds >= 3600:
+        return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
+    return f"{seconds // 60} min {seconds % 60:02d} s" if seconds >= 60 else f"{seconds} s"
 
 
 def run_parallel(pending: list, jobs: int, record) -> None:
@@ -350,6 +376,7 @@ def main(argv=None) -> int:
         description=__doc__,
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=version_line())
     commands = parser.add_subparsers(dest="command", metavar="{list,all,plots,report}")
     commands.add_parser("list", help="list the recipes (the default)")
     formatter = argparse.ArgumentDefaultsHelpFormatter
@@ -383,6 +410,13 @@ def main(argv=None) -> int:
     rewrite.add_argument("--readme", default="README.md", help="the README to rewrite")
     args = parser.parse_args(argv)
     if args.command == "all":
+        from common.cli import UsageError, check_backend
+
+        try:
+            check_backend()
+        except UsageError as error:
+            print(f"python -m recipes all: error: {error}", file=sys.stderr)
+            return 2
         return run_all(args)
     if args.command == "plots":
         return redraw(Path(args.output_dir))

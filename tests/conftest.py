@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from common.results import SCHEMA_KEYS
+from common.results import LIBRARIES, SCHEMA_KEYS
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 ROOT = Path(__file__).resolve().parents[1]
@@ -105,7 +105,7 @@ def assert_outputs_contract(
     assert list(metrics) == list(SCHEMA_KEYS)  # DESIGN.md's outputs contract, in its order
     assert metrics["recipe"] == recipe and metrics["args"].get("quick") is quick
     assert metrics["duration_s"] > 0
-    for key in ("python", "tensorflow", "keras", "numpy", "device", "platform"):
+    for key in ("python", "tensorflow", "keras", "numpy", "device", "platform", *LIBRARIES):
         assert metrics["environment"][key], key
     assert_finite_numbers(metrics["results"], allow_null=allow_null)
     for reference in metrics["references"]:

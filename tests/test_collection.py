@@ -13,7 +13,7 @@ import pytest
 from recipes import NAMES, registry
 from recipes.__main__ import main as collection_main
 from recipes.gallery import lookup
-from tests.conftest import ROOT, run_cli
+from tests.conftest import ROOT, error_lines, run_cli
 
 
 def narrative(name: str):
@@ -105,3 +105,47 @@ def test_plots_redraws_every_figure_from_saved_metrics(quick_outputs, tmp_path, 
         for run in recipe.runs:
             folder = root / recipe.name / run.subdir if run.subdir else root / recipe.name
             assert f"redrew {folder}" in out
+
+
+@pytest.mark.parametrize("module", ["recipes", *(f"recipes.{name}" for name in NAMES)])
+def test_version_names_the_collection_and_the_libraries_it_runs_on(module):
+    import importlib.metadata
+
+    result = run_cli(module, "--version")
+    assert result.returncode == 0
+    line = result.stdout.strip()
+    assert line.startswith("keras-recipes ") and "\n" not in line
+    assert f"TensorFlow {importlib.metadata.version('tensorflow')}" in line
+
+
+@pytest.mark.parametrize("where", ["environment", "config file"])
+def test_another_keras_backend_is_refused_at_start_with_one_line(where, tmp_path):
+    out = tmp_path / "out"
+    if where == "environment":
+        env = {"KERAS_BACKEND": "jax"}
+    else:
+        home = tmp_path / "keras_home"
+        home.mkdir()
+        (home / "keras.json").write_text('{"backend": "torch"}')
+        env = {"KERAS_HOME": str(home), "KERAS_BACKEND": ""}
+    result = run_cli("recipes.mlp_classifier", "--quick", "--output-dir", str(out), env=env)
+    assert result.returncode == 2
+    lines = error_lines(result.stderr)
+    assert len(lines) == 1 and "set KERAS_BACKEND=tensorflow" in lines[0], result.stderr
+    assert not out.exists()
+    result = run_cli("recipes", "all", "--quick", "--output-dir", str(out), env=env)
+    assert result.returncode == 2 and "set KERAS_BACKEND=tensorflow" in result.stderr
+    assert not out.exists()
+
+
+def test_all_says_which_run_of_how_many_and_the_time_left_by_the_last_run():
+    import time
+
+    from recipes.__main__ import progress_line
+
+    runs = [("activations", []), ("mlp_classifier", []), ("rnn_sequence", [])]
+    ten_s_ago = time.perf_counter() - 10
+    line = progress_line(2, runs, ten_s_ago, {"mlp_classifier": 50.0, "rnn_sequence": 3700.0})
+    assert line.startswith("[2/3] mlp_classifier: 10 s elapsed")
+    assert line.endswith("about 1 h 02 min left (from the last run's times)")
+    assert "left" not in progress_line(1, runs, ten_s_ago, {"mlp_classifier": 50.0})  # no estimate

@@ -55,6 +55,26 @@ def test_shared_flags_defaults_and_csv(tmp_path, capsys):
     assert "none.csv: no such file" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    "name, content",
+    [
+        ("excel_utf8.csv", "\ufeffspecies,a,b\nx,1,2\ny,3,4\nx,1,3\ny,4,4\n"),  # BOM, target first
+        ("semicolons.csv", "species;a;b\nx;1;2\ny;3;4\nx;1;3\ny;4;4\n"),
+        ("tabs.tsv", "species\ta\tb\nx\t1\t2\ny\t3\t4\nx\t1\t3\ny\t4\t4\n"),
+        ("quoted.csv", 'species,a,b\n"x",1,2\n"y",3,4\n"x",1,3\n"y",4,4\n'),
+    ],
+)
+def test_a_user_csv_may_carry_a_byte_order_mark_and_use_semicolons_or_tabs(name, content, tmp_path):
+    from common.data import load_csv_table
+
+    path = tmp_path / name
+    path.write_bytes(content.encode("utf-8"))
+    x, y, classes, columns = load_csv_table(path, "species")
+    assert columns == ["a", "b"] and classes == ["x", "y"]
+    np.testing.assert_array_equal(x, [[1, 2], [3, 4], [1, 3], [4, 4]])
+    assert list(y) == [0, 1, 0, 1]
+
+
 def test_comma_list_rejects_unknown_names():
     parse_list = cli.comma_list(["relu", "tanh"])
     assert parse_list("relu, tanh,relu") == ["relu", "tanh"]
@@ -158,8 +178,12 @@ def test_metrics_schema_and_json(tmp_path):
 
 def test_environment_names_every_field():
     env = results.environment()
-    assert set(env) == {"python", "tensorflow", "keras", "numpy", "device", "platform"}
+    core = {"python", "tensorflow", "keras", "numpy", "device", "platform"}
+    assert set(env) == core | {"scikit-learn", "scipy", "river", "mnist1d", "matplotlib"}
     assert env["keras"].startswith("3.")
+    import importlib.metadata
+
+    assert env["river"] == importlib.metadata.version("river")  # read from the installed package
     assert env["device"].startswith(("CPU", "GPU"))
 
 

@@ -283,7 +283,8 @@ def test_all_resume_skips_the_runs_it_finished_and_refuses_another_runs_state(tm
     result = run_cli("recipes", "all", "--quick", "--resume", "--output-dir", str(root))
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.count("finished before, skipped (--resume)") == len(labels) - 1
-    assert "=== mlp_classifier: python -m recipes.mlp_classifier" in result.stdout
+    assert "=== [1/1] mlp_classifier: " in result.stdout  # the one run left of this `all`
+    assert "    python -m recipes.mlp_classifier" in result.stdout
     assert (root / "mlp_classifier" / "metrics.json").is_file()
     assert not (root / ALL_STATE).exists(), "a finished `all` leaves nothing to resume"
 
