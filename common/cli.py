@@ -167,6 +167,11 @@ def recipe_parser(
         "are read back, an unfinished fit goes on from its last finished epoch",
     )
     shared.add_argument(
+        "--quiet",
+        action="store_true",
+        help="no progress lines or bars (for CI logs): each stage's result, the checks, the errors",
+    )
+    shared.add_argument(
         "--verbose",
         action="store_true",
         help="show TensorFlow's own start-up log (its C++ notices, the CUDA probe), hidden otherwise",

@@ -211,7 +211,7 @@ class Harness:
 
         saver = FitCheckpoint(self.checkpoint.fit_folder(), self.checkpoint)
         return fit(model, x, y, batch_size=batch_size, epochs=epochs, seed=seed, checkpoint=saver,
-                   **kwargs)  # fmt: skip
+                   progress=not getattr(self.args, "quiet", False), **kwargs)  # fmt: skip
 
     # -- checks and artifacts -----------------------------------------------------------------------
 

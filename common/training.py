@@ -55,6 +55,7 @@ def fit(
     validation_data=None,
     callbacks=(),
     checkpoint=None,
+    progress: bool = True,
 ) -> dict[str, list[float]]:
     """`model.fit` on (x, y), reshuffled every epoch with `seed`, for `epochs` epochs; the history of
     every epoch as plain floats. `batch_size` is per replica of the strategy in scope
@@ -65,6 +66,9 @@ def fit(
     finished epoch: with the same weights, optimizer state, random-layer seeds and early-stopping
     counters, and the same shuffle order for the epochs still to come, so it ends where an
     uninterrupted fit would.
+
+    With `progress`, a fit that runs long says where it is: one line at the end of an epoch when
+    PROGRESS_EVERY_S seconds have passed since the last (`epoch_lines`).
     """
     from common.distribute import global_batch
 
@@ -77,6 +81,8 @@ def fit(
         if checkpoint.stopped:  # early stopping had ended it: restore the best weights, no epoch more
             start = epochs
         callbacks.append(checkpoint.callback(callbacks))
+    if progress:
+        callbacks.append(epoch_lines(epochs))
     history = model.fit(
         train,
         validation_data=validation_data,
@@ -87,6 +93,30 @@ def fit(
         callbacks=callbacks,
     )
     return checkpoint.history if checkpoint is not None else history_dict(history)
+
+
+PROGRESS_EVERY_S = 10.0  # a long fit prints a line at the first epoch end after this many seconds
+
+
+def epoch_lines(epochs: int):
+    """A Keras callback printing `    epoch 12/30, 41 s: loss 0.4120, val_loss 0.4550, ...` at the end
+    of an epoch when PROGRESS_EVERY_S seconds have passed since the fit began or its last line: a
+    long fit is never silent for long, a short one prints nothing."""
+    import keras
+
+    class EpochLines(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            self.started = self.last = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            now = time.perf_counter()
+            if now - self.last < PROGRESS_EVERY_S:
+                return
+            self.last = now
+            numbers = ", ".join(f"{key} {value:.4f}" for key, value in (logs or {}).items())
+            print(f"    epoch {epoch + 1}/{epochs}, {now - self.started:.0f} s: {numbers}", flush=True)
+
+    return EpochLines()
 
 
 def skip_shuffles(dataset, epochs: int) -> None:

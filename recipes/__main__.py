@@ -107,6 +107,7 @@ def run_all(args) -> int:
             command = [sys.executable, "-m", recipe.module, *run.flags]
             command += ["--output-dir", str(output_dir(root, recipe, run))]
             command += ["--quick"] if args.quick else []
+            command += ["--quiet"] if args.quiet else []
             command += ["--resume"] if args.resume else []
             pending.append((label, command))
 
@@ -390,6 +391,9 @@ def main(argv=None) -> int:
         "--resume",
         action="store_true",
         help="continue a killed `all`: skip the runs it finished, resume the others",
+    )
+    everything.add_argument(
+        "--quiet", action="store_true", help="each recipe without progress lines or bars (CI logs)"
     )
     everything.add_argument(
         "--jobs",

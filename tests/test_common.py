@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from common import cli, data, plotting, results
+from common import cli, data, plotting, results, training
 from common.cli import UsageError
 from tests.conftest import assert_png
 
@@ -427,3 +427,20 @@ def test_harness_checks_are_stored_and_printed_one_way(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "check gru_accuracy: 0.98 >= 0.97: holds" in out and "DOES NOT HOLD" in out
     assert json.loads((tmp_path / "metrics.json").read_text())["results"]["a"] == 1.0
+
+
+@pytest.mark.parametrize("progress", [True, False])
+def test_a_long_fit_says_where_it_is_unless_asked_not_to(progress, monkeypatch, capsys):
+    import keras
+
+    monkeypatch.setattr(training, "PROGRESS_EVERY_S", 0.0)  # every epoch counts as long
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(2, activation="softmax")])
+    model.compile("adam", "sparse_categorical_crossentropy")
+    x, y = np.zeros((8, 2), np.float32), np.zeros(8, np.int64)
+    training.fit(model, x, y, batch_size=4, epochs=3, seed=0, progress=progress)
+    lines = [line for line in capsys.readouterr().out.splitlines() if "epoch" in line]
+    if progress:
+        assert [line.split(",")[0].strip() for line in lines] == ["epoch 1/3", "epoch 2/3", "epoch 3/3"]
+        assert "loss " in lines[0]
+    else:
+        assert lines == []

@@ -131,7 +131,8 @@ def train_keras(harness, x, y, stream, args, seed: int, key: str, keep: bool) ->
     """A fresh Keras learner, test-then-train over the stream; with `keep`, its final network is
     kept as models/<stream>_keras_mlp.keras, with the input scaling it had reached."""
     gc.collect()  # the last learner's garbage, so that no timed run pays for another's
-    tracker = Tracker(len(x), key, args.progress)  # the clock starts here: each run counts its trace
+    show = args.progress and not args.quiet
+    tracker = Tracker(len(x), key, show)  # the clock starts here: each run counts its trace
     learner = KerasLearner(x.shape[1], len(stream.classes), args, seed)
     prequential(learner, x, y, tracker)
     result = learner_summary(tracker, len(x))
