@@ -323,12 +323,14 @@ def collect(root: Path, relative_to: Path, recipes=None) -> list[dict]:
                 metrics = None
             rel = Path(os.path.relpath(folder, relative_to)).as_posix()
             figures = sorted(p.name for p in folder.glob("*.png")) if metrics else []
+            captions = figure_captions(recipe)
             runs.append(
                 {
                     "label": run_label(recipe, run),
                     "folder": rel,
                     "metrics": metrics,
                     "figures": [f"{rel}/{name}" for name in figures],
+                    "captions": [caption_for(name, captions) for name in figures],
                     "headlines": headline_rows(run, metrics),
                 }
             )
@@ -343,6 +345,22 @@ def collect(root: Path, relative_to: Path, recipes=None) -> list[dict]:
             }
         )
     return sections
+
+
+def figure_captions(recipe: Recipe) -> dict[str, str]:
+    """What to see in each figure, as the recipe writes it beside its plots (`<recipe>.plots.CAPTIONS`:
+    a figure's name, or the start of it, to one line)."""
+    try:
+        return dict(importlib.import_module(f"{recipe.module}.plots").CAPTIONS)
+    except (ImportError, AttributeError):
+        return {}
+
+
+def caption_for(figure: str, captions: dict[str, str]) -> str:
+    """The caption of `figure` (a file name): its own, or that of the longest name it starts with."""
+    stem = figure.removesuffix(".png")
+    keys = [key for key in captions if stem.startswith(key)]
+    return captions[max(keys, key=len)] if keys else ""
 
 
 def report_sections(root: Path, relative_to: Path) -> list[dict]:

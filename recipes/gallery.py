@@ -5,7 +5,7 @@ recipe: `recipes/__main__.py` gathers the data from the registry and `outputs/*/
 
 A section is a dict: {"name", "title", "summary", "command", "runs": [run, ...]}, and a run is
 {"label", "folder" (relative to the page), "metrics" (or None), "figures": [relative paths],
-"headlines": [{"label", "value", "beside"}]}.
+"captions": [one line per figure], "headlines": [{"label", "value", "beside"}]}.
 """
 
 from __future__ import annotations
@@ -48,9 +48,9 @@ h1 { margin-bottom: 0.2rem; } h2 { margin-top: 2.5rem; border-bottom: 1px solid 
 table { border-collapse: collapse; margin: 0.8rem 0; font-size: 0.92rem; }
 th, td { border: 1px solid #ddd; padding: 0.3rem 0.6rem; text-align: left; vertical-align: top; }
 th { background: #f4f4f4; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
-.figures { display: flex; flex-wrap: wrap; gap: 1rem; }
-.figures figure { margin: 0; max-width: 100%; } .figures img { max-width: 520px; width: 100%;
-       border: 1px solid #eee; } figcaption { font-size: 0.8rem; color: #666; }
+.figures figure { margin: 1.2rem 0; } .figures img { max-width: 100%; border: 1px solid #eee; }
+figcaption { font-size: 0.9rem; color: #444; } figcaption code { font-size: 0.8rem; }
+.held { color: #1a7f37; } .not-held { color: #b42318; font-weight: 600; }
 code { background: #f4f4f4; padding: 0 0.25rem; } .muted { color: #777; font-size: 0.85rem; }
 .missing { color: #a33; }
 """
@@ -62,6 +62,18 @@ window.addEventListener('load', function () {
   var broken = images.filter(function (im) { return !(im.complete && im.naturalWidth > 0); });
   document.body.setAttribute('data-images', images.length);
   document.body.setAttribute('data-broken-images', broken.length);
+  // shown narrower than it is, and narrower than 900 px: hard to read
+  var shrunk = images.filter(function (im) { return im.width < Math.min(im.naturalWidth, 900); });
+  document.body.setAttribute('data-shrunk-images', shrunk.length);
+  var linked = images.filter(function (im) {
+    return im.parentNode.tagName === 'A' && im.parentNode.href === im.src; });
+  document.body.setAttribute('data-linked-images', linked.length);
+  var captioned = Array.prototype.slice.call(document.querySelectorAll('figcaption')).filter(
+    function (c) {  // its own words, before the file name
+      return c.firstChild && c.firstChild.nodeType === 3 && c.firstChild.textContent.trim().length > 20;
+    });
+  document.body.setAttribute('data-captioned', captioned.length);
+  document.body.setAttribute('data-checks', document.querySelectorAll('table.checks tr').length);
   document.body.setAttribute('data-loaded', 'yes');
 });
 """
@@ -119,7 +131,8 @@ def _render_run(run: dict, titled: bool) -> list[str]:
         f"<p class='muted'>{env.get('device', '?')}; TensorFlow {env.get('tensorflow', '?')}, "
         f"Keras {env.get('keras', '?')}, Python {env.get('python', '?')}; "
         f"took {_esc(fmt_duration(metrics.get('duration_s')))}; "
-        f"written {_esc(metrics.get('created', '?'))}{quick}.</p>"
+        f"written {_esc(metrics.get('created', '?'))}{quick}; "
+        f"<a href='{_esc(run['folder'])}/metrics.json'>metrics.json</a>.</p>"
     )
     parts.append("<table><tr><th>result</th><th>value</th><th>beside it</th></tr>")
     for row in run["headlines"]:
@@ -137,12 +150,27 @@ def _render_run(run: dict, titled: bool) -> list[str]:
                 f"<td class='muted'>{_esc(ref.get('source'))}</td></tr>"
             )
         parts.append("</table>")
+    checks = (metrics.get("results") or {}).get("checks") or {}
+    if checks:
+        parts.append("<table class='checks'><tr><th>check</th><th>value</th><th>expected</th>"
+                     "<th>verdict</th></tr>")  # fmt: skip
+        for name, check in checks.items():
+            held = bool(check.get("holds"))
+            parts.append(
+                f"<tr><td>{_esc(name)}</td><td class='num'>{_esc(fmt(check.get('value')))}</td>"
+                f"<td>{_esc(check.get('expected'))}</td><td class='{'held' if held else 'not-held'}'>"
+                f"{'held' if held else 'not held'}</td></tr>"
+            )
+        parts.append("</table>")
     parts.append("<div class='figures'>")
-    for figure in run["figures"]:
-        caption = figure.rsplit("/", 1)[-1]
+    captions = run.get("captions") or [""] * len(run["figures"])
+    for figure, caption in zip(run["figures"], captions):
+        name = figure.rsplit("/", 1)[-1]
         parts.append(
-            f"<figure><img src='{_esc(figure)}' alt='{_esc(caption)}' loading='eager'>"
-            f"<figcaption>{_esc(caption)}</figcaption></figure>"
+            f"<figure><a href='{_esc(figure)}'><img src='{_esc(figure)}' "
+            f"alt='{_esc(caption or name)}' loading='eager'></a>"
+            f"<figcaption>{_esc(caption)} <code>{_esc(name)}</code> (click for full size)"
+            "</figcaption></figure>"
         )
     parts.append("</div>")
     return parts

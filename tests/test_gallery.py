@@ -85,6 +85,11 @@ def test_gallery_page_is_self_contained(quick_gallery):
     assert images and all(not src.startswith("/") for src in images)
     for src in images:
         assert (root / src).is_file(), src
+        assert f"<a href='{src}'><img src='{src}'" in page, f"{src}: no link to the full size"
+    for link in re.findall(r"<a href='([^']+/metrics.json)'>", page):
+        assert (root / link).is_file(), link
+    assert len(re.findall(r"metrics.json</a>", page)) == sum(len(r.runs) for r in registry().values())
+    assert "<table class='checks'>" in page and "held</td>" in page
 
 
 def test_gallery_renders_in_headless_chromium_with_every_image_loaded(quick_gallery, tmp_path):
@@ -94,6 +99,7 @@ def test_gallery_renders_in_headless_chromium_with_every_image_loaded(quick_gall
     root, _ = quick_gallery
     command = [
         browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--window-size=1280,900",
         "--disable-background-networking", "--disable-component-update", "--disable-sync",
         f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=10000", "--dump-dom",
         (root / "index.html").as_uri(),
@@ -105,5 +111,21 @@ def test_gallery_renders_in_headless_chromium_with_every_image_loaded(quick_gall
     assert attributes.get("data-loaded") == "yes", attributes
     assert int(attributes["data-images"]) >= 5
     assert attributes["data-broken-images"] == "0", "some images did not load"
+    images = int(attributes["data-images"])
+    assert attributes["data-shrunk-images"] == "0", "a figure is squeezed at 1 280 px"
+    assert int(attributes["data-linked-images"]) == images, "a figure without its full-size link"
+    assert int(attributes["data-captioned"]) == images, "a figure without a caption"
+    assert int(attributes["data-checks"]) > 5, "the recipes' checks are not shown"
     for recipe in NAMES:
         assert f'id="{recipe}"' in dom
+
+
+def test_every_committed_figure_has_a_caption_from_its_recipe():
+    from recipes.__main__ import caption_for, figure_captions
+
+    for recipe in registry().values():
+        captions = figure_captions(recipe)
+        figures = sorted((ROOT / "outputs" / recipe.name).rglob("*.png"))
+        assert figures, recipe.name
+        for figure in figures:
+            assert len(caption_for(figure.name, captions)) > 20, f"{figure}: no caption"

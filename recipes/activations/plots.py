@@ -9,6 +9,17 @@ import numpy as np
 from common.plotting import color, plot_band, plt, save_figure
 from common.results import load_arrays
 
+CAPTIONS = {  # figure name (or its prefix) -> what to see in it, shown under it in the gallery
+    "activation_curves": "Each activation and its derivative by autodiff: where f' is near 0, "
+    "gradients vanish (sigmoid and tanh far from 0, relu below 0).",
+    "learning_curves": "Training loss and validation accuracy per epoch, mean and spread over seeds: "
+    "which activations learn fastest on this data set, and which stall.",
+    "final_accuracy": "Test accuracy by activation (mean and std over seeds), linear as the control: "
+    "the gap above linear is what the non-linearity buys.",
+    "gradient_flow": "The gradient norm of each hidden layer's kernel in a deep net, input side first: "
+    "a line falling towards the input is a vanishing gradient.",
+}
+
 
 def style(i: int) -> dict:
     """Twelve lines need more than ten colours: the next ones are dashed."""

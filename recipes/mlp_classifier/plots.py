@@ -7,6 +7,17 @@ from pathlib import Path
 from common.plotting import plot_bars, plot_confusion_matrix, plot_image_grid, plot_learning_curves
 from common.results import load_arrays
 
+CAPTIONS = {  # figure name (or its prefix) -> what to see in it, shown under it in the gallery
+    "learning_curves": "Loss and accuracy per epoch over seeds, training beside validation: the gap "
+    "between them is overfitting; early stopping keeps the best validation epoch.",
+    "confusion_matrix": "Test examples by true class (rows) and predicted class (columns): the "
+    "off-diagonal cells are the classes the network confuses.",
+    "comparison": "Test accuracy of the Keras MLP beside scikit-learn, logistic regression, the NumPy "
+    "MLP and the published numbers, on the same split.",
+    "misclassified": "Test images the network got wrong, with the true and predicted class.",
+    "first_layer_weights": "What first-layer units respond to, each unit's weights drawn as an image.",
+}
+
 
 def plot(metrics: dict, out_dir) -> None:
     """Learning curves, the confusion matrix, the comparison with the baselines and references, and

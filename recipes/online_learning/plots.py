@@ -19,6 +19,18 @@ LABELS = {
 }
 
 
+CAPTIONS = {  # figure name (or its prefix) -> what to see in it, shown under it in the gallery
+    "rolling_accuracy": "Accuracy over the last items, test-then-train, for every learner on this "
+    "stream: the dip at a drift and how fast each learner recovers.",
+    "throughput": "Items per second over the whole stream (predict and learn), each learner a point "
+    "on a log scale.",
+    "accuracy_vs_throughput": "Accuracy against speed, one point per learner and stream: up and to "
+    "the right is better.",
+    "ablation": "Mean accuracy of the Keras learner with one part changed at a time, each cell "
+    "coloured by its difference from the default setting on that stream.",
+}
+
+
 def plot(metrics: dict, out_dir) -> None:
     """rolling_accuracy_<stream>.png, throughput.png, accuracy_vs_throughput.png (ablation.png for an
     --ablation run), from metrics alone."""
@@ -64,10 +76,10 @@ def plot_throughput(results: dict, path: Path) -> None:
     learners, streams = results["learners"], results["streams"]
     fig, ax = plt.subplots(figsize=(max(6, 2.2 * len(streams) + 2), 4.2))
     width = 0.8 / len(learners)
-    for i, name in enumerate(learners):
+    for i, name in enumerate(learners):  # points, not bars: a bar's height means nothing on a log axis
         rates = [results[s][name]["items_per_second"] for s in streams]
         xs = np.arange(len(streams)) + (i - (len(learners) - 1) / 2) * width
-        ax.bar(xs, rates, width, color=color(i), label=LABELS[name])
+        ax.plot(xs, rates, "o", markersize=8, color=color(i), label=LABELS[name])
     ax.set_xticks(np.arange(len(streams)), streams)
     ax.set_yscale("log")
     ax.set_ylabel("items per second (log scale)")

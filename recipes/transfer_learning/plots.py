@@ -8,6 +8,16 @@ import numpy as np
 
 from common.results import load_arrays
 
+CAPTIONS = {  # figure name (or its prefix) -> what to see in it, shown under it in the gallery
+    "accuracy_vs_labels": "Target test accuracy against labelled examples per class for each way of "
+    "reusing the source network, beside training from scratch: transfer pays where a curve is above "
+    "scratch.",
+    "anb_layers": "AnB-n: the first n feature blocks copied from the source and frozen, the rest "
+    "trained anew: where accuracy drops, the copied features stop fitting the target.",
+    "source_vs_target_examples": "An example of each of the first classes of the source task and of "
+    "the target task.",
+}
+
 
 def example_arrays(source: dict, target: dict, per_task: int = 5) -> dict:
     """The first example of each of the first few classes of each task, for examples.npz."""
