@@ -127,6 +127,11 @@ def distributed(args, prog: str):
             "--resume with --distribute multiworker: only the chief keeps a checkpoint, so the "
             "workers could not agree on what is left; run again without --resume"
         )
+    from pathlib import Path
+
+    from common.harness import check_writable
+
+    check_writable(Path(args.output_dir), "--output-dir")  # before anything is set up
     distribution = start(args.distribute, args.worker_timeout, prog)
     scratch = None
     if not distribution.is_chief:
