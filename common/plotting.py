@@ -56,13 +56,20 @@ def mean_band(runs):
         return np.nanmean(table, axis=0), np.nanstd(table, axis=0)
 
 
-def plot_band(ax, runs, label: str, color_: str, linestyle: str = "-", x=None):
-    """One line: the mean over seeds with a shaded band of one standard deviation."""
+def plot_band(ax, runs, label: str, color_: str, linestyle: str = "-", x=None, log: bool = False):
+    """One line: the mean over seeds with a shaded band of one standard deviation. With `log` (for a
+    log axis), the mean and deviation are those of the logarithms, so the band, a factor either
+    side of the geometric mean, stays above zero and on the axis."""
+    if log:
+        runs = [np.log(np.maximum(np.asarray(run, dtype=float), 1e-12)) for run in runs]
     mean, std = mean_band(runs)
+    low, high = mean - std, mean + std
+    if log:
+        mean, low, high = np.exp(mean), np.exp(low), np.exp(high)
     x = np.arange(1, len(mean) + 1) if x is None else np.asarray(x)
     ax.plot(x, mean, color=color_, linestyle=linestyle, label=label)
     if len(runs) > 1:
-        ax.fill_between(x, mean - std, mean + std, color=color_, alpha=0.2, linewidth=0)
+        ax.fill_between(x, low, high, color=color_, alpha=0.2, linewidth=0)
 
 
 def plot_learning_curves(
@@ -106,6 +113,7 @@ def plot_bars(
     labels = list(values) + list(references or {})
     heights = list(values.values()) + list((references or {}).values())
     errs = [(errors or {}).get(k, 0.0) for k in values] + [0.0] * len(references or {})
+    errs = errs if any(errs) else None  # one seed: no spread, so no error bars of zero size
     fig, ax = plt.subplots(figsize=(max(5.0, 0.9 * len(labels) + 1.5), 4))
     colors = [color(0) if k != highlight else color(3) for k in values]
     colors += ["#bbbbbb"] * len(references or {})

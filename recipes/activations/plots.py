@@ -38,17 +38,28 @@ def plot_activation_curves(out_dir: Path) -> None:
     save_figure(fig, out_dir / "activation_curves.png")
 
 
+PER_PANEL = 4  # activations drawn on one axis: more and their bands hide each other
+
+
 def plot_learning(dataset: str, results: dict, out_dir: Path) -> None:
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
-    for i, (name, r) in enumerate(results.items()):
-        s = style(i)
-        plot_band(axes[0], r["history"]["loss"], name, s["color"], s["linestyle"])
-        plot_band(axes[1], r["history"]["val_accuracy"], name, s["color"], s["linestyle"])
-    axes[0].set(title="training loss", xlabel="epoch", yscale="log")
-    axes[1].set(title="validation accuracy", xlabel="epoch")
-    axes[1].legend(loc="lower right", ncol=2)
+    """Small multiples: a row of (training loss, validation accuracy) per group of PER_PANEL
+    activations, the axes shared, so every curve can be followed and rows compared."""
+    names = list(results)
+    groups = [names[i : i + PER_PANEL] for i in range(0, len(names), PER_PANEL)]
+    fig, axes = plt.subplots(len(groups), 2, figsize=(12, 3.2 * len(groups) + 0.6), squeeze=False,
+                             sharex=True, sharey="col")  # fmt: skip
+    for row, group in zip(axes, groups):
+        for name in group:
+            s, history = style(names.index(name)), results[name]["history"]
+            plot_band(row[0], history["loss"], name, s["color"], s["linestyle"], log=True)
+            plot_band(row[1], history["val_accuracy"], name, s["color"], s["linestyle"])
+        row[0].set(yscale="log", ylabel="training loss")
+        row[1].set(ylabel="validation accuracy")
+        row[1].legend(loc="lower right", fontsize=8, ncol=2)
+    for ax in axes[-1]:
+        ax.set_xlabel("epoch")
     seeds = len(next(iter(results.values()))["per_seed"])
-    fig.suptitle(f"{dataset}: mean and spread over {seeds} seed(s)")
+    fig.suptitle(f"{dataset}: mean and spread over {seeds} seed(s) (loss: geometric)")
     save_figure(fig, out_dir / f"learning_curves_{dataset}.png")
 
 

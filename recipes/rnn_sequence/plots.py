@@ -127,7 +127,8 @@ def plot_adding(metrics: dict, out_dir: Path) -> None:
         ylabel="test MSE",
         yscale="log",
     )
-    ax.legend(loc="lower right")
+    # below the axes: inside, it hides a point (the LSTM's at T=100)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=len(adding))
     save_figure(fig, out_dir / "adding_mse_vs_length.png")
 
 

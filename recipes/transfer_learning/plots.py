@@ -99,5 +99,6 @@ def plot(metrics: dict, out_dir) -> None:
                 ax.set_yticks([])
             ax.set_title(f"{role}: {task['classes'][int(ys)]}", fontsize=8)
     fig.suptitle(f"source: {results['source']['description']}\n"
-                 f"target: {results['target']['description']}", fontsize=8)  # fmt: skip
+                 f"target: {results['target']['description']}", fontsize=8, y=1.0)  # fmt: skip
+    fig.tight_layout(rect=(0, 0, 1, 0.9))  # the panels' titles below the figure's two lines
     save_figure(fig, out_dir / "source_vs_target_examples.png")
