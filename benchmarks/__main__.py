@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 import common  # noqa: F401  (quiet TensorFlow's start-up logs)
-from common.cli import RecipeArgumentParser, UsageError, positive_int
+from common.cli import DefaultsHelpFormatter, RecipeArgumentParser, UsageError, positive_int
 from common.harness import check_writable
 from common.results import build_metrics, environment, write_metrics
 
@@ -238,7 +238,7 @@ def plot(metrics: dict, out_dir: Path) -> None:
     save_figure(fig, out_dir / "ratios.png")
 
 
-class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+class HelpFormatter(DefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
     """--help: the description as written, every flag with its default."""
 
 

@@ -21,6 +21,20 @@ class RecipeArgumentParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
+class DefaultsHelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Each flag's default once, as a user would type it: `256 128` or `sea,agrawal`, not a Python
+    list; nothing for a default of None (the help text says what unset means)."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        default = action.default
+        if "%(default)" in text or not action.option_strings or default in (None, argparse.SUPPRESS):
+            return text
+        if isinstance(default, (list, tuple)):
+            default = (" " if action.nargs in ("+", "*") else ",").join(map(str, default))
+        return f"{text} (default: {str(default).replace('%', '%%')})"
+
+
 def positive_int(text: str) -> int:
     value = _int(text)
     if value < 1:
@@ -133,7 +147,7 @@ def recipe_parser(
     parser = RecipeArgumentParser(
         prog=f"python -m recipes.{name}",
         description=description,
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=DefaultsHelpFormatter,
     )
     shared = parser.add_argument_group("shared flags")
     shared.add_argument("--version", action="version", version=version_line())

@@ -4,7 +4,6 @@ training; `report` rewrites the README's results table from outputs/*/metrics.js
 
 from __future__ import annotations
 
-import argparse
 import importlib
 import json
 import os
@@ -14,7 +13,7 @@ import time
 from pathlib import Path
 
 import common  # noqa: F401  (quiet TensorFlow before any recipe imports it)
-from common.cli import RecipeArgumentParser, positive_int, version_line
+from common.cli import DefaultsHelpFormatter, RecipeArgumentParser, positive_int, version_line
 from common.harness import DefaultRun, Recipe
 from common.references import REFERENCES
 from common.results import atomic_write_text, load_metrics
@@ -393,12 +392,12 @@ def main(argv=None) -> int:
     parser = RecipeArgumentParser(
         prog="python -m recipes",
         description=__doc__,
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=DefaultsHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=version_line())
     commands = parser.add_subparsers(dest="command", metavar="{list,all,plots,report}")
     commands.add_parser("list", help="list the recipes (the default)")
-    formatter = argparse.ArgumentDefaultsHelpFormatter
+    formatter = DefaultsHelpFormatter
     everything = commands.add_parser(
         "all", help="run every recipe with its defaults, then redraw figures and gallery",
         formatter_class=formatter,

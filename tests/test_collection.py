@@ -73,6 +73,7 @@ def test_help_documents_every_flag_with_its_default(name):
         assert action.help, f"{action.option_strings} has no help text"
         for option in action.option_strings:
             assert f"{option} " in text or f"{option}," in text, option
+    assert "(default: None)" not in text and "(default: [" not in text  # once, as a user types it
 
 
 def test_listing_names_every_recipe():
