@@ -228,32 +228,56 @@ def read_csv_rows(path: str | os.PathLike, target: str | None, flag: str):
     return header, rows[1:]
 
 
-def load_csv_table(path: str | os.PathLike, target: str | None):
-    """A user's CSV: numeric features and one target column. Returns (x, y, class_names, columns).
+MAX_CATEGORIES = 50  # distinct values a text column may have to be one-hot encoded
 
-    Every problem (no file, no target, empty table, a non-numeric feature, a missing value, one class)
-    raises UsageError with a message that names it.
+
+def load_csv_table(path: str | os.PathLike, target: str | None):
+    """A user's CSV: feature columns and one target column. Returns (x, y, class_names, columns).
+
+    A numeric column is used as it is. A text column (any cell that is not a number) is one-hot
+    encoded here, not in the network, so that the scikit-learn and NumPy baselines read the same
+    numbers: one 0/1 column `name=value` per distinct value (sorted), at most MAX_CATEGORIES; a line
+    says what was encoded. Every problem (no file, no target, empty table, a missing value, too many
+    distinct texts, one class) raises UsageError with a message that names it.
     """
     header, body = read_csv_rows(path, target, "--dataset")
     path = Path(path)
     if not body:
         raise UsageError(f"{path} has a header but no rows")
-    t = header.index(target)
-    features = [name for i, name in enumerate(header) if i != t]
-    x = np.empty((len(body), len(features)), dtype=np.float32)
-    labels = []
     for r, row in enumerate(body, start=2):
         if len(row) != len(header):
             raise UsageError(f"{path} line {r}: {len(row)} fields, the header has {len(header)}")
-        labels.append(row[t].strip())
-        for j, i in enumerate(i for i in range(len(header)) if i != t):
-            try:
-                x[r - 2, j] = float(row[i])
-            except ValueError:
-                raise UsageError(
-                    f"{path} line {r}: column {header[i]!r} is not numeric ({row[i]!r}); "
-                    "features must be numbers"
-                ) from None
+    t = header.index(target)
+    labels = [row[t].strip() for row in body]
+    blocks, features, encoded = [], [], []
+    for i, name in enumerate(header):
+        if i == t:
+            continue
+        cells = [row[i].strip() for row in body]
+        for r, cell in enumerate(cells, start=2):
+            if not cell:
+                raise UsageError(f"{path} line {r}: column {name!r} has no value")
+        try:
+            blocks.append(np.array([float(cell) for cell in cells], dtype=np.float32)[:, None])
+            features.append(name)
+            continue
+        except ValueError:
+            pass
+        values = sorted(set(cells), key=natural_key)
+        if len(values) > MAX_CATEGORIES:
+            raise UsageError(
+                f"{path}: text column {name!r} has {len(values)} distinct values, too many to one-hot "
+                f"encode (at most {MAX_CATEGORIES}); drop it or map it to numbers"
+            )
+        index = {value: k for k, value in enumerate(values)}
+        blocks.append(np.eye(len(values), dtype=np.float32)[[index[cell] for cell in cells]])
+        features += [f"{name}={value}" for value in values]
+        encoded.append(
+            f"{name!r} ({len(values)}: {', '.join(values[:6])}{', ...' if len(values) > 6 else ''})"
+        )
+    if encoded:
+        print(f"text columns one-hot encoded: {'; '.join(encoded)}", flush=True)
+    x = np.concatenate(blocks, axis=1)
     if not np.isfinite(x).all():
         raise UsageError(f"{path}: features contain NaN or infinite values")
     class_names = sorted(set(labels), key=natural_key)

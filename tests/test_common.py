@@ -230,7 +230,8 @@ def test_csv_table_loads_numbers_and_names_classes(tmp_path):
     [
         ("", "y", "is empty"),
         ("a,b\n1,2\n", "y", "has no column 'y'; columns: a, b"),
-        ("a,y\n1,0\nx,1\n", "y", "line 3: column 'a' is not numeric"),
+        ("a,y\n1,0\n,1\n", "y", "line 3: column 'a' has no value"),
+        ("a,y\n" + "".join(f"t{i},{i % 2}\n" for i in range(51)), "y", "51 distinct values, too many"),
         ("a,y\n1,0\n2\n", "y", "line 3: 1 fields"),
         ("a,y\n", "y", "header but no rows"),
         ("a,y\n1,0\n2,0\n", "y", "only one class"),
@@ -241,6 +242,16 @@ def test_bad_csv_gets_a_clear_usage_error(tmp_path, text, target, message):
     spec = write_csv(tmp_path / "bad.csv", text)
     with pytest.raises(UsageError, match=message):
         data.load_csv_split(spec, target)
+
+
+def test_a_text_column_is_one_hot_encoded_and_said_so(tmp_path, capsys):
+    text = "size,colour,y\n" + "".join(
+        f"{i},{('red', 'blue', 'green')[i % 3]},{i % 2}\n" for i in range(12)
+    )
+    x, y, classes, features = data.load_csv_table(write_csv(tmp_path / "t.csv", text)[4:], "y")
+    assert features == ["size", "colour=blue", "colour=green", "colour=red"]
+    np.testing.assert_array_equal(x[:3], [[0, 0, 0, 1], [1, 1, 0, 0], [2, 0, 1, 0]])
+    assert "text columns one-hot encoded: 'colour' (3: blue, green, red)" in capsys.readouterr().out
 
 
 def test_csv_missing_file_and_missing_target(tmp_path):

@@ -100,12 +100,17 @@ def test_xor_and_user_csv_run(xor_run, tmp_path):
     rng = np.random.default_rng(0)
     x = rng.normal(size=(120, 3))
     label = np.where(x[:, 0] + x[:, 1] > 0, "pos", "neg")
-    lines = ["f1,f2,f3,kind"] + [f"{a:.4f},{b:.4f},{c:.4f},{k}" for (a, b, c), k in zip(x, label)]
+    colour = np.where(x[:, 2] > 0, "red", "blue")  # a text column: one-hot encoded
+    lines = ["f1,f2,colour,kind"] + [
+        f"{a:.4f},{b:.4f},{c},{k}" for (a, b, _), c, k in zip(x, colour, label)
+    ]
     (tmp_path / "table.csv").write_text("\n".join(lines) + "\n")
     argv = ["--quick", "--dataset", f"csv:{tmp_path / 'table.csv'}", "--target", "kind"]
     assert mlp_classifier.main([*argv, "--output-dir", str(tmp_path / "c")]) == 0
     metrics = json.loads((tmp_path / "c" / "metrics.json").read_text())
     assert metrics["results"]["class_names"] == ["neg", "pos"]
+    features = metrics["results"]["models"]["models/mlp.keras"]["features"]
+    assert features == ["f1", "f2", "colour=blue", "colour=red"]
     assert not (tmp_path / "c" / "misclassified.png").exists()  # a table has no images to draw
 
 
@@ -122,14 +127,14 @@ def test_tensorboard_flag_writes_event_files(xor_run):
         (["--dataset", "cifar"], "unknown data set 'cifar'"),
         (["--dataset", "csv:{tmp}/none.csv", "--target", "y"], "no such file"),
         (["--dataset", "csv:{tmp}/empty.csv", "--target", "y"], "is empty"),
-        (["--dataset", "csv:{tmp}/text.csv", "--target", "y"], "column 'a' is not numeric"),
+        (["--dataset", "csv:{tmp}/text.csv", "--target", "y"], "60 distinct values, too many"),
         (["--dataset", "csv:{tmp}/text.csv", "--target", "z"], "has no column 'z'"),
         (["--dropout", "1.5"], "--dropout: must be in [0, 1)"),
     ],
 )
 def test_bad_input_exits_2_with_one_line_and_writes_nothing(tmp_path, argv, message):
     (tmp_path / "empty.csv").write_text("")
-    (tmp_path / "text.csv").write_text("a,y\n1,0\nabc,1\n")
+    (tmp_path / "text.csv").write_text("a,y\n" + "".join(f"t{i},{i % 2}\n" for i in range(60)))
     out = tmp_path / "out"
     argv = [a.replace("{tmp}", str(tmp_path)) for a in argv]
     assert_bad_input(NAME, argv, message, out)
