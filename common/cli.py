@@ -108,17 +108,20 @@ def comma_list(
     return parse
 
 
-def dataset_type(choices: list[str] | tuple[str, ...], allow_csv: bool):
-    """An argparse type for `--dataset`: one of `choices`, or `csv:PATH` where `allow_csv`."""
+def dataset_type(choices: list[str] | tuple[str, ...], allow_csv: bool, allow_npz: bool = False):
+    """An argparse type for `--dataset`: one of `choices`, or `csv:PATH` where `allow_csv`, or
+    `npz:PATH` where `allow_npz`; a named file must exist."""
+    files = [kind for kind, allowed in (("csv", allow_csv), ("npz", allow_npz)) if allowed]
 
     def parse(text: str) -> str:
-        if allow_csv and text.startswith("csv:"):
-            if not text[4:]:
-                raise argparse.ArgumentTypeError("csv: needs a path, e.g. csv:data/table.csv")
-            existing_file()(text[4:])  # a missing or unreadable file fails here, up front
+        kind = text.split(":", 1)[0]
+        if kind in files and text.startswith(f"{kind}:"):
+            if not text[len(kind) + 1 :]:
+                raise argparse.ArgumentTypeError(f"{kind}: needs a path, e.g. {kind}:data/file.{kind}")
+            existing_file()(text[len(kind) + 1 :])  # a missing or unreadable file fails here, up front
             return text
         if text not in choices:
-            extra = ", csv:PATH" if allow_csv else ""
+            extra = "".join(f", {kind}:PATH" for kind in files)
             raise argparse.ArgumentTypeError(
                 f"unknown data set {text!r}; valid: {', '.join(choices)}{extra}"
             )
@@ -136,6 +139,7 @@ def recipe_parser(
     datasets: list[str] | tuple[str, ...] | None = None,
     default_dataset: str | None = None,
     allow_csv: bool = False,
+    allow_npz: bool = False,
     tensorboard: bool = False,
     distribute: bool | None = None,
 ) -> RecipeArgumentParser:
@@ -208,9 +212,12 @@ def recipe_parser(
     if datasets:
         shared.add_argument(
             "--dataset",
-            type=dataset_type(datasets, allow_csv),
+            type=dataset_type(datasets, allow_csv, allow_npz),
             default=default_dataset or datasets[0],
-            help="data set: " + ", ".join(datasets) + (", or csv:PATH" if allow_csv else ""),
+            help="data set: "
+            + ", ".join(datasets)
+            + (", or csv:PATH" if allow_csv else "")
+            + (", or npz:PATH (arrays x: sequences x steps x features, y: labels)" if allow_npz else ""),
         )
         if allow_csv:
             shared.add_argument("--target", default=None, help="target column, with --dataset csv:PATH")

@@ -290,18 +290,59 @@ def load_csv_table(path: str | os.PathLike, target: str | None):
 
 def load_csv_split(spec: str, target: str | None, seed: int = 0) -> Split:
     """`csv:PATH`: a stratified 60/20/20 train / validation / test split of a user's table."""
+    x, y, class_names, features = load_csv_table(spec[len("csv:") :], target)
+    return user_split("csv", spec, x, y, class_names, seed, feature_names=features)
+
+
+def user_split(name: str, spec: str, x, y, class_names, seed: int, **info) -> Split:
+    """A user's examples in a stratified 60/20/20 train / validation / test split (stratified where
+    every class has 3 examples or more)."""
     from sklearn.model_selection import train_test_split
 
-    x, y, class_names, features = load_csv_table(spec[len("csv:") :], target)
     if len(x) < 10:
-        raise UsageError(f"{spec}: {len(x)} rows are too few to split (need at least 10)")
-    counts = np.bincount(y)
-    stratify = y if counts.min() >= 3 else None
+        raise UsageError(f"{spec}: {len(x)} examples are too few to split (need at least 10)")
+    stratify = y if np.bincount(y).min() >= 3 else None
     x_rest, x_test, y_rest, y_test = train_test_split(
         x, y, test_size=0.2, random_state=seed, stratify=stratify
     )
     x_tr, y_tr, x_val, y_val = carve_validation(x_rest, y_rest, 0.25, seed)
-    return Split("csv", x_tr, y_tr, x_val, y_val, x_test, y_test, class_names, feature_names=features)
+    return Split(name, x_tr, y_tr, x_val, y_val, x_test, y_test, class_names, **info)
+
+
+def load_npz_sequences(spec: str, seed: int = 0) -> Split:
+    """`npz:PATH`: a user's sequences, arrays `x` of shape (sequences, steps, features) and `y` (one
+    label per sequence, numbers or text), in a stratified 60/20/20 split. Read without pickle; every
+    problem raises UsageError naming it."""
+    import zipfile
+
+    path = Path(spec[len("npz:") :])
+    try:
+        with np.load(path, allow_pickle=False) as arrays:
+            missing = [name for name in ("x", "y") if name not in arrays.files]
+            if missing:
+                raise UsageError(
+                    f"{path} has no array {' or '.join(map(repr, missing))} (it has: "
+                    f"{', '.join(arrays.files) or 'nothing'}); save with np.savez(PATH, x=..., y=...)"
+                )
+            x, y = arrays["x"], arrays["y"]
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as error:
+        raise UsageError(f"cannot read {path} as .npz: {error}") from None
+    if x.ndim != 3 or 0 in x.shape:
+        raise UsageError(f"{path}: x must have shape (sequences, steps, features), got {x.shape}")
+    if not np.issubdtype(x.dtype, np.number):
+        raise UsageError(f"{path}: x must hold numbers, got {x.dtype}")
+    x = x.astype(np.float32)
+    if not np.isfinite(x).all():
+        raise UsageError(f"{path}: x contains NaN or infinite values")
+    if y.ndim != 1 or len(y) != len(x):
+        raise UsageError(f"{path}: y must hold one label per sequence ({len(x)}), got {y.shape}")
+    labels = [str(label) for label in y.tolist()]
+    class_names = sorted(set(labels), key=natural_key)
+    if len(class_names) < 2:
+        raise UsageError(f"{path}: y has only one class ({class_names[0]!r})")
+    index = {name: i for i, name in enumerate(class_names)}
+    y = np.array([index[label] for label in labels], dtype=np.int64)
+    return user_split(f"npz:{path.name}", spec, x, y, class_names, seed)
 
 
 def natural_key(text: str):

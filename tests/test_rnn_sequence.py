@@ -144,7 +144,39 @@ def test_check_expectations_reports_what_was_measured(tmp_path):
         (["--lengths", "ten"], "--lengths: expected an integer length, got 'ten'"),
         (["--task", "translation"], "unknown translation; valid: mnist1d, adding"),
         (["--epochs", "0"], "--epochs: must be at least 1, got 0"),
+        (["--dataset", "npz:{tmp}/none.npz"], "none.npz: no such file"),
+        (["--dataset", "npz:{tmp}/no_y.npz"], "has no array 'y' (it has: x)"),
+        (["--dataset", "npz:{tmp}/flat.npz"], "x must have shape (sequences, steps, features)"),
+        (["--dataset", "npz:{tmp}/one_class.npz"], "y has only one class"),
+        (["--dataset", "npz:{tmp}/text.npz"], "cannot read"),
     ],
 )
 def test_bad_input_exits_2_with_one_line_and_writes_nothing(tmp_path, argv, message):
+    x = np.zeros((20, 5, 1), np.float32)
+    np.savez(tmp_path / "no_y.npz", x=x)
+    np.savez(tmp_path / "flat.npz", x=x[:, :, 0], y=np.arange(20) % 2)
+    np.savez(tmp_path / "one_class.npz", x=x, y=np.zeros(20))
+    (tmp_path / "text.npz").write_text("not a zip")
+    argv = [a.replace("{tmp}", str(tmp_path)) for a in argv]
     assert_bad_input(NAME, argv, message, tmp_path / "out")
+
+
+def test_user_sequences_from_an_npz_file(tmp_path):
+    """--dataset npz:PATH: several features per step, text labels; no MNIST-1D reference or check."""
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 3, 300)
+    x = rng.normal(size=(300, 12, 2)).astype(np.float32) * 0.3
+    x[:, :, 0] += y[:, None]  # the class shows in the first feature at every step
+    np.savez(tmp_path / "mine.npz", x=x, y=np.array(["low", "mid", "high"])[y])
+    out = tmp_path / "out"
+    argv = ["--task", "mnist1d", "--dataset", f"npz:{tmp_path / 'mine.npz'}", "--cells", "simple",
+            "--epochs", "8", "--output-dir", str(out)]  # fmt: skip
+    assert rnn_sequence.main(argv) == 0
+    metrics = assert_outputs_contract(out, NAME, quick=False, figures=("confusion_matrix",))
+    results = metrics["results"]
+    assert results["classes"] == ["high", "low", "mid"]
+    assert np.asarray(results["mnist1d"]["simple"]["confusion_matrix"]).shape == (3, 3)
+    assert results["mnist1d"]["simple"]["test_accuracy"] > 0.8  # chance is 1/3
+    assert all("MNIST-1D" not in ref["name"] for ref in metrics["references"])
+    assert "checks" not in results  # the MNIST-1D targets do not apply
+    assert results["models"]["models/mnist1d_simple.keras"]["input_shape"] == [12, 2]

@@ -6,18 +6,18 @@ from recipes.rnn_sequence.recipe import (
     RECIPE,
     build_parser,
     check_expectations,
-    load_mnist1d,
     main,
     plot,
     run,
 )
+from recipes.rnn_sequence.sequences import load_sequences
 
 __all__ = [
     "RECIPE",
     "build_parser",
     "check_expectations",
     "gradient_through_time",
-    "load_mnist1d",
+    "load_sequences",
     "main",
     "plot",
     "recurrent_model",

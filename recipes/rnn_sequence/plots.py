@@ -17,8 +17,8 @@ from common.plotting import (
 from recipes.rnn_sequence.models import CELLS, LABELS
 
 CAPTIONS = {  # figure name (or its prefix) -> what to see in it, shown under it in the gallery
-    "accuracy_vs_reference": "MNIST-1D test accuracy of each cell, mean over seeds, beside the "
-    "published numbers for the same data.",
+    "accuracy_vs_reference": "Test accuracy of each cell (MNIST-1D or your sequences), mean over "
+    "seeds, beside the published numbers for MNIST-1D.",
     "learning_curves": "Loss and accuracy per epoch for each recurrent cell, mean and spread over "
     "seeds.",
     "confusion_matrix": "Test sequences by true class (rows) and predicted class (columns).",
@@ -27,6 +27,12 @@ CAPTIONS = {  # figure name (or its prefix) -> what to see in it, shown under it
     "adding_mse": "The adding problem: test MSE against sequence length for each cell, beside always "
     "predicting 1 (MSE about 0.17); below that line the cell has learned to carry two numbers.",
 }
+
+
+def task_name(metrics: dict) -> str:
+    """What the classifiers were trained on: MNIST-1D, or the user's npz:PATH."""
+    dataset = metrics["args"].get("dataset", "mnist1d")
+    return "MNIST-1D" if dataset == "mnist1d" else dataset
 
 
 def plot_accuracy(metrics: dict, out_dir: Path) -> None:
@@ -45,7 +51,7 @@ def plot_accuracy(metrics: dict, out_dir: Path) -> None:
     plot_bars(
         values,
         out_dir / "accuracy_vs_reference.png",
-        "MNIST-1D test accuracy ('plain': one layer, last step)",
+        f"{task_name(metrics)} test accuracy ('plain': one layer, last step)",
         "test accuracy",
         errors=errors,
         references=published,
@@ -55,7 +61,9 @@ def plot_accuracy(metrics: dict, out_dir: Path) -> None:
 
 def plot_learning(metrics: dict, out_dir: Path) -> None:
     curves = {LABELS[cell]: r["history"] for cell, r in metrics["results"]["mnist1d"].items()}
-    plot_learning_curves(curves, out_dir / "learning_curves.png", "MNIST-1D, recurrent models")
+    plot_learning_curves(
+        curves, out_dir / "learning_curves.png", f"{task_name(metrics)}, recurrent models"
+    )
 
 
 def plot_confusion(metrics: dict, out_dir: Path) -> None:
@@ -63,18 +71,22 @@ def plot_confusion(metrics: dict, out_dir: Path) -> None:
     cell = "simple" if "simple" in cells else next(iter(cells))
     plot_confusion_matrix(
         cells[cell]["confusion_matrix"],
-        [str(d) for d in range(10)],
+        metrics["results"].get("classes", [str(d) for d in range(10)]),
         out_dir / "confusion_matrix.png",
-        f"MNIST-1D test set, {LABELS[cell]} (seed {metrics['args']['seed']})",
+        f"{task_name(metrics)} test set, {LABELS[cell]} (seed {metrics['args']['seed']})",
     )
 
 
 def plot_gradients(metrics: dict, out_dir: Path) -> None:
     gradients = metrics["results"]["gradient_through_time"]
     panels = [
-        ("plain_init", "MNIST-1D, one layer, last step:\nat initialisation", gradients),
-        ("plain_trained", "MNIST-1D, one layer, last step:\ntrained", gradients),
-        ("model_trained", "MNIST-1D, the recipe's bidirectional\nmodel: trained", gradients),
+        ("plain_init", f"{task_name(metrics)}, one layer, last step:\nat initialisation", gradients),
+        ("plain_trained", f"{task_name(metrics)}, one layer, last step:\ntrained", gradients),
+        (
+            "model_trained",
+            f"{task_name(metrics)}, the recipe's bidirectional\nmodel: trained",
+            gradients,
+        ),
     ]
     adding = metrics["results"].get("adding", {})
     longest = {c: r[t] for c, r in adding.items() for t in r if "gradient_through_time" in r[t]}

@@ -16,6 +16,7 @@ far back the gradient reaches (`gradients.py`): the norm of d(loss)/d(x_t) at ev
     python -m recipes.rnn_sequence --task mnist1d --seeds 3
     python -m recipes.rnn_sequence --task adding --lengths 50,200 --cells simple,gru
     python -m recipes.rnn_sequence --quick                # smoke run: SimpleRNN and LSTM, tiny data
+    python -m recipes.rnn_sequence --task mnist1d --dataset npz:mine.npz   # your own sequences
 
 Writes metrics.json and the figures of `plots.py` to outputs/rnn_sequence/. Reference: MNIST-1D
 (Greydanus & Kobak 2024, Table 1); predicting 1 on the adding problem (Arjovsky et al. 2016).
@@ -35,6 +36,7 @@ from recipes.rnn_sequence.flags import QUICK_CELLS, add_recipe_flags
 from recipes.rnn_sequence.gradients import gradient_through_time
 from recipes.rnn_sequence.models import CELLS, LABELS, recurrent_model, warmup_cosine
 from recipes.rnn_sequence.plots import plot
+from recipes.rnn_sequence.sequences import load_sequences
 
 NAME = "rnn_sequence"
 ACCURACY_TARGETS = {"simple": 0.96, "gru": 0.97, "lstm": 0.97}  # MNIST-1D test accuracy
@@ -50,22 +52,11 @@ def build_parser():
         "SimpleRNN, GRU and LSTM on MNIST-1D and on the adding problem.",
         default_epochs=30,
         tensorboard=True,
+        datasets=("mnist1d",),  # the classification task's data, or npz:PATH (sequences.py)
+        allow_npz=True,
     )
     add_recipe_flags(parser)  # tasks, cells, model size, the adding problem: flags.py
     return parser
-
-
-# -- Task 1, MNIST-1D: prepare the data ---------------------------------------------------------------
-
-
-def load_mnist1d(args) -> data.Split:
-    split = data.load_mnist1d_split(seed=args.seed)
-    if args.quick:  # tiny data: a smoke run of the same code path
-        split.x_train, split.y_train = data.subsample(split.x_train, split.y_train, 600, args.seed)
-        split.x_test, split.y_test = data.subsample(split.x_test, split.y_test, 300, args.seed)
-    for part in ("x_train", "x_val", "x_test"):  # a sequence of 40 steps of one value each
-        setattr(split, part, getattr(split, part)[..., np.newaxis])
-    return split
 
 
 # -- Task 1, MNIST-1D: build the model, train, evaluate -----------------------------------------------
@@ -81,8 +72,7 @@ def train_classifier(harness: Harness, split: data.Split, cell: str, seed: int, 
     seed_everything(seed)
     model = recurrent_model(
         cell,
-        split.x_train.shape[1],
-        1,
+        *split.x_train.shape[1:],  # steps, features
         split.num_classes,
         units=args.units,
         layers=1 if plain else args.layers,
@@ -128,16 +118,16 @@ def compare_on_mnist1d(harness: Harness, split: data.Split, cell: str) -> tuple[
     how far back the gradient reaches in each. Each seed is a stage, and the plain model another."""
     from sklearn.metrics import confusion_matrix
 
-    args, x, y = harness.args, split.x_test, split.y_test
+    args, x, y, names = harness.args, split.x_test, split.y_test, split.class_names
 
     def train_one(seed: int) -> dict:
         model, predicted, history, record = train_classifier(harness, split, cell, seed)
         record["history"] = history
         if seed == args.seed:  # the first seed's model is kept, drawn and analysed
-            record["confusion_matrix"] = confusion_matrix(y, predicted, labels=range(10))
+            record["confusion_matrix"] = confusion_matrix(y, predicted, labels=range(len(names)))
             record["gradient"] = gradient_through_time(model, x, y)
-            harness.save_model(model, f"mnist1d_{cell}", seed=seed, classes=list(range(10)),
-                               input="40 steps of one value each", example=x[:4])  # fmt: skip
+            harness.save_model(model, f"mnist1d_{cell}", seed=seed, classes=names, example=x[:4],
+                               input=f"{x.shape[1]} steps of {x.shape[2]} value(s) each")  # fmt: skip
         return record
 
     per_seed = harness.over_seeds(train_one, stage=f"mnist1d/{cell}", describe=describe_seed)
@@ -154,7 +144,7 @@ def compare_on_mnist1d(harness: Harness, split: data.Split, cell: str) -> tuple[
     def plain_model() -> dict:  # most tutorials' (one layer, last step), its gradient fresh, trained
         plain, _, _, record = train_classifier(harness, split, cell, args.seed, plain=True)
         seed_everything(args.seed)
-        fresh = recurrent_model(cell, x.shape[1], 1, 10, units=args.units, seed=args.seed)
+        fresh = recurrent_model(cell, *x.shape[1:], len(names), units=args.units, seed=args.seed)
         gradients = {
             "plain_init": gradient_through_time(fresh, x, y),
             "plain_trained": gradient_through_time(plain, x, y),
@@ -211,7 +201,7 @@ def check_expectations(harness: Harness, results: dict) -> None:
     args = harness.args
     if args.quick:
         return
-    for cell, result in results.get("mnist1d", {}).items():
+    for cell, result in results.get("mnist1d", {}).items() if args.dataset == "mnist1d" else ():
         accuracy = result["test_accuracy"]
         harness.check(f"mnist1d_{cell}_test_accuracy", accuracy, at_least=ACCURACY_TARGETS[cell])
     if 100 not in args.lengths:
@@ -225,22 +215,23 @@ def run(args) -> dict:
     harness = Harness(NAME, args)
     if args.cells is None:
         args.cells = list(QUICK_CELLS if args.quick else CELLS)
-    # smoke run: MNIST-1D for 2 epochs (600 / 300 sequences, in load_mnist1d); the adding problem at
+    # smoke run: MNIST-1D for 2 epochs (600 / 300 sequences, in sequences.py); the adding problem at
     # its first length only, 512 / 256 sequences, 1 epoch
     harness.quick(epochs=2, seeds=1, lengths=1, adding_train=512, adding_test=256, adding_epochs=1)
     harness.setup_device()  # before any model is built
 
     results = {}
     if "mnist1d" in args.task:
-        split = load_mnist1d(args)
+        split = load_sequences(args)
         print(
-            f"MNIST-1D: {len(split.x_train)} train / {len(split.x_val)} validation / "
+            f"{split.name}: {len(split.x_train)} train / {len(split.x_val)} validation / "
             f"{len(split.x_test)} test sequences of shape {split.x_train.shape[1:]}; {args.layers} "
             f"bidirectional layers of {args.units}, {args.epochs} epochs, {args.seeds} seed(s)",
             flush=True,
         )
         compared = {cell: compare_on_mnist1d(harness, split, cell) for cell in args.cells}
         results["mnist1d"] = {cell: result for cell, (result, _) in compared.items()}
+        results["classes"] = [str(name) for name in split.class_names]
         results["gradient_through_time"] = {cell: grads for cell, (_, grads) in compared.items()}
 
     if "adding" in args.task:
@@ -263,7 +254,8 @@ def run(args) -> dict:
                 )
 
     check_expectations(harness, results)
-    return harness.finish(results, references(*MNIST1D_REFERENCES, "adding_baseline"), plot)
+    published = MNIST1D_REFERENCES if args.dataset == "mnist1d" else ()  # none for a user's data
+    return harness.finish(results, references(*published, "adding_baseline"), plot)
 
 
 # the headline numbers the gallery and the README show, read from the results keys run() writes

@@ -1,0 +1,24 @@
+"""The classification task's data: MNIST-1D (40 steps of one value each), or a user's sequences
+(`--dataset npz:PATH`: arrays `x` of shape (sequences, steps, features) and `y`)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from common import data
+
+
+def load_sequences(args) -> data.Split:
+    """The split the recurrent classifiers train on; with --quick, at most 600 training and 300
+    test sequences (a smoke run of the same code path)."""
+    if args.dataset.startswith("npz:"):
+        split = data.load_npz_sequences(args.dataset, seed=args.seed)
+    else:
+        split = data.load_mnist1d_split(seed=args.seed)
+        for part in ("x_train", "x_val", "x_test"):  # a sequence of 40 steps of one value each
+            setattr(split, part, getattr(split, part)[..., np.newaxis])
+        split.name = "MNIST-1D"
+    if args.quick:
+        split.x_train, split.y_train = data.subsample(split.x_train, split.y_train, 600, args.seed)
+        split.x_test, split.y_test = data.subsample(split.x_test, split.y_test, 300, args.seed)
+    return split
