@@ -311,8 +311,17 @@ def user_split(name: str, spec: str, x, y, class_names, seed: int, **info) -> Sp
 
 def load_npz_sequences(spec: str, seed: int = 0) -> Split:
     """`npz:PATH`: a user's sequences, arrays `x` of shape (sequences, steps, features) and `y` (one
-    label per sequence, numbers or text), in a stratified 60/20/20 split. Read without pickle; every
-    problem raises UsageError naming it."""
+    label per sequence, numbers or text), in a stratified 60/20/20 split."""
+    x, y, class_names = read_labelled_npz(spec)
+    if x.ndim != 3:
+        raise UsageError(f"{spec[4:]}: x must have shape (sequences, steps, features), got {x.shape}")
+    return user_split(f"npz:{Path(spec[4:]).name}", spec, x, y, class_names, seed)
+
+
+def read_labelled_npz(spec: str):
+    """`npz:PATH` -> (x float32, y class indices, class names): arrays `x` (one example per row, any
+    further shape) and `y` (one label each, numbers or text), read without pickle. Every problem
+    raises UsageError naming it."""
     import zipfile
 
     path = Path(spec[len("npz:") :])
@@ -327,22 +336,21 @@ def load_npz_sequences(spec: str, seed: int = 0) -> Split:
             x, y = arrays["x"], arrays["y"]
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as error:
         raise UsageError(f"cannot read {path} as .npz: {error}") from None
-    if x.ndim != 3 or 0 in x.shape:
-        raise UsageError(f"{path}: x must have shape (sequences, steps, features), got {x.shape}")
+    if x.ndim < 2 or 0 in x.shape:
+        raise UsageError(f"{path}: x must hold one example per row, got shape {x.shape}")
     if not np.issubdtype(x.dtype, np.number):
         raise UsageError(f"{path}: x must hold numbers, got {x.dtype}")
     x = x.astype(np.float32)
     if not np.isfinite(x).all():
         raise UsageError(f"{path}: x contains NaN or infinite values")
     if y.ndim != 1 or len(y) != len(x):
-        raise UsageError(f"{path}: y must hold one label per sequence ({len(x)}), got {y.shape}")
+        raise UsageError(f"{path}: y must hold one label per example ({len(x)}), got {y.shape}")
     labels = [str(label) for label in y.tolist()]
     class_names = sorted(set(labels), key=natural_key)
     if len(class_names) < 2:
         raise UsageError(f"{path}: y has only one class ({class_names[0]!r})")
     index = {name: i for i, name in enumerate(class_names)}
-    y = np.array([index[label] for label in labels], dtype=np.int64)
-    return user_split(f"npz:{path.name}", spec, x, y, class_names, seed)
+    return x, np.array([index[label] for label in labels], dtype=np.int64), class_names
 
 
 def natural_key(text: str):

@@ -247,8 +247,45 @@ def test_a_bad_pretrained_file_exits_2_and_writes_nothing(case, tmp_path, capsys
         (["--scenario", "shift", "--dataset", "digits"], "the shift scenario uses mnist1d"),
         (["--labels-per-class", "0,5"], "expected positive integers or 'all', got '0'"),
         (["--anb-labels", "5,10"], "--anb-labels takes one value"),
+        (["--target-data", "csv:{tmp}/t.csv"], "needs --target-column COLUMN"),
+        (
+            ["--target-data", "npz:{tmp}/narrow.npz"],
+            "12 numbers per example; the source network reads 40",
+        ),
+        (["--target-data", "npz:{tmp}/none.npz"], "none.npz: no such file"),
+        (["--target-column", "label"], "--target-column only applies to --target-data csv:PATH"),
     ],
 )
 def test_bad_input_exits_2_with_one_line_and_writes_nothing(tmp_path, argv, message):
+    (tmp_path / "t.csv").write_text("a,label\n1,x\n")
+    np.savez(tmp_path / "narrow.npz", x=np.zeros((20, 12), np.float32), y=np.arange(20) % 2)
     out = tmp_path / "out"
-    assert_bad_input("transfer_learning", argv, message, out)
+    argv = [a.replace("{tmp}", str(tmp_path)) for a in argv]
+    assert_bad_input("transfer_learning", [*argv, "--quick"], message, out)
+
+
+@pytest.mark.parametrize("kind", ["csv", "npz"])
+def test_a_user_target_task_replaces_the_scenarios(kind, tmp_path):
+    """--target-data: the source model (MNIST-1D, 10 classes) transferred to 3 classes of the user's,
+    40 numbers per example; no zero-shot score or published reference, which need the same labels."""
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 3, 150)
+    x = (rng.normal(size=(150, 40)) + y[:, None] * 0.8).astype(np.float32)
+    if kind == "csv":
+        rows = [",".join([*(f"f{i}" for i in range(40)), "label"])]
+        rows += [",".join(f"{v:.4f}" for v in row) + f",c{k}" for row, k in zip(x, y)]
+        (tmp_path / "target.csv").write_text("\n".join(rows) + "\n")
+        argv = ["--target-data", f"csv:{tmp_path / 'target.csv'}", "--target-column", "label"]
+    else:
+        np.savez(tmp_path / "target.npz", x=x[:, :, None], y=y)  # (n, 40, 1): flattened to 40
+        argv = ["--target-data", f"npz:{tmp_path / 'target.npz'}"]
+    out = tmp_path / "out"
+    assert recipe.main([*argv, "--quick", "--output-dir", str(out)]) == 0
+    metrics = assert_outputs_contract(out, "transfer_learning", figures=("accuracy_vs_labels",))
+    results = metrics["results"]
+    assert results["target"]["classes"] == (["c0", "c1", "c2"] if kind == "csv" else ["0", "1", "2"])
+    assert results["target"]["test"] == 30 and sum(results["target"]["pool_per_class"]) == 120
+    assert "zero_shot_target_accuracy" not in results and metrics["references"] == []
+    assert "full" not in results["curves"]  # the source's head cannot be copied to other labels
+    finetuned = results["curves"]["finetune"]["all"]["test_accuracy"]
+    assert finetuned > 0.5  # chance is 1/3: the copied features, fine-tuned, learn the user's task

@@ -9,6 +9,7 @@ import math
 from common.cli import (
     UsageError,
     comma_list,
+    dataset_type,
     existing_file,
     non_negative_int,
     positive_float,
@@ -65,6 +66,18 @@ def add_recipe_flags(parser: argparse.ArgumentParser) -> None:
         type=non_negative_int,
         default=7,
         help="shift scenario: seed of the regenerated MNIST-1D target",
+    )
+    own.add_argument(
+        "--target-data",
+        type=dataset_type((), allow_csv=True, allow_npz=True),
+        default=None,
+        metavar="csv:PATH|npz:PATH",
+        help="your own target task instead of the scenario's: a CSV (with --target-column) or an "
+        ".npz with arrays x and y, each example as many numbers as the source's (40 for mnist1d, "
+        "64 for digits); 80%% becomes the labelled pool, 20%% the test set",
+    )
+    own.add_argument(
+        "--target-column", default=None, help="with --target-data csv:PATH: the label column"
     )
     own.add_argument(
         "--labels-per-class",
@@ -125,6 +138,10 @@ def validate_args(args) -> None:
                 "--source-classes and --target-classes must be disjoint; both contain "
                 + ",".join(map(str, overlap))
             )
+    if args.target_column and not (args.target_data or "").startswith("csv:"):
+        raise UsageError("--target-column only applies to --target-data csv:PATH")
+    if (args.target_data or "").startswith("csv:") and not args.target_column:
+        raise UsageError("--target-data csv:PATH needs --target-column COLUMN (the label column)")
     if len(args.anb_labels) != 1:
         raise UsageError(f"--anb-labels takes one value, got {','.join(args.anb_labels)}")
     args.anb_labels = args.anb_labels[0]

@@ -206,7 +206,7 @@ def run(args) -> dict:
     # -- Transfer to the target, at every label budget k and over the seeds
     target_start = time.perf_counter()
     target_arch = dict(arch, classes=len(target["classes"]))
-    same_labels = arch["classes"] == target_arch["classes"] and args.scenario == "shift"
+    same_labels = arch["classes"] == target_arch["classes"] and target["same_labels"]
     modes = [mode for mode in MODES if mode != "full" or same_labels]
     curves, steps = {mode: {} for mode in modes}, {}
     kept_k = KEPT_BUDGET if KEPT_BUDGET in args.labels_per_class else args.labels_per_class[0]
@@ -268,7 +268,7 @@ def run(args) -> dict:
         "target_seconds": time.perf_counter() - target_start,
     }
     references = []
-    if args.scenario == "shift":
+    if same_labels:  # the shift scenario's own target (not --target-data)
         from common.references import references as published
 
         results["shift_parameters"] = dict(SHIFTED_MNIST1D, seed=args.target_seed)

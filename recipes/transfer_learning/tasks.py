@@ -28,8 +28,51 @@ def select(x, y, classes):
 def load_tasks(args) -> tuple[dict, dict]:
     """(source, target): each with x/y train (source also val), test, class names, a description.
 
-    The target's `x_pool` is the labelled training data k examples per class are drawn from.
+    The target's `x_pool` is the labelled training data k examples per class are drawn from. With
+    --target-data, the target is the user's (`user_target`).
     """
+    source, target = scenario_tasks(args)
+    # the shift scenario's classes are the source's digits: its head can be copied as it is
+    target["same_labels"] = args.scenario == "shift"
+    if args.target_data:
+        target = user_target(args.target_data, args.target_column, source["x_train"].shape[1], args)
+        target["same_labels"] = False  # the user's labels: nothing says they are the source's
+    return source, target
+
+
+def user_target(spec: str, column: str | None, width: int, args) -> dict:
+    """A user's target task: a CSV's rows or an .npz's `x` rows, each `width` numbers (what the
+    source network reads), with their labels; a stratified 80% pool and 20% test set."""
+    from pathlib import Path
+
+    from sklearn.model_selection import train_test_split
+
+    from common.cli import UsageError
+
+    if spec.startswith("csv:"):
+        x, y, classes, _ = data.load_csv_table(spec[len("csv:") :], column)
+    else:
+        x, y, classes = data.read_labelled_npz(spec)
+        x = x.reshape(len(x), -1)
+    if x.shape[1] != width:
+        raise UsageError(
+            f"{spec}: {x.shape[1]} numbers per example; the source network reads {width} "
+            f"(--scenario {args.scenario}, {args.dataset})"
+        )
+    if len(x) < 10:
+        raise UsageError(f"{spec}: {len(x)} examples are too few to split (need at least 10)")
+    stratify = y if np.bincount(y).min() >= 2 else None
+    x_pool, x_test, y_pool, y_test = train_test_split(
+        x, y, test_size=0.2, random_state=args.seed, stratify=stratify
+    )
+    name = Path(spec.split(":", 1)[1]).name
+    return {"x_pool": x_pool, "y_pool": y_pool, "x_test": x_test, "y_test": y_test,
+            "classes": [str(c) for c in classes], "description": f"your data: {spec}",
+            "name": name}  # fmt: skip
+
+
+def scenario_tasks(args) -> tuple[dict, dict]:
+    """The scenario's own source and target."""
     if args.scenario == "shift":
         return shifted_mnist1d_tasks(args)
     split = data.load_digits_split(seed=args.seed) if args.dataset == "digits" else None
