@@ -26,15 +26,28 @@ def style(i: int) -> dict:
     return {"color": color(i), "linestyle": "-" if i < 10 else "--"}
 
 
+def grid(count: int, columns: int = 4, size: tuple[float, float] = (3.2, 2.6), **shared):
+    """A figure of `count` small panels, `columns` a row, the unused ones hidden."""
+    rows = -(-count // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(size[0] * columns, size[1] * rows + 0.6),
+                             squeeze=False, **shared)  # fmt: skip
+    for ax in axes.flat[count:]:
+        ax.set_visible(False)
+    return fig, axes.flat
+
+
 def plot_activation_curves(out_dir: Path) -> None:
+    """Small multiples: one panel per activation, f and its derivative, the axes shared."""
     arrays = load_arrays(out_dir, "curves")
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
-    for i, (name, (f, df)) in enumerate(zip(arrays["names"], arrays["values"])):
-        axes[0].plot(arrays["x"], f, label=str(name), **style(i))
-        axes[1].plot(arrays["x"], df, label=str(name), **style(i))
-    axes[0].set(title="f(x)", xlabel="x", ylim=(-2, 5))
-    axes[1].set(title="f'(x), autodiff on the Keras activation", xlabel="x", ylim=(-0.3, 1.3))
-    axes[1].legend(loc="upper left", ncol=2)
+    names = [str(name) for name in arrays["names"]]
+    fig, panels = grid(len(names), sharex=True, sharey=True)
+    for i, (ax, name, (f, df)) in enumerate(zip(panels, names, arrays["values"])):
+        ax.plot(arrays["x"], f, color=color(i), label="f(x)")
+        ax.plot(arrays["x"], df, color="#333333", linestyle="--", label="f'(x), autodiff")
+        ax.axhline(0, color="#999999", linewidth=0.6)
+        ax.set(title=name, ylim=(-2, 3))
+    panels[0].legend(loc="upper left", fontsize=8)
+    fig.suptitle("Each activation f and its derivative f' (autodiff on the Keras activation)")
     save_figure(fig, out_dir / "activation_curves.png")
 
 
@@ -85,22 +98,24 @@ def plot_final_accuracy(metrics: dict, datasets: list[str], out_dir: Path) -> No
 
 
 def plot_gradient_flow(metrics: dict, out_dir: Path) -> None:
+    """Small multiples: one panel per activation, its layers' gradient norms at initialisation
+    (Glorot, and the run's init) and after one epoch, on one shared log scale."""
     flow = metrics["results"]["gradient_flow"]
-    panels = (
-        ("init_glorot", "at initialisation, Glorot for all"),
-        ("init", f"at initialisation, {metrics['args']['init']} init"),
-        ("epoch1", "after one epoch"),
+    moments = (
+        ("init_glorot", "init, Glorot for all", ":"),
+        ("init", f"init, {metrics['args']['init']}", "--"),
+        ("epoch1", "after one epoch", "-"),
     )
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4.5), sharey=True)
-    for ax, (key, title) in zip(axes, panels):
-        for i, (name, r) in enumerate(flow.items()):
+    fig, panels = grid(len(flow), sharex=True, sharey=True)
+    for i, (ax, (name, r)) in enumerate(zip(panels, flow.items())):
+        for key, label, linestyle in moments:
             norms = r["layer_grad_norms"][key]
-            ax.plot(
-                np.arange(1, len(norms) + 1), norms, marker="o", markersize=3, label=name, **style(i)
-            )
-        ax.set(title=title, xlabel="hidden layer (input side first)", yscale="log")
-    axes[0].set_ylabel("gradient norm of the layer's kernel")
-    axes[2].legend(loc="best", ncol=2)
+            ax.plot(np.arange(1, len(norms) + 1), norms, marker="o", markersize=2.5, label=label,
+                    color=color(i), linestyle=linestyle)  # fmt: skip
+        ax.set(title=name, yscale="log")
+    panels[0].legend(loc="lower right", fontsize=7)
+    fig.supxlabel("hidden layer (input side first)")
+    fig.supylabel("gradient norm of the layer's kernel")
     save_figure(fig, out_dir / "gradient_flow.png")
 
 
