@@ -213,12 +213,16 @@ def run_parallel(pending: list, jobs: int, record) -> None:
     }
     print(f"\n=== {len(pending)} run(s), {jobs} at a time, {threads} thread(s) each", flush=True)
     queue, running, free = list(pending), {}, list(range(1, jobs + 1))
+    started = time.perf_counter()
     try:
         while queue or running:
             while queue and free:
                 label, command = queue.pop(0)
                 slot = free.pop(0)
-                print(f"=== {label}: job {slot}: python {' '.join(command[1:])}", flush=True)
+                done = len(pending) - len(queue)
+                print(f"=== [{done}/{len(pending)}] {label}: job {slot}, "
+                      f"{clock(time.perf_counter() - started)} elapsed: "
+                      f"python {' '.join(command[1:])}", flush=True)  # fmt: skip
                 process = subprocess.Popen(
                     command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env
                 )
