@@ -227,20 +227,13 @@ def recipe_parser(
 def version_line() -> str:
     """`keras-recipes 0.1.0 (TensorFlow 2.21.0, Keras 3.15.1, Python 3.11.7)`, read from the installed
     packages' metadata without importing TensorFlow."""
-    import importlib.metadata
     import platform
 
-    from common.results import VERSION
-
-    def installed(name: str) -> str:
-        try:
-            return importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            return "not installed"
+    from common.results import VERSION, installed_version
 
     return (
-        f"keras-recipes {VERSION} (TensorFlow {installed('tensorflow')}, Keras {installed('keras')}, "
-        f"Python {platform.python_version()})"
+        f"keras-recipes {VERSION} (TensorFlow {installed_version('tensorflow')}, "
+        f"Keras {installed_version('keras')}, Python {platform.python_version()})"
     )
 
 

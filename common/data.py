@@ -280,11 +280,7 @@ def load_csv_table(path: str | os.PathLike, target: str | None):
     x = np.concatenate(blocks, axis=1)
     if not np.isfinite(x).all():
         raise UsageError(f"{path}: features contain NaN or infinite values")
-    class_names = sorted(set(labels), key=natural_key)
-    if len(class_names) < 2:
-        raise UsageError(f"{path}: target {target!r} has only one class ({class_names[0]!r})")
-    index = {name: i for i, name in enumerate(class_names)}
-    y = np.array([index[label] for label in labels], dtype=np.int64)
+    y, class_names = class_indices(labels, f"{path}: target {target!r}")
     return x, y, class_names, features
 
 
@@ -297,16 +293,23 @@ def load_csv_split(spec: str, target: str | None, seed: int = 0) -> Split:
 def user_split(name: str, spec: str, x, y, class_names, seed: int, **info) -> Split:
     """A user's examples in a stratified 60/20/20 train / validation / test split (stratified where
     every class has 3 examples or more)."""
+    x_rest, y_rest, x_test, y_test = hold_out_test(spec, x, y, seed, stratify_from=3)
+    x_tr, y_tr, x_val, y_val = carve_validation(x_rest, y_rest, 0.25, seed)
+    return Split(name, x_tr, y_tr, x_val, y_val, x_test, y_test, class_names, **info)
+
+
+def hold_out_test(spec: str, x, y, seed: int, stratify_from: int):
+    """A user's examples as (x_rest, y_rest, x_test, y_test), 20% held out for testing, stratified
+    where every class has `stratify_from` examples or more; UsageError for fewer than 10."""
     from sklearn.model_selection import train_test_split
 
     if len(x) < 10:
         raise UsageError(f"{spec}: {len(x)} examples are too few to split (need at least 10)")
-    stratify = y if np.bincount(y).min() >= 3 else None
+    stratify = y if np.bincount(y).min() >= stratify_from else None
     x_rest, x_test, y_rest, y_test = train_test_split(
         x, y, test_size=0.2, random_state=seed, stratify=stratify
     )
-    x_tr, y_tr, x_val, y_val = carve_validation(x_rest, y_rest, 0.25, seed)
-    return Split(name, x_tr, y_tr, x_val, y_val, x_test, y_test, class_names, **info)
+    return x_rest, y_rest, x_test, y_test
 
 
 def load_npz_sequences(spec: str, seed: int = 0) -> Split:
@@ -345,12 +348,18 @@ def read_labelled_npz(spec: str):
         raise UsageError(f"{path}: x contains NaN or infinite values")
     if y.ndim != 1 or len(y) != len(x):
         raise UsageError(f"{path}: y must hold one label per example ({len(x)}), got {y.shape}")
-    labels = [str(label) for label in y.tolist()]
+    y, class_names = class_indices([str(label) for label in y.tolist()], f"{path}: y")
+    return x, y, class_names
+
+
+def class_indices(labels: list[str], what: str) -> tuple[np.ndarray, list[str]]:
+    """(each label's class index, the class names in natural order); UsageError naming `what` when
+    there is only one class."""
     class_names = sorted(set(labels), key=natural_key)
     if len(class_names) < 2:
-        raise UsageError(f"{path}: y has only one class ({class_names[0]!r})")
+        raise UsageError(f"{what} has only one class ({class_names[0]!r})")
     index = {name: i for i, name in enumerate(class_names)}
-    return x, np.array([index[label] for label in labels], dtype=np.int64), class_names
+    return np.array([index[label] for label in labels], dtype=np.int64), class_names
 
 
 def natural_key(text: str):

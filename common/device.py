@@ -22,9 +22,10 @@ def import_tensorflow(verbose: bool = False) -> None:
     `--verbose` shows everything, for when TensorFlow itself fails to start."""
     import sys
 
-    if verbose and "tensorflow" not in sys.modules:
+    if "tensorflow" in sys.modules:
+        return  # started already: its start-up log is behind it
+    if verbose:
         os.environ["TF_CPP_MIN_LOG_LEVEL"] = "0"
-    if verbose or "tensorflow" in sys.modules:
         import tensorflow  # noqa: F401
 
         return
@@ -92,14 +93,14 @@ def describe_device() -> str:
     threads = (
         tf.config.threading.get_intra_op_parallelism_threads()
         or int(os.environ.get("TF_NUM_INTRAOP_THREADS", "0") or 0)
-        or _cpu_count()
+        or cpu_count()
     )
     logical = len(tf.config.list_logical_devices("CPU"))
     split = f", {logical} logical devices" if logical > 1 else ""
     return f"CPU ({threads} threads{split})"
 
 
-def _cpu_count() -> int:
+def cpu_count() -> int:
     if hasattr(os, "sched_getaffinity"):
         return len(os.sched_getaffinity(0))
     return os.cpu_count() or 1

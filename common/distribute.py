@@ -89,20 +89,23 @@ def current() -> Distribution | None:
     return _current
 
 
-def global_batch(per_replica: int) -> int:
-    """The examples one step takes: `per_replica` on each replica of the strategy in scope."""
+def replicas() -> int:
+    """The replicas of the strategy in scope (1 outside any)."""
     import tensorflow as tf
 
-    return per_replica * tf.distribute.get_strategy().num_replicas_in_sync
+    return tf.distribute.get_strategy().num_replicas_in_sync
+
+
+def global_batch(per_replica: int) -> int:
+    """The examples one step takes: `per_replica` on each replica of the strategy in scope."""
+    return per_replica * replicas()
 
 
 def steps_per_execution(steps: int) -> int:
     """`steps` training steps per compiled call, or 1 under a strategy of several replicas: there,
     Keras's loop over several steps in one call (3.15 here) fails in TensorFlow ("You must feed a
     value for placeholder tensor ... while/cond"). Call it inside the strategy's scope."""
-    import tensorflow as tf
-
-    return steps if tf.distribute.get_strategy().num_replicas_in_sync == 1 else 1
+    return steps if replicas() == 1 else 1
 
 
 def shard_by_data(dataset):

@@ -98,8 +98,6 @@ def environment(device: str | None = None) -> dict:
     """What produced the numbers: Python, TensorFlow, Keras, NumPy, the device, the platform, and the
     version of every other library a number or figure depends on (the baselines, the generated data
     sets, the drawing), or "not installed"."""
-    import importlib.metadata
-
     import keras
     import tensorflow as tf
 
@@ -116,11 +114,19 @@ def environment(device: str | None = None) -> dict:
         "platform": platform.platform(),
     }
     for name in LIBRARIES:
-        try:
-            found[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            found[name] = "not installed"
+        found[name] = installed_version(name)
     return found
+
+
+def installed_version(name: str) -> str:
+    """The installed version of package `name`, from its metadata (nothing is imported), or "not
+    installed"."""
+    import importlib.metadata
+
+    try:
+        return importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        return "not installed"
 
 
 def build_metrics(

@@ -85,11 +85,12 @@ def run_all(args) -> int:
     N at a time, the longest first (by the last run's times), each given its share of the machine's
     threads. Each finished run is recorded; `--resume` skips those and resumes the others (each from
     its own checkpoint)."""
-    from common.cli import UsageError
+    from common.cli import UsageError, check_backend
     from common.harness import check_writable
 
     root = Path(args.output_dir)
     try:
+        check_backend()
         check_writable(root, "--output-dir")
         fingerprint, finished = all_state(root, args)
     except UsageError as error:
@@ -182,19 +183,11 @@ def progress_line(i: int, pending: list, started: float, last: dict[str, float])
     """`[i/N] label`, the time since `all` started, and the time left if the remaining runs (this one
     included) take what they took last time (when the last run_all.json lists them all)."""
     label = pending[i - 1][0]
-    line = f"[{i}/{len(pending)}] {label}: {clock(time.perf_counter() - started)} elapsed"
+    line = f"[{i}/{len(pending)}] {label}: {gallery.fmt_duration(time.perf_counter() - started)} elapsed"
     left = [last.get(name) for name, _ in pending[i - 1 :]]
     if all(seconds is not None for seconds in left):
-        line += f", about {clock(sum(left))} left (from the last run's times)"
+        line += f", about {gallery.fmt_duration(sum(left))} left (from the last run's times)"
     return line
-
-
-def clock(seconds: float) -> str:
-    """`1 h 02 min`, `12 min 05 s` or `42 s`."""
-    seconds = int(round(seconds))
-    if seconds >= 3600:
-        return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
-    return f"{seconds // 60} min {seconds % 60:02d} s" if seconds >= 60 else f"{seconds} s"
 
 
 def run_parallel(pending: list, jobs: int, record) -> None:
@@ -204,6 +197,8 @@ def run_parallel(pending: list, jobs: int, record) -> None:
     gets each run's exit code, error, seconds and where it ran. Ctrl-C stops the runs (each keeps
     its checkpoint) and raises KeyboardInterrupt."""
     import threading
+
+    from common.device import cpu_count
 
     threads = max(1, cpu_count() // jobs)
     env = {
@@ -221,27 +216,27 @@ def run_parallel(pending: list, jobs: int, record) -> None:
                 slot = free.pop(0)
                 done = len(pending) - len(queue)
                 print(f"=== [{done}/{len(pending)}] {label}: job {slot}, "
-                      f"{clock(time.perf_counter() - started)} elapsed: "
+                      f"{gallery.fmt_duration(time.perf_counter() - started)} elapsed: "
                       f"python {' '.join(command[1:])}", flush=True)  # fmt: skip
                 process = subprocess.Popen(
                     command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env
                 )
-                tails = {"stderr": []}
+                tail: list[str] = []
                 readers = [
                     threading.Thread(target=relay, args=(process.stdout, sys.stdout, label, None)),
-                    threading.Thread(target=relay, args=(process.stderr, sys.stderr, label, tails)),
+                    threading.Thread(target=relay, args=(process.stderr, sys.stderr, label, tail)),
                 ]
                 for reader in readers:
                     reader.start()
-                running[slot] = (label, process, readers, tails, time.perf_counter())
+                running[slot] = (label, process, readers, tail, time.perf_counter())
             time.sleep(0.1)
-            for slot, (label, process, readers, tails, start) in list(running.items()):
+            for slot, (label, process, readers, tail, start) in list(running.items()):
                 if process.poll() is None:
                     continue
                 for reader in readers:
                     reader.join()
                 seconds = time.perf_counter() - start
-                record(label, process.returncode, last_line(tails["stderr"]), seconds,
+                record(label, process.returncode, last_line(tail), seconds,
                        {"job": slot, "threads": threads})  # fmt: skip
                 print(f"=== {label}: job {slot} done in {seconds:.1f} s (exit {process.returncode})")
                 del running[slot]
@@ -254,23 +249,19 @@ def run_parallel(pending: list, jobs: int, record) -> None:
         raise
 
 
-def relay(pipe, out, label: str, tails: dict | None) -> None:
+def relay(pipe, out, label: str, tail: list[str] | None) -> None:
     """Copy `pipe` to `out` line by line, each line led by `[label] ` (a progress bar's last state
-    only); keep the last 50 lines in `tails["stderr"]` when given."""
+    only); keep the last 50 lines in `tail` when given."""
     for raw in iter(pipe.readline, b""):
         # a progress bar redraws itself after "\r": of its states, pass on the last one only
-        states = [part for part in raw.decode(errors="replace").rstrip("\r\n").split("\r")]
+        states = raw.decode(errors="replace").rstrip("\r\n").split("\r")
         line = next((part for part in reversed(states) if part.strip()), "")
         out.write(f"[{label}] {line}\n")
         out.flush()
-        if tails is not None:
-            tails["stderr"] = (tails["stderr"] + [line])[-50:]
+        if tail is not None:
+            tail.append(line)
+            del tail[:-50]
     pipe.close()
-
-
-def cpu_count() -> int:
-    """The CPUs this process may run on."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def redraw(root: Path) -> int:
@@ -435,13 +426,6 @@ def main(argv=None) -> int:
     rewrite.add_argument("--readme", default="README.md", help="the README to rewrite")
     args = parser.parse_args(argv)
     if args.command == "all":
-        from common.cli import UsageError, check_backend
-
-        try:
-            check_backend()
-        except UsageError as error:
-            print(f"python -m recipes all: error: {error}", file=sys.stderr)
-            return 2
         return run_all(args)
     if args.command == "plots":
         return redraw(Path(args.output_dir))

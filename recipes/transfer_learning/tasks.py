@@ -45,8 +45,6 @@ def user_target(spec: str, column: str | None, width: int, args) -> dict:
     source network reads), with their labels; a stratified 80% pool and 20% test set."""
     from pathlib import Path
 
-    from sklearn.model_selection import train_test_split
-
     from common.cli import UsageError
 
     if spec.startswith("csv:"):
@@ -59,12 +57,7 @@ def user_target(spec: str, column: str | None, width: int, args) -> dict:
             f"{spec}: {x.shape[1]} numbers per example; the source network reads {width} "
             f"(--scenario {args.scenario}, {args.dataset})"
         )
-    if len(x) < 10:
-        raise UsageError(f"{spec}: {len(x)} examples are too few to split (need at least 10)")
-    stratify = y if np.bincount(y).min() >= 2 else None
-    x_pool, x_test, y_pool, y_test = train_test_split(
-        x, y, test_size=0.2, random_state=args.seed, stratify=stratify
-    )
+    x_pool, y_pool, x_test, y_test = data.hold_out_test(spec, x, y, args.seed, stratify_from=2)
     name = Path(spec.split(":", 1)[1]).name
     return {"x_pool": x_pool, "y_pool": y_pool, "x_test": x_test, "y_test": y_test,
             "classes": [str(c) for c in classes], "description": f"your data: {spec}",
