@@ -30,6 +30,13 @@ BENCHMARKS = Recipe(
                     "results.online.agrawal.river_lr.items_per_second",
                 ),
                 _ratio(
+                    "SEA, the same learner through river's progressive_val_score (item by item), "
+                    "items/s over the recipe loop's",
+                    "results.river_interface.speed_ratio",
+                    "its accuracy, mean of 5",
+                    "results.river_interface.progressive_val_score.accuracy",
+                ),
+                _ratio(
                     "MLP training, Keras fit samples/s over MLPClassifier's, model compiled once, "
                     "median of 5",
                     "results.mlp.ratio",

@@ -8,7 +8,9 @@ sides' accuracies.
     (64-128-64-10), data (digits tiled x10, 17 970 rows), epochs (20), batch (200) and optimizer
     (Adam 1e-3): a new model on NumPy arrays; a new model with one compiled call per epoch; that
     model compiled once per process, fresh weights each repeat (the headline ratio; see `mlp`);
-(c) each recipe's default run, its wall time (`--recipes`; about 20 minutes on 2 cores).
+(c) each recipe's default run, its wall time (`--recipes`; about 20 minutes on 2 cores);
+(d) the online learner as a river classifier, scored item by item by river's progressive_val_score
+    on the SEA streams of (a): its accuracy and items/s beside the recipe loop's.
 
 Writes outputs/benchmarks/metrics.json and ratios.png. A ratio above 1 means Keras is faster.
 """
@@ -48,7 +50,7 @@ def online_args(items: int, seed: int):
 def online(stream: str, items: int, repeats: int) -> dict:
     """Keras learner and river LogisticRegression on one stream, `repeats` times each (seeds 0..)."""
     from common.training import seed_everything
-    from recipes.online_learning.learner import KerasLearner
+    from recipes.online_learning.learner import KerasOnlineClassifier
     from recipes.online_learning.prequential import Tracker, baseline_on_stream, learner_summary
     from recipes.online_learning.recipe import prepare_stream, prequential
 
@@ -58,7 +60,7 @@ def online(stream: str, items: int, repeats: int) -> dict:
         args = online_args(items, seed)
         spec, x, y, _ = prepare_stream(stream, args)
         tracker = Tracker(len(x), f"{stream}/keras", False)
-        learner = KerasLearner(x.shape[1], len(spec.classes), args, seed)
+        learner = KerasOnlineClassifier.from_flags(args, spec.classes, spec.features, seed)
         prequential(learner, x, y, tracker)
         runs["keras_mlp"].append(learner_summary(tracker, len(x)))
         runs["river_lr"].append(baseline_on_stream("river_lr", x, y, len(spec.classes), args, "lr"))
@@ -71,6 +73,45 @@ def online(stream: str, items: int, repeats: int) -> dict:
         for name, rs in runs.items()
     }
     result["ratio"] = result["keras_mlp"]["items_per_second"] / result["river_lr"]["items_per_second"]
+    return result
+
+
+def river_interface(items: int, repeats: int, loop: dict) -> dict:
+    """The online learner as a river classifier (`KerasOnlineClassifier`, its default parameters),
+    scored item by item by river's own `progressive_val_score` on the SEA streams and seeds of (a):
+    its accuracy beside the recipe loop's, and the items/s of the two paths."""
+    from river import evaluate, metrics
+
+    from recipes.online_learning import KerasOnlineClassifier
+    from recipes.online_learning.recipe import prepare_stream
+
+    runs = []
+    for seed in range(repeats):
+        stream = prepare_stream("sea", online_args(items, seed))[0]
+        start = time.perf_counter()
+        score = evaluate.progressive_val_score(stream.records, KerasOnlineClassifier(seed=seed),
+                                               metrics.Accuracy())  # fmt: skip
+        seconds = time.perf_counter() - start
+        runs.append({"accuracy": score.get(), "items_per_second": len(stream.records) / seconds})
+    keras = loop["keras_mlp"]
+    accuracies = [r["accuracy"] for r in keras["per_repeat"]]
+    result = {
+        "progressive_val_score": {
+            "items_per_second": median([r["items_per_second"] for r in runs]),
+            "accuracy": float(np.mean([r["accuracy"] for r in runs])),
+            "accuracy_std": float(np.std([r["accuracy"] for r in runs])),
+            "per_repeat": runs,
+        },
+        "recipe_loop": {
+            "items_per_second": keras["items_per_second"],
+            "accuracy": keras["accuracy"],
+            "accuracy_std": float(np.std(accuracies)),
+            "accuracy_range": [min(accuracies), max(accuracies)],
+        },
+    }
+    result["speed_ratio"] = (
+        result["progressive_val_score"]["items_per_second"] / keras["items_per_second"]
+    )
     return result
 
 
@@ -275,6 +316,12 @@ def main(argv=None) -> int:
               f"{r['keras_mlp']['accuracy']:.3f}), river LR {r['river_lr']['items_per_second']:,.0f} "
               f"(accuracy {r['river_lr']['accuracy']:.3f}): ratio {r['ratio']:.2f}",
               flush=True)  # fmt: skip
+    results["river_interface"] = r = river_interface(args.items, args.repeats, results["online"]["sea"])
+    river, loop = r["progressive_val_score"], r["recipe_loop"]
+    print(f"online sea through river's progressive_val_score: {river['items_per_second']:,.0f} items/s "
+          f"(accuracy {river['accuracy']:.4f} ± {river['accuracy_std']:.4f}), the recipe loop "
+          f"{loop['items_per_second']:,.0f} (accuracy {loop['accuracy']:.4f} ± "
+          f"{loop['accuracy_std']:.4f})", flush=True)  # fmt: skip
     results["mlp"] = r = mlp(args.tile, args.epochs, args.batch_size, args.repeats)
     sides = [f"{side} {r[side]['samples_per_second']:,.0f} ({r[side]['ratio']:.2f})"
              for side in ("keras_fit", "keras_fit_epoch_call", "keras_fit_warm")]  # fmt: skip

@@ -121,17 +121,17 @@ def run_engine(engine, batches, weights=None):
 
 
 def test_replay_memory_keeps_the_last_items_and_forgets_them_on_a_drift():
-    args = ol.build_parser().parse_args(["--batch-size", "4", "--memory", "8", "--replay", "16"])
-    learner = ol.KerasLearner(1, 2, args, seed=0)
-    engine = learner.engine
+    learner = ol.KerasOnlineClassifier(batch_size=4, memory=8, replay=16, classes=(0, 1),
+                                       features=("x",), seed=0)  # fmt: skip
+    engine = learner._engine()
     run_engine(engine, [np.arange(4 * k, 4 * k + 4) for k in range(3)])  # items 0..11, a ring of 8
     assert int(engine.stored.numpy()) == 12
     assert sorted(engine.memory_x.numpy().ravel()) == list(range(4, 12))
     recalled, _, weight = engine._recall(0)
     assert set(recalled.numpy().ravel()) <= set(range(4, 12)) and weight.numpy().all()
 
-    learner.last = (np.zeros((12, 1)), np.zeros(12), 0, {})  # as if that chunk had been learned
-    learner.adapt_to_drift(learned=3)  # the old concept's items are no longer recalled
+    # as if that chunk had been learned: the old concept's items are no longer recalled
+    learner._adapt(np.zeros((12, 1)), np.zeros(12), 3, (0, {}))
     assert not engine._recall(0)[2].numpy().any(), "nothing to recall right after a drift"
     # a ragged batch: two real rows, two of padding
     run_engine(engine, [[100, 101, -1, -1]], weights=[[1, 1, 0, 0]])
@@ -159,10 +159,10 @@ def test_a_chunk_rolled_back_at_a_drift_learns_as_one_batch_per_call_would(adapt
     stream, x, y, _ = prepare_stream("agrawal", args)
     runs = {}
     for name, chunk in (("chunked", online_learner.CHUNK), ("one batch per call", 1)):
-        learner = ol.KerasLearner(x.shape[1], len(stream.classes), args, seed=0)
-        learner.chunk_items = chunk * args.batch_size
-        roll_backs = []
-        monkeypatch.setattr(learner.engine, "roll_back", counted(learner.engine.roll_back, roll_backs))
+        learner = ol.KerasOnlineClassifier.from_flags(args, stream.classes, stream.features, seed=0)
+        learner._chunk = chunk
+        engine, roll_backs = learner._engine(), []
+        monkeypatch.setattr(engine, "roll_back", counted(engine.roll_back, roll_backs))
         tracker = Tracker(len(x), name, False)
         ol.prequential(learner, x, y, tracker)
         runs[name] = (tracker.correct.copy(), tracker.drift_points, len(roll_backs))

@@ -1,6 +1,6 @@
 """Online learning: a Keras MLP learning test-then-train from drifting streams, beside river."""
 
-from recipes.online_learning.learner import KerasLearner, RunningScaler
+from recipes.online_learning.learner import KerasOnlineClassifier, RunningScaler
 from recipes.online_learning.prequential import recovery_samples
 from recipes.online_learning.recipe import (
     ABLATION,
@@ -18,7 +18,7 @@ __all__ = [
     "ABLATION",
     "RECIPE",
     "TIMING_KEYS",
-    "KerasLearner",
+    "KerasOnlineClassifier",
     "RunningScaler",
     "Stream",
     "build_parser",

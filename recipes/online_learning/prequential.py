@@ -34,23 +34,23 @@ class Tracker:
             mininterval=0.5, leave=False, dynamic_ncols=True,
         )  # fmt: skip
 
-    def score(self, hits: np.ndarray, detector=None) -> list[int]:
-        """Record a batch of hits; feed its errors to ADWIN; return the positions where it fired."""
+    def score(self, hits: np.ndarray, fired: list[int] | None = None) -> None:
+        """Record a batch of hits, and where in it ADWIN fired: `fired` from the learner's own ADWIN,
+        or (None) from this tracker's, fed the batch's errors."""
         start = self.seen
         self.correct[start : start + len(hits)] = hits
-        detector = detector or self.detector
-        fired = []
-        for i, hit in enumerate(hits.tolist()):
-            detector.update(0 if hit else 1)
-            if detector.drift_detected:
-                fired.append(start + i)
-        self.drift_points += fired
+        if fired is None:
+            fired = []
+            for i, hit in enumerate(hits.tolist()):
+                self.detector.update(0 if hit else 1)
+                if self.detector.drift_detected:
+                    fired.append(i)
+        self.drift_points += [start + i for i in fired]
         self.seen += len(hits)
         self.bar.update(len(hits))
         if self.seen % 1024 < len(hits):
             window = self.correct[max(0, self.seen - WINDOW) : self.seen]
             self.bar.set_postfix_str(f"rolling accuracy {window.mean():.3f}", refresh=False)
-        return fired
 
     def score_one(self, hit: bool) -> None:
         """One item (the per-item baselines): the same bookkeeping without array overhead."""
@@ -77,13 +77,6 @@ class Tracker:
     def close(self) -> None:
         self.bar.close()
         self.lap()
-
-
-def score_and_watch(tracker: Tracker, hits: np.ndarray, detector) -> bool:
-    """Record a batch's hits, ADWIN watching its errors: whether ADWIN saw a change and the error rate
-    went up (it also changes, down, while the model learns: that is no drift)."""
-    error_before = detector.estimation
-    return bool(tracker.score(hits, detector)) and detector.estimation > error_before
 
 
 # -- Evaluate -----------------------------------------------------------------------------------------

@@ -40,7 +40,7 @@ from common.harness import DefaultRun, Harness, Headline, Recipe, seed_summary
 from common.references import references
 from common.training import seed_everything
 from recipes.online_learning.flags import add_recipe_flags, validate_args
-from recipes.online_learning.learner import KerasLearner
+from recipes.online_learning.learner import KerasOnlineClassifier
 from recipes.online_learning.plots import plot
 from recipes.online_learning.prequential import (
     Tracker,
@@ -48,7 +48,6 @@ from recipes.online_learning.prequential import (
     learner_summary,
     recovery_samples,
     rolling_positions,
-    score_and_watch,
 )
 from recipes.online_learning.streams import clean_records, load_stream
 
@@ -56,21 +55,12 @@ from recipes.online_learning.streams import clean_records, load_stream
 
 
 def prequential(learner, x, y, tracker: Tracker) -> None:
-    """Test-then-train over one stream, from where `tracker` stands: the learner predicts, then
-    learns, a chunk of mini-batches in one compiled call, each batch predicted by the weights as they
-    stood before it was learned; then the predictions are scored batch by batch."""
-    n = len(x)
-    while tracker.seen < n:
-        start = tracker.seen
-        chunk = slice(start, min(n, start + learner.chunk_items))
-        # every prediction is made before the model has seen its item
-        for k, predicted in enumerate(learner.predict_then_learn(x[chunk], y[chunk])):
-            stop = tracker.seen + len(predicted)
-            # score them; ADWIN watches the errors, and a rise in them is a drift: the learner takes
-            # back the rest of the chunk, forgets Adam's moments and the old concept, boosts its rate
-            drift = score_and_watch(tracker, predicted == y[tracker.seen : stop], learner.detector)
-            if drift and learner.adapt_to_drift(learned=k + 1):
-                break  # the next chunk starts right after this batch
+    """Test-then-train over one stream: the learner predicts each mini-batch with the weights as they
+    stand, then learns from it (a chunk of batches in one compiled call); each batch's predictions
+    are scored here, with the places where the learner's ADWIN saw its errors change."""
+    # every prediction is made before the model has seen its item
+    for predicted, fired in learner.test_then_train(x, y):
+        tracker.score(predicted == y[tracker.seen : tracker.seen + len(predicted)], fired)
     tracker.close()
 
 
@@ -133,7 +123,7 @@ def train_keras(harness, x, y, stream, args, seed: int, key: str, keep: bool) ->
     gc.collect()  # the last learner's garbage, so that no timed run pays for another's
     show = args.progress and not args.quiet
     tracker = Tracker(len(x), key, show)  # the clock starts here: each run counts its trace
-    learner = KerasLearner(x.shape[1], len(stream.classes), args, seed)
+    learner = KerasOnlineClassifier.from_flags(args, stream.classes, stream.features, seed)
     prequential(learner, x, y, tracker)
     result = learner_summary(tracker, len(x))
     result["finished"] = True
