@@ -34,15 +34,16 @@ def training_data(split: Split, augment: bool):
     return split.x_train, split.y_train
 
 
-def random_shift(split: Split):
-    """A layer that shifts each training example at random (inactive at inference), or None."""
+def random_shift(image_shape=None, signal_length=None):
+    """A layer that shifts each training example (an image of `image_shape`, or a signal of
+    `signal_length` steps) at random, inactive at inference; None for neither."""
     import keras
 
-    if split.image_shape:  # one pixel at most, empty border filled with 0 (the background)
-        h, w = split.image_shape
+    if image_shape:  # one pixel at most, empty border filled with 0 (the background)
+        h, w = image_shape
         shape, factors, fill = (h, w, 1), (1 / h, 1 / w), "constant"
-    elif split.signal_length:  # along the signal only; the end value is repeated into the gap
-        h, w = 1, split.signal_length
+    elif signal_length:  # along the signal only; the end value is repeated into the gap
+        h, w = 1, signal_length
         shape, factors, fill = (h, w, 1), (0.0, SIGNAL_SHIFT), "nearest"
     else:
         return None

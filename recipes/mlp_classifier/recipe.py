@@ -117,34 +117,38 @@ def load_data(args) -> data.Split:
 
 def build_model(split: data.Split, args, augment: bool):
     """[random shift] -> Normalization (adapted on train data) -> [Dense -> Dropout] x n -> softmax."""
-    import keras
-
-    inputs = keras.Input((split.num_features,), name="features")
-    x = inputs
-    if augment and shiftable(split):
-        x = random_shift(split)(x)
+    shift = random_shift(split.image_shape, split.signal_length) if augment else None
     # images and signals: one mean and variance over all positions (a border pixel that is always 0
     # must not be divided by its zero variance, and shifts move values between positions);
     # tables: one per column
-    scale = keras.layers.Normalization(axis=None if shiftable(split) else -1, name="scale")
-    scale.adapt(split.x_train)
+    return mlp(split.x_train, split.num_classes, args.hidden, args.activation, args.dropout, args.l2,
+               args.learning_rate, per_feature=not shiftable(split), shift=shift)  # fmt: skip
+
+
+def mlp(x_train, num_classes: int, hidden, activation="relu", dropout=0.2, l2=0.0, learning_rate=1e-3,
+        per_feature=True, shift=None, loss="sparse_categorical_crossentropy"):  # fmt: skip
+    """The network, compiled with Adam; its Normalization adapted on `x_train` (per feature, or one
+    mean and variance over all of them), after the `shift` layer if one is given. The recipe builds
+    it, and so does the scikit-learn estimator (`estimator.py`)."""
+    import keras
+
+    inputs = keras.Input((x_train.shape[1],), name="features")
+    x = shift(inputs) if shift is not None else inputs
+    scale = keras.layers.Normalization(axis=-1 if per_feature else None, name="scale")
+    scale.adapt(x_train)
     x = scale(x)
-    for i, units in enumerate(args.hidden):
+    for i, units in enumerate(hidden):
         x = keras.layers.Dense(
             units,
-            activation=args.activation,
-            kernel_regularizer=keras.regularizers.l2(args.l2) if args.l2 else None,
+            activation=activation,
+            kernel_regularizer=keras.regularizers.l2(l2) if l2 else None,
             name=f"hidden_{i + 1}",
         )(x)
-        if args.dropout:
-            x = keras.layers.Dropout(args.dropout, name=f"dropout_{i + 1}")(x)
-    outputs = keras.layers.Dense(split.num_classes, activation="softmax", name="classes")(x)
+        if dropout:
+            x = keras.layers.Dropout(dropout, name=f"dropout_{i + 1}")(x)
+    outputs = keras.layers.Dense(num_classes, activation="softmax", name="classes")(x)
     model = keras.Model(inputs, outputs, name="mlp")
-    model.compile(
-        optimizer=keras.optimizers.Adam(args.learning_rate),
-        loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
-    )
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=loss, metrics=["accuracy"])
     return model
 
 

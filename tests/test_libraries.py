@@ -1,0 +1,227 @@
+"""The learners inside the libraries next door: the online learner as a river classifier (river's own
+estimator checks, progressive_val_score, a Pipeline), the MLP as a scikit-learn estimator
+(scikit-learn's own estimator checks, cross_val_score, Pipeline, GridSearchCV)."""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pytest
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from recipes.mlp_classifier import sklearn_classifier
+from recipes.online_learning import KerasOnlineClassifier
+
+# -- river ----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "params",
+    [
+        {},  # the defaults: a batch of 32, so the short check streams fill only a few batches
+        {"batch_size": 4, "memory": 64, "replay": 8},  # learns within every check's first items
+    ],
+    ids=["defaults", "batch_4"],
+)
+def test_the_online_learner_passes_rivers_own_estimator_checks(params):
+    """river.checks.check_estimator, with no check skipped: the learner declares no skips, and the
+    checks that need pandas (learn_many against learn_one, predict_many against predict_one) run."""
+    from river import checks
+
+    model = KerasOnlineClassifier(**params)
+    assert not model._unit_test_skips()
+    names = {check.__name__ for check in checks.yield_checks(model)}
+    assert {
+        "check_learn_many_matches_learn_one",
+        "check_predict_proba_many_matches_predict_proba_one",
+        "check_shuffle_features_no_impact",
+        "check_emerging_features",
+        "check_seeding_is_idempotent",
+        "check_pickling",
+        "check_bounded_memory_growth",
+    } <= names
+    checks.check_estimator(model)
+
+
+def sea(items: int):
+    from recipes.online_learning import build_parser
+    from recipes.online_learning.recipe import prepare_stream
+
+    args = build_parser().parse_args(["--items", str(items), "--no-progress"])
+    stream, x, y, _ = prepare_stream("sea", args)
+    return args, stream, x, y
+
+
+def test_progressive_val_score_scores_what_the_recipes_loop_scores():
+    """SEA 0->3, 4 000 items, seeds 0-4: river's progressive_val_score over the per-item interface
+    (default parameters: labels and features found as they come) scores within the recipe loop's
+    seed spread (its mean ± 2 std, at least ± 0.005). Both are the same learner: the river path
+    predicts each item with the scaling as it stood before the item's batch, the recipe's with it."""
+    from river import evaluate, metrics
+
+    args, stream, x, y = sea(4000)
+    recipe, river = [], []
+    for seed in range(5):
+        learner = KerasOnlineClassifier.from_flags(args, stream.classes, stream.features, seed)
+        predicted = np.concatenate([p for p, _ in learner.test_then_train(x, y)])
+        recipe.append((predicted == y).mean())
+        score = evaluate.progressive_val_score(stream.records, KerasOnlineClassifier(seed=seed),
+                                               metrics.Accuracy())  # fmt: skip
+        river.append(score.get())
+    spread = max(2 * np.std(recipe), 0.005)
+    assert np.mean(recipe) > 0.8, recipe
+    assert abs(np.mean(river) - np.mean(recipe)) <= spread, (recipe, river)
+
+
+def test_the_online_learner_runs_in_a_river_pipeline_one_item_or_a_frame_at_a_time():
+    import pandas as pd
+    from river import compose, datasets, metrics, preprocessing
+
+    rows = list(datasets.Phishing().take(600))
+    pipeline = compose.Pipeline(preprocessing.StandardScaler(), KerasOnlineClassifier(seed=0))
+    accuracy = metrics.Accuracy()
+    for features, label in rows[:400]:
+        accuracy.update(label, pipeline.predict_one(features))
+        pipeline.learn_one(features, label)
+    assert accuracy.get() > 0.75  # the majority class is 56%
+    frame = pd.DataFrame([features for features, _ in rows[400:]])
+    labels = pd.Series([label for _, label in rows[400:]])
+    predicted = pipeline.predict_many(frame)
+    assert (predicted.to_numpy() == labels.to_numpy()).mean() > 0.75
+    pipeline.learn_many(frame, labels)
+    assert set(pipeline.predict_proba_one(rows[0][0])) == {False, True}
+
+
+def test_probabilities_are_the_keras_networks_own():
+    """predict_proba_many runs the forward pass in NumPy: it equals the Keras model's softmax on the
+    scaled inputs."""
+    import pandas as pd
+
+    args, stream, x, y = sea(2000)
+    learner = KerasOnlineClassifier.from_flags(args, stream.classes, stream.features, seed=0)
+    for _ in learner.test_then_train(x, y):
+        pass
+    frame = pd.DataFrame(x[:50], columns=stream.features)
+    ours = learner.predict_proba_many(frame).to_numpy()
+    logits = learner.model(learner.scaler.apply(x[:50])).numpy()
+    keras_softmax = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(ours, keras_softmax, atol=1e-5)
+
+
+def test_a_learner_pickled_midway_goes_on_exactly_as_the_original():
+    """Learners of one shape share one compiled engine and take turns holding its variables: a copy
+    taken midway, learning alongside the original, gives the original's probabilities."""
+    args, stream, x, y = sea(3000)
+    records = [(dict(features), label) for features, label in stream.records]
+    original = KerasOnlineClassifier(seed=3)
+    for features, label in records[:1000]:
+        original.learn_one(features, label)
+    copy = pickle.loads(pickle.dumps(original))
+    for features, label in records[1000:]:
+        assert copy.predict_proba_one(features) == original.predict_proba_one(features)
+        original.learn_one(features, label)
+        copy.learn_one(features, label)
+
+
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        ({"batch_size": 0}, "batch_size must be at least 1"),
+        ({"memory": 8}, "memory (8) must be at least batch_size (32)"),
+        ({"learning_rate": -1.0}, "learning_rate and boost must be positive"),
+        ({"classes": (1,)}, "at least two distinct labels"),
+    ],
+)
+def test_bad_parameters_are_refused_when_the_learner_is_made(params, message):
+    with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        KerasOnlineClassifier(**params)
+
+
+def test_bad_items_are_refused_with_a_clear_message():
+    learner = KerasOnlineClassifier(classes=("a", "b"), max_classes=2)
+    with pytest.raises(ValueError, match="label 'c' is not one of classes"):
+        learner.learn_one({"x": 1.0}, "c")
+    with pytest.raises(ValueError, match="features must be numbers"):
+        learner.learn_one({"x": "tall"}, "a")
+    open_ended = KerasOnlineClassifier(max_classes=2)
+    open_ended.learn_one({"x": 1.0}, "a")
+    open_ended.learn_one({"x": 2.0}, "b")
+    with pytest.raises(ValueError, match="more than max_classes=2 labels"):
+        open_ended.learn_one({"x": 3.0}, "c")
+    with pytest.raises(ValueError, match="nothing learned yet"):
+        KerasOnlineClassifier().model  # noqa: B018
+
+
+# -- scikit-learn ---------------------------------------------------------------------------------------
+
+# small and quick for scikit-learn's checks, which fit on a few dozen rows, dozens of times
+CHECKED = sklearn_classifier(hidden=(32,), epochs=10, patience=3)
+CANNOT_PASS = {
+    "check_classifiers_one_label_sample_weights": (
+        "10 rows, half weighted 0: in its few epochs of one Adam step each (early stopping on a "
+        "validation row) the network does not yet predict the remaining class for every test row"
+    ),
+}
+
+
+@pytest.mark.slow
+@parametrize_with_checks([CHECKED], expected_failed_checks=lambda estimator: CANNOT_PASS)
+def test_the_mlp_passes_scikit_learns_own_estimator_checks(estimator, check):
+    """Every check but those of CANNOT_PASS (and two scikit-learn skips itself: pipeline consistency,
+    as Keras tags its wrapper non-deterministic, and array-API input, without SCIPY_ARRAY_API)."""
+    check(estimator)
+
+
+@pytest.mark.slow
+def test_cross_val_score_on_digits_is_above_95_percent():
+    """5-fold cross-validation on all 1 797 digits (scikit-learn's folds, not shuffled), with the
+    recipe's defaults and its random one-pixel shifts of the 8x8 images."""
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import cross_val_score
+
+    x, y = load_digits(return_X_y=True)
+    scores = cross_val_score(sklearn_classifier(image_shape=(8, 8)), x, y, cv=5)
+    assert scores.mean() > 0.95, scores
+
+
+def test_cross_val_score_on_a_users_csv_sorted_by_class(tmp_path):
+    """A table read as the recipe reads --dataset csv:PATH, its rows sorted by class: the estimator
+    shuffles before Keras's validation_split takes the last rows, so early stopping sees every class."""
+    from sklearn.datasets import make_classification
+    from sklearn.model_selection import cross_val_score
+
+    from common.data import load_csv_table
+
+    x, y = make_classification(300, n_features=6, n_informative=4, n_classes=3, random_state=0)
+    names = np.array(["red", "green", "blue"])[y]
+    rows = sorted(zip(names, x.tolist()), key=lambda row: row[0])
+    lines = ["a,b,c,d,e,f,colour"] + [",".join(map(str, v)) + f",{c}" for c, v in rows]
+    (tmp_path / "table.csv").write_text("\n".join(lines) + "\n")
+    x, y, classes, _ = load_csv_table(tmp_path / "table.csv", "colour")
+    scores = cross_val_score(sklearn_classifier(epochs=60, patience=10), x, y, cv=3)
+    assert sorted(classes) == ["blue", "green", "red"]
+    assert scores.mean() > 0.7, scores  # chance: 1/3
+
+
+def test_a_pipeline_and_a_grid_search_over_the_hidden_layers():
+    """Pipeline(StandardScaler, MLP) in GridSearchCV over `hidden`: every candidate is fitted with the
+    estimator's fit_kwargs (which Keras's own clone drops: each fit would be one epoch)."""
+    from sklearn.datasets import load_iris
+    from sklearn.model_selection import GridSearchCV
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    x, y = load_iris(return_X_y=True)
+    pipeline = Pipeline([("scale", StandardScaler()),
+                         ("mlp", sklearn_classifier(epochs=40, patience=40, batch_size=16))])  # fmt: skip
+    grid = {"mlp__model_kwargs": [{"hidden": (4,)}, {"hidden": (32,)}]}
+    search = GridSearchCV(pipeline, grid, cv=3).fit(x, y)
+    assert len(search.cv_results_["params"]) == 2
+    assert search.best_score_ > 0.8, search.cv_results_["mean_test_score"]
+    best = search.best_estimator_.named_steps["mlp"]
+    assert len(best.history_.history["loss"]) == 40, "the refit ran every epoch of fit_kwargs"
+    assert (
+        best.model_.get_layer("hidden_1").units == search.best_params_["mlp__model_kwargs"]["hidden"][0]
+    )
