@@ -3,6 +3,7 @@ checks, and every recipe's quick run made once per test session and shared."""
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import subprocess
@@ -136,14 +137,27 @@ class QuickOutputs:
 
 @pytest.fixture(scope="session")
 def quick_outputs(tmp_path_factory) -> QuickOutputs:
-    """Every recipe's quick run, made once per test session by `python -m recipes all --quick` (which
-    also draws the gallery) and shared by the recipe tests, the collection tests and the gallery
-    tests. QUICK_OUTPUTS=FOLDER reuses a folder such a run wrote (while working on one recipe)."""
+    """Every recipe's quick run, made once per test session by `python -m recipes all --quick --jobs 2`
+    (which also draws the gallery; two runs at a time, results identical to the serial run's:
+    test_distribute checks it) and shared by the recipe tests, the collection tests and the gallery
+    tests. Under pytest-xdist the first worker to ask makes it, in the session's common folder, and
+    the others wait for it. QUICK_OUTPUTS=FOLDER reuses a folder such a run wrote (while working on
+    one recipe)."""
     if os.environ.get("QUICK_OUTPUTS"):  # a folder an earlier `all --quick` wrote: reuse it
         return QuickOutputs(Path(os.environ["QUICK_OUTPUTS"]), None)
-    root = tmp_path_factory.mktemp("quick") / "outputs"
-    result = run_cli("recipes", "all", "--quick", "--output-dir", str(root), timeout=1200)
-    return QuickOutputs(root, result)
+    shared = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        shared = shared.parent  # the session's folder, above each worker's own
+    root, made = shared / "quick" / "outputs", shared / "quick" / "result.json"
+    root.parent.mkdir(exist_ok=True)
+    with open(shared / "quick" / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if not made.exists():
+            result = run_cli("recipes", "all", "--quick", "--jobs", "2", "--output-dir", str(root),
+                             timeout=1200)  # fmt: skip
+            made.write_text(json.dumps([result.returncode, result.stdout, result.stderr]))
+    code, stdout, stderr = json.loads(made.read_text())
+    return QuickOutputs(root, subprocess.CompletedProcess("all --quick", code, stdout, stderr))
 
 
 @pytest.fixture

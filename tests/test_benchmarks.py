@@ -18,6 +18,13 @@ def test_benchmarks_measure_each_ratio_beside_both_accuracies(tmp_path):
         keras_speed, river_speed = r["keras_mlp"]["items_per_second"], r["river_lr"]["items_per_second"]
         assert keras_speed > 0 and river_speed > 0 and r["ratio"] == keras_speed / river_speed
         assert r["keras_mlp"]["accuracy"] > 0.5 and r["river_lr"]["accuracy"] > 0.5  # two classes
+    river = results["river_interface"]  # the same learner through river's progressive_val_score
+    assert len(river["progressive_val_score"]["per_repeat"]) == 2
+    assert river["progressive_val_score"]["accuracy"] > 0.5
+    assert river["recipe_loop"]["accuracy"] == results["online"]["sea"]["keras_mlp"]["accuracy"]
+    assert river["speed_ratio"] == (
+        river["progressive_val_score"]["items_per_second"] / river["recipe_loop"]["items_per_second"]
+    )
     mlp = results["mlp"]
     assert mlp["setup"] == {"rows": 1797, "epochs": 2, "batch": 200, "network": "64-128-64-10"}
     keras_sides = ("keras_fit", "keras_fit_epoch_call", "keras_fit_warm")

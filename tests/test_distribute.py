@@ -165,18 +165,20 @@ def test_resume_is_refused_under_multiworker(tmp_path):
 
 
 def test_all_with_two_jobs_repeats_the_serial_results(quick_outputs, tmp_path):
+    """The shared quick run is `all --quick --jobs 2`; here the serial `all --quick` runs beside it."""
+    if quick_outputs.result is None:
+        pytest.skip("QUICK_OUTPUTS reuses a folder: the `all --jobs 2` run itself is not under test")
     root = tmp_path / "outputs"
-    result = run_cli("recipes", "all", "--quick", "--jobs", "2", "--output-dir", str(root),
-                     timeout=1200)  # fmt: skip
+    result = run_cli("recipes", "all", "--quick", "--output-dir", str(root), timeout=1200)
     assert result.returncode == 0, result.stderr[-3000:]
-    summary = json.loads((root / "run_all.json").read_text())
+    summary = json.loads((quick_outputs.root / "run_all.json").read_text())
     for recipe in registry().values():
         for run in recipe.runs:
             label = recipe.name + (f" ({run.subdir})" if run.subdir else "")
             assert summary[label]["exit_code"] == 0 and summary[label]["job"] in (1, 2)
             assert summary[label]["threads"] >= 1
-            parallel = json.loads((root / recipe.name / run.subdir / "metrics.json").read_text())
-            serial = quick_outputs.metrics(recipe.name, run.subdir)
+            serial = json.loads((root / recipe.name / run.subdir / "metrics.json").read_text())
+            parallel = quick_outputs.metrics(recipe.name, run.subdir)
             assert parallel["args"] == {**serial["args"], "output_dir": parallel["args"]["output_dir"]}
             assert comparable(parallel) == comparable(serial), label
-    assert "[rnn_sequence] " in result.stdout  # each line says which run wrote it
+    assert "[rnn_sequence] " in quick_outputs.result.stdout  # each line says which run wrote it

@@ -116,8 +116,8 @@ def run_engine(engine, batches, weights=None):
     w = np.zeros((chunk, 4), np.float32)
     for k, batch in enumerate(batches):
         x[k, :, 0], w[k] = batch, 1 if weights is None else weights[k]
-    rates = np.full(chunk, 0.01, np.float32)
-    engine.run(x, np.zeros((chunk, 4), np.int32), w, rates, np.int32(len(batches)))
+    rates, known = np.full(chunk, 0.01, np.float32), np.full(chunk, 2, np.int32)
+    engine.run(x, np.zeros((chunk, 4), np.int32), w, rates, known, np.int32(len(batches)))
 
 
 def test_replay_memory_keeps_the_last_items_and_forgets_them_on_a_drift():
