@@ -18,11 +18,12 @@ import copy
 
 import numpy as np
 
-import common  # noqa: F401  (quiet TensorFlow's start-up logs: before Keras)
+from common.device import import_tensorflow
 
+import_tensorflow()  # without its C++ start-up log: before Keras
 # isort: split
-import keras
-from keras.wrappers import SKLearnClassifier as KerasSKLearnClassifier
+import keras  # noqa: E402
+from keras.wrappers import SKLearnClassifier as KerasSKLearnClassifier  # noqa: E402
 
 
 class SKLearnClassifier(KerasSKLearnClassifier):

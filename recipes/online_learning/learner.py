@@ -75,6 +75,9 @@ class Engine:
 
     def __init__(self, width: int, outputs: int, hidden, steps: int, replay: int, memory: int,
                  batch: int):  # fmt: skip
+        from common.device import import_tensorflow
+
+        import_tensorflow()  # without its C++ start-up log, for a river user too
         import keras
         import tensorflow as tf
 
