@@ -5,11 +5,11 @@ Accelerator: none needed (a tiny network on a CPU; a GPU would only add transfer
 
 Items arrive one mini-batch at a time. Each mini-batch is predicted by the model as it stands, scored,
 and only then learned from (prequential, "test-then-train" evaluation): every item is scored by a model
-that has never seen it. That loop is `prequential()` below. The learner (`learner.py`) is a small MLP
-with a replay memory of recent items, inputs scaled online, and a learning-rate boost at the start of a
-stream; river's ADWIN watches its errors and, when they rise, the learner forgets Adam's moments and
-its memory of the old concept and boosts its rate again. For speed it predicts-then-learns 64
-mini-batches per XLA-compiled call, and takes back the ones after a drift, as if it had stopped there.
+that has never seen it. That loop is `prequential()` below. The learner (`KerasOnlineClassifier`, a
+river classifier too) is a small MLP with a replay memory of recent items, inputs scaled online, and
+a learning-rate boost at the start of a stream; river's ADWIN watches its errors and, when they rise,
+it forgets Adam's moments and its memory of the old concept and boosts its rate again. For speed it
+predicts-then-learns 64 mini-batches per XLA-compiled call, taking back those after a drift.
 Malformed records are counted and skipped (`streams.py`). On the same streams: river's
 LogisticRegression, Hoeffding adaptive tree and ARF, and scikit-learn's SGDClassifier (`prequential.py`).
 
