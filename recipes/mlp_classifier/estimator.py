@@ -48,10 +48,10 @@ class SKLearnClassifier(KerasSKLearnClassifier):
     def fit(self, X, y, **kwargs):
         from scipy import sparse
 
+        if sparse.issparse(X):  # refused by the wrapper's validation, with its message
+            return super().fit(X, y, **kwargs)
         rows = lambda a: a if hasattr(a, "iloc") else np.asarray(a)  # noqa: E731  (frames stay)
         try:
-            if sparse.issparse(X):
-                raise TypeError("sparse")  # refused by the wrapper's validation, with its message
             X, y = rows(X), rows(y)
             weight = kwargs.get("sample_weight")
             if len(X) == len(y) > 0 and (weight is None or len(weight) == len(y)):

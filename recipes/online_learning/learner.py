@@ -120,6 +120,10 @@ class Engine:
         reinitialize_weights(self.model, seed)
         self.clear(np.int64(seed))
 
+    def holder(self):
+        """The learner whose state the variables hold (None: none, or one no longer alive)."""
+        return self.owner() if self.owner is not None else None
+
     def snapshot(self) -> list[np.ndarray]:
         """A learner's whole state, as arrays."""
         return [v.numpy() for v in (*self.state, self.seed)]
@@ -221,6 +225,16 @@ class Engine:
         self.memory_x.scatter_nd_update(slots[:, None], tf.where(real[:, None], x, old_x))
         self.memory_y.scatter_nd_update(slots[:, None], tf.where(real, y, old_y))
         self.stored.assign_add(tf.reduce_sum(tf.cast(real, tf.int64)))
+
+
+def adwin_fired(detector, hits: np.ndarray) -> list[int]:
+    """Feed a batch's errors to an ADWIN detector: the positions in the batch where it fired."""
+    fired = []
+    for i, hit in enumerate(hits.tolist()):
+        detector.update(0 if hit else 1)
+        if detector.drift_detected:
+            fired.append(i)
+    return fired
 
 
 _ENGINES: dict[tuple, Engine] = {}
@@ -352,7 +366,7 @@ class KerasOnlineClassifier(base.MiniBatchClassifier):
     def _engine(self) -> Engine:
         """The engine, holding this learner's state (the last holder's state is put aside first)."""
         engine = engine_for(self._key())
-        holder = engine.owner() if engine.owner is not None else None
+        holder = engine.holder()
         if holder is not self:
             if holder is not None:
                 holder._state = engine.snapshot()
@@ -377,7 +391,7 @@ class KerasOnlineClassifier(base.MiniBatchClassifier):
     def __getstate__(self) -> dict:
         state = dict(self.__dict__)
         engine = _ENGINES.get(self._key()) if self._features is not None else None
-        if engine is not None and engine.owner is not None and engine.owner() is self:
+        if engine is not None and engine.holder() is self:
             state["_state"] = engine.snapshot()
         state["_layers"] = None  # read again from the state
         return state
@@ -440,11 +454,7 @@ class KerasOnlineClassifier(base.MiniBatchClassifier):
         """ADWIN on a batch's errors: where in the batch it fired, and whether it saw a change with
         the error rate up (it also changes, down, while the model learns: that is no drift)."""
         error_before = self._detector.estimation
-        fired = []
-        for i, hit in enumerate(hits.tolist()):
-            self._detector.update(0 if hit else 1)
-            if self._detector.drift_detected:
-                fired.append(i)
+        fired = adwin_fired(self._detector, hits)
         return fired, bool(fired) and self._detector.estimation > error_before
 
     def _adapt(self, x: np.ndarray, y: np.ndarray, learned: int, before) -> None:

@@ -11,6 +11,8 @@ import time
 
 import numpy as np
 
+from recipes.online_learning.learner import adwin_fired
+
 WINDOW = 500  # rolling-accuracy window (items)
 SAMPLES = 200  # rolling-accuracy points kept per learner
 BASELINES = ("river_lr", "river_hatc", "river_arf", "sklearn_sgd")
@@ -40,11 +42,7 @@ class Tracker:
         start = self.seen
         self.correct[start : start + len(hits)] = hits
         if fired is None:
-            fired = []
-            for i, hit in enumerate(hits.tolist()):
-                self.detector.update(0 if hit else 1)
-                if self.detector.drift_detected:
-                    fired.append(i)
+            fired = adwin_fired(self.detector, hits)
         self.drift_points += [start + i for i in fired]
         self.seen += len(hits)
         self.bar.update(len(hits))
