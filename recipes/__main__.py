@@ -60,6 +60,7 @@ def last_line(lines: list[str]) -> str:
 
 
 ALL_STATE = ".run_all.checkpoint.json"  # the recipes an unfinished `all` has finished
+COMMITTED = Path(__file__).resolve().parent.parent / "outputs"  # this checkout's committed default run
 
 
 def all_state(root: Path, args) -> tuple[dict, dict]:
@@ -173,9 +174,10 @@ def last_times(root: Path) -> dict[str, float]:
 
 
 def longest_first(pending: list, root: Path) -> list:
-    """The runs ordered by their wall time in the last `all` into `root`, longest first, so the long
-    ones do not start last; runs it does not list keep the registry's order."""
-    seconds = last_times(root)
+    """The runs ordered by their wall time in the last `all` into `root` (for a new folder, in this
+    checkout's committed default run, outputs/run_all.json), longest first, so the long ones do not
+    start last; runs it does not list keep the registry's order."""
+    seconds = last_times(root) or last_times(COMMITTED)
     return sorted(pending, key=lambda run: -seconds.get(run[0], 0.0))
 
 

@@ -182,3 +182,19 @@ def test_all_with_two_jobs_repeats_the_serial_results(quick_outputs, tmp_path):
             assert parallel["args"] == {**serial["args"], "output_dir": parallel["args"]["output_dir"]}
             assert comparable(parallel) == comparable(serial), label
     assert "[rnn_sequence] " in quick_outputs.result.stdout  # each line says which run wrote it
+
+
+def test_a_parallel_all_starts_the_longest_run_first_even_in_a_new_folder(tmp_path):
+    """Ordered by the folder's last run_all.json or, for a new folder, by the committed one: else a
+    first `all --jobs 2` starts in the registry's order and its longest run (rnn_sequence) last."""
+    from recipes.__main__ import COMMITTED, last_times, longest_first
+
+    committed = last_times(COMMITTED)
+    pending = [(label, []) for label in committed]  # the registry's order
+    assert max(committed, key=committed.get) != pending[0][0]  # else the order would prove nothing
+    ordered = [label for label, _ in longest_first(pending, tmp_path)]
+    assert [committed[label] for label in ordered] == sorted(committed.values(), reverse=True)
+
+    own = {label: {"seconds": float(i)} for i, label in enumerate(committed)}  # the folder's own wins
+    (tmp_path / "run_all.json").write_text(json.dumps(own), encoding="utf-8")
+    assert [label for label, _ in longest_first(pending, tmp_path)] == list(reversed(committed))
