@@ -33,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
-from common.cli import UsageError, raise_if_interrupted
+from common.cli import UsageError
 from common.results import VERSION, atomic_write_bytes, atomic_write_text
 
 FOLDER = ".checkpoint"
@@ -206,7 +206,6 @@ class RunCheckpoint:
         shutil.rmtree(self.folder / "fits" / _slug(key), ignore_errors=True)
         self._saved_stages += 1
         _maybe_kill("stage", self._saved_stages)
-        raise_if_interrupted()  # a Ctrl-C that a library swallowed during the stage stops the run here
         return copy.deepcopy(self.stages[key])  # the caller may change it; the record stays
 
     def fit_folder(self) -> Path:
@@ -390,6 +389,5 @@ class FitCheckpoint:
 
             def on_epoch_end(self, epoch, logs=None):
                 checkpoint.save(self.model, callbacks, epoch, logs)
-                raise_if_interrupted()  # the epoch is kept; a swallowed Ctrl-C stops the fit here
 
         return SaveEveryEpoch()

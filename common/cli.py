@@ -7,10 +7,7 @@ code 2 and a single line on stderr (`<recipe>: error: ...`), before anything is 
 from __future__ import annotations
 
 import argparse
-import contextlib
-import signal
 import sys
-import threading
 
 
 class UsageError(Exception):
@@ -263,43 +260,6 @@ def check_backend() -> None:
         )
 
 
-_interrupted = False  # Ctrl-C was pressed during this run (see ctrl_c_kept)
-
-
-@contextlib.contextmanager
-def ctrl_c_kept():
-    """Ctrl-C (SIGINT) raises KeyboardInterrupt as Python's own handler does, and is remembered:
-    `raise_if_interrupted()`, called at every stage and epoch end, raises it again. A library that
-    swallows the first one (Keras's tracing code has bare `except:` clauses) cannot make the run go on
-    to the end. Nothing changes where SIGINT is ignored or handled by someone else, or off the main
-    thread; the previous handler is put back at the end."""
-    global _interrupted
-    _interrupted = False
-    if (
-        threading.current_thread() is not threading.main_thread()
-        or signal.getsignal(signal.SIGINT) is not signal.default_int_handler
-    ):
-        yield
-        return
-
-    def on_sigint(signum, frame):
-        global _interrupted
-        _interrupted = True
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGINT, on_sigint)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-
-
-def raise_if_interrupted() -> None:
-    """Raise KeyboardInterrupt if Ctrl-C was pressed in this run and somebody swallowed it."""
-    if _interrupted:
-        raise KeyboardInterrupt
-
-
 def run_main(name: str, parser: argparse.ArgumentParser, run, argv=None) -> int:
     """Parse, run, and turn a UsageError into one line on stderr and exit code 2, Ctrl-C into one
     line saying what was kept and how to resume, and exit code 130."""
@@ -310,14 +270,13 @@ def run_main(name: str, parser: argparse.ArgumentParser, run, argv=None) -> int:
         from common.device import import_tensorflow
 
         import_tensorflow(verbose=args.verbose)
-        with ctrl_c_kept():
-            if getattr(args, "distribute", None) is None:
-                run(args)
-            else:
-                from common.distribute import distributed
+        if getattr(args, "distribute", None) is None:
+            run(args)
+        else:
+            from common.distribute import distributed
 
-                with distributed(args, parser.prog):
-                    run(args)
+            with distributed(args, parser.prog):
+                run(args)
     except UsageError as error:
         print(f"{parser.prog}: error: {error}", file=sys.stderr)
         return 2

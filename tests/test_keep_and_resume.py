@@ -262,33 +262,6 @@ def test_ctrl_c_says_what_was_kept_and_how_to_resume_and_exits_130(tmp_path):
     assert not [p for p in out.rglob("*.tmp*")], "a half-written file was left"
 
 
-def test_a_ctrl_c_that_a_library_swallows_still_stops_the_run_at_the_stage_end(tmp_path):
-    """Keras's tracing code has bare `except:` clauses: a Ctrl-C landing in one is lost, and the run
-    went on to the end (seen once in the suite). ctrl_c_kept remembers it; the stage end raises it."""
-    import os
-
-    from common.checkpoint import RunCheckpoint, fingerprint
-    from common.cli import ctrl_c_kept
-
-    def swallowing_stage():
-        try:
-            os.kill(os.getpid(), signal.SIGINT)
-            time.sleep(1)  # the KeyboardInterrupt is raised here...
-        except:  # noqa: E722  ...and swallowed, as a library's bare except does
-            pass
-        return {"value": 1.0}
-
-    args = type("Args", (), {})()
-    checkpoint = RunCheckpoint(tmp_path, fingerprint("demo", args), resume=False)
-    with ctrl_c_kept():
-        with pytest.raises(KeyboardInterrupt):
-            checkpoint.stage("swallowed", swallowing_stage)
-    assert RunCheckpoint(tmp_path, fingerprint("demo", args), resume=True).stages == {
-        "swallowed": {"value": 1.0}
-    }  # the stage was kept before the run stopped
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the handler is put back
-
-
 # -- all --resume ---------------------------------------------------------------------------------
 
 
