@@ -4,6 +4,7 @@ reload to the same predictions, kill-and-resume to the same metrics, refused che
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
 import subprocess
@@ -23,11 +24,25 @@ def recipe_cli(recipe: str, *argv: str, env=None, timeout=600) -> subprocess.Com
     return run_cli(f"recipes.{recipe}", *argv, env=env, timeout=timeout)
 
 
+@contextlib.contextmanager
+def ctrl_c_as_in_a_terminal():
+    """SIGINT handled by Python's own handler and not blocked in this process while inside, as a
+    terminal gives it to a command. A child inherits an ignored or blocked SIGINT, and pytest started
+    from a background job (`nohup`, `cmd &` in a script) ignores it: the child ran to the end."""
+    handler = signal.signal(signal.SIGINT, signal.default_int_handler)
+    blocked = signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+        signal.signal(signal.SIGINT, handler)
+
+
 def signal_after_first_stage(recipe: str, argv: list[str], out: Path, sig, log: Path) -> int:
     """Start `python -m recipes.<recipe> ARGV` and send it `sig` from this process as soon as its
     first finished stage is on disk; its exit code (its stderr in `log`)."""
     state = out / FOLDER / "state.json"
-    with open(log, "w") as stderr:
+    with open(log, "w") as stderr, ctrl_c_as_in_a_terminal():
         process = subprocess.Popen([sys.executable, "-m", f"recipes.{recipe}", *argv], cwd=ROOT,
                                    stdout=subprocess.DEVNULL, stderr=stderr)  # fmt: skip
         try:
