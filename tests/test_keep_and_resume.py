@@ -42,9 +42,10 @@ def signal_after_first_stage(recipe: str, argv: list[str], out: Path, sig, log: 
     """Start `python -m recipes.<recipe> ARGV` and send it `sig` from this process as soon as its
     first finished stage is on disk; its exit code (its stderr in `log`)."""
     state = out / FOLDER / "state.json"
-    with open(log, "w") as stderr, ctrl_c_as_in_a_terminal():
-        process = subprocess.Popen([sys.executable, "-m", f"recipes.{recipe}", *argv], cwd=ROOT,
-                                   stdout=subprocess.DEVNULL, stderr=stderr)  # fmt: skip
+    with open(log, "w") as stderr:
+        with ctrl_c_as_in_a_terminal():  # only while the child starts: it inherits the disposition
+            process = subprocess.Popen([sys.executable, "-m", f"recipes.{recipe}", *argv], cwd=ROOT,
+                                       stdout=subprocess.DEVNULL, stderr=stderr)  # fmt: skip
         try:
             deadline = time.monotonic() + 300
             while time.monotonic() < deadline and process.poll() is None:
