@@ -27,9 +27,9 @@ from pathlib import Path
 import numpy as np
 
 import common  # noqa: F401  (quiet TensorFlow's start-up logs)
-from common.cli import DefaultsHelpFormatter, RecipeArgumentParser, UsageError, positive_int
-from common.harness import check_writable
-from common.results import build_metrics, environment, write_metrics
+from common.cli import DefaultsHelpFormatter, RecipeArgumentParser, positive_int
+from common.errors import UsageError
+from common.results import build_metrics, check_writable, environment, write_metrics
 
 NAME = "benchmarks"
 

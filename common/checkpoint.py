@@ -33,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
-from common.cli import UsageError
+from common.errors import UsageError
 from common.results import VERSION, atomic_write_bytes, atomic_write_text
 
 FOLDER = ".checkpoint"

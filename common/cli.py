@@ -1,17 +1,14 @@
-"""The shared command-line flags, their validation, and the one way a recipe reports bad input.
+"""The shared command-line flags and their types: argument parsing only.
 
-Every recipe builds its parser with `recipe_parser(...)`, then adds its own flags. Bad input exits with
-code 2 and a single line on stderr (`<recipe>: error: ...`), before anything is written.
+Every recipe builds its parser with `recipe_parser(...)`, then adds its own flags. A bad flag exits
+with code 2 and a single line on stderr (`<recipe>: error: ... (see --help)`), before anything is
+written; bad input found later (a file's content) is a `common.errors.UsageError`, which
+`common.harness.run_main` reports the same way.
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
-
-
-class UsageError(Exception):
-    """Bad input found after parsing (a bad CSV, a missing download). `main` turns it into exit 2."""
 
 
 class RecipeArgumentParser(argparse.ArgumentParser):
@@ -234,68 +231,6 @@ def version_line() -> str:
     return (
         f"keras-recipes {VERSION} (TensorFlow {installed_version('tensorflow')}, "
         f"Keras {installed_version('keras')}, Python {platform.python_version()})"
-    )
-
-
-def check_backend() -> None:
-    """UsageError unless Keras will run on TensorFlow: the recipes use tf.data, tf.distribute and
-    GradientTape. Read from KERAS_BACKEND, else from Keras's config file, as Keras reads it, without
-    importing Keras (which fails late, deep inside, on another backend)."""
-    import json
-    import os
-
-    backend, where = os.environ.get("KERAS_BACKEND"), "KERAS_BACKEND"
-    if not backend:
-        home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
-        config = os.path.join(home, "keras.json")
-        try:
-            with open(config, encoding="utf-8") as handle:
-                backend, where = json.load(handle).get("backend"), config
-        except (OSError, ValueError, AttributeError):
-            backend = None
-    if backend and backend != "tensorflow":
-        raise UsageError(
-            f"Keras backend {backend!r} (from {where}): these recipes run on TensorFlow (tf.data, "
-            f"tf.distribute, GradientTape); set KERAS_BACKEND=tensorflow"
-        )
-
-
-def run_main(name: str, parser: argparse.ArgumentParser, run, argv=None) -> int:
-    """Parse, run, and turn a UsageError into one line on stderr and exit code 2, Ctrl-C into one
-    line saying what was kept and how to resume, and exit code 130."""
-    argv = sys.argv[1:] if argv is None else list(argv)
-    args = parser.parse_args(argv)
-    try:
-        check_backend()
-        from common.device import import_tensorflow
-
-        import_tensorflow(verbose=args.verbose)
-        if getattr(args, "distribute", None) is None:
-            run(args)
-        else:
-            from common.distribute import distributed
-
-            with distributed(args, parser.prog):
-                run(args)
-    except UsageError as error:
-        print(f"{parser.prog}: error: {error}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print(interrupted_message(parser.prog, argv, args.output_dir), file=sys.stderr, flush=True)
-        return 130
-    return 0
-
-
-def interrupted_message(prog: str, argv: list[str], output_dir: str) -> str:
-    """`<prog>: interrupted; metrics.json not written; kept ...; resume with: <command> --resume`."""
-    import shlex
-
-    from common.checkpoint import describe_kept
-
-    command = " ".join([prog, *map(shlex.quote, argv), *([] if "--resume" in argv else ["--resume"])])
-    return (
-        f"{prog}: interrupted; metrics.json not written; kept {describe_kept(output_dir)} in "
-        f"{output_dir}/.checkpoint; resume with: {command}"
     )
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from common.cli import UsageError
+from common.errors import UsageError
 
 KERAS_ORIGIN = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
 

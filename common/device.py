@@ -59,7 +59,7 @@ def configure_devices() -> None:
     TensorFlow starts its runtime (a no-op once it has: the first call's settings hold)."""
     import tensorflow as tf
 
-    from common.cli import UsageError
+    from common.errors import UsageError
 
     text = os.environ.get(CPU_DEVICES, "") or "1"
     if not text.isdigit() or int(text) < 1:

@@ -5,13 +5,17 @@
     mirrored     MirroredStrategy over the visible devices: every GPU, else every logical CPU device
     multiworker  MultiWorkerMirroredStrategy over the machines TF_CONFIG names
 
-`run_main` starts the strategy before the run touches TensorFlow and runs the whole recipe inside
-`strategy.scope()`, so every model is built and compiled there. `--batch-size` is per replica: one
-step takes batch x replicas examples (`global_batch`), split across the replicas; the learning rate
-is not scaled with it (`LEARNING_RATE_RULE`). A dataset is sharded by data (each worker takes its
-part of every batch), never by file. Only the chief (TF_CONFIG's chief, else worker 0) writes to
---output-dir; every other worker writes to a temporary folder it removes at the end. metrics.json
-records all of this under environment.distribution.
+`common.harness.run_main` starts the strategy before the run touches TensorFlow and runs the whole
+recipe inside `strategy.scope()`, so every model is built and compiled there. `--batch-size` is per
+replica: one step takes batch x replicas examples (`global_batch`), split across the replicas; the
+learning rate is not scaled with it (`LEARNING_RATE_RULE`). A dataset is sharded by data (each worker
+takes its part of every batch), never by file. Only the chief (TF_CONFIG's chief, else worker 0)
+writes to --output-dir; every other worker writes to a temporary folder it removes at the end.
+metrics.json records all of this under environment.distribution.
+
+Keras's own code needs two private patches to train on several replicas (common/multireplica.py):
+that module is imported only when a strategy of several replicas or workers starts, never by a
+single-device run.
 
 Splitting the CPU into N logical devices (RECIPES_CPU_DEVICES=N, read by common.device) lets
 `mirrored` run N replicas on a machine without GPUs: slower than one device, but the same code path
@@ -27,8 +31,10 @@ import sys
 import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
-from common.cli import UsageError
+from common.errors import UsageError
+from common.results import check_writable
 
 CHOICES = ("auto", "none", "mirrored", "multiworker")
 HELP = (
@@ -130,10 +136,6 @@ def distributed(args, prog: str):
             "--resume with --distribute multiworker: only the chief keeps a checkpoint, so the "
             "workers could not agree on what is left; run again without --resume"
         )
-    from pathlib import Path
-
-    from common.harness import check_writable
-
     check_writable(Path(args.output_dir), "--output-dir")  # before anything is set up
     distribution = start(args.distribute, args.worker_timeout, prog)
     scratch = None
@@ -171,80 +173,20 @@ def start(
             chief = kind == "chief" or (kind == "worker" and index == 0 and "chief" not in cluster)
             distribution = Distribution(choice, strategy, workers, f"{kind} {index}", chief)
             all_reduce_once(strategy)  # returns when every worker has joined
+        from common.multireplica import average_scalars_across_workers, build_from_first_replica
+
         build_from_first_replica()
         average_scalars_across_workers()
         return distribution
     setup_device()
     gpus = tf.config.list_logical_devices("GPU")
     if choice == "mirrored" or (choice == "auto" and len(gpus) > 1):
+        from common.multireplica import build_from_first_replica
+
         devices = [d.name for d in gpus] or [d.name for d in tf.config.list_logical_devices("CPU")]
         build_from_first_replica()
         return Distribution(choice, tf.distribute.MirroredStrategy(devices))
     return Distribution(choice, tf.distribute.get_strategy())
-
-
-def build_from_first_replica() -> None:
-    """Let Keras build a model under a strategy from one replica's share of the first batch.
-
-    Keras (3.15 here) builds it from the mean over replicas of that batch
-    (`TensorFlowTrainer._maybe_symbolic_build`), which fails under MultiWorkerMirroredStrategy (it
-    reduces the nested (x, y) batch: keras-team/keras#20585) and under MirroredStrategy whenever the
-    replicas' shares differ in size (`evaluate` on 899 examples: 450 and 449). Building needs only the
-    shapes, which one share has. Applied only for a strategy of several replicas or workers; the
-    tests that train under one fail if a Keras release changes this method."""
-    import tensorflow as tf
-    from keras.src import tree
-    from keras.src.backend.tensorflow.trainer import TensorFlowTrainer
-
-    original = TensorFlowTrainer._maybe_symbolic_build
-    if getattr(original, "from_first_replica", False):
-        return
-
-    def first_share(value):
-        if isinstance(value, tf.distribute.DistributedValues):
-            return value.values[0]
-        return value
-
-    def maybe_symbolic_build(self, iterator=None, data_batch=None):
-        if self._distribute_strategy is not None and iterator is not None:
-            for _, _, batches in iterator:  # as Keras does: the first batch of the epoch iterator
-                data_batch = tree.map_structure(first_share, next(batches))
-                break
-        return original(self, data_batch=data_batch)
-
-    maybe_symbolic_build.from_first_replica = True
-    TensorFlowTrainer._maybe_symbolic_build = maybe_symbolic_build
-
-
-def average_scalars_across_workers() -> None:
-    """Let Keras average a train or test step's scalar logs (loss, accuracy) across workers.
-
-    Under MultiWorkerMirroredStrategy, Keras (3.15 here) averages each log with
-    `strategy.reduce("MEAN", value, axis=0)` (`trainer.reduce_per_replica`), which fails for the
-    scalars a step returns (keras-team/keras#20585). This reduces a scalar over the replicas alone
-    (axis=None) and leaves every other case to Keras. Applied only under multiworker; the
-    two-worker test fails if a Keras release changes this function."""
-    import tensorflow as tf
-    from keras.src import tree
-    from keras.src.backend.tensorflow import trainer
-
-    original = trainer.reduce_per_replica
-    if getattr(original, "scalars_across_workers", False):
-        return
-
-    def reduce_per_replica(values, strategy, reduction):
-        multiworker = trainer._collective_all_reduce_multi_worker(strategy)
-        if not (multiworker and reduction in ("auto", "mean")):
-            return original(values, strategy, reduction)
-
-        def mean(value):
-            rank = value.shape.rank if hasattr(value, "shape") else 0
-            return strategy.reduce(tf.distribute.ReduceOp.MEAN, value, axis=0 if rank else None)
-
-        return tree.map_structure(mean, values)
-
-    reduce_per_replica.scalars_across_workers = True
-    trainer.reduce_per_replica = reduce_per_replica
 
 
 def parse_tf_config(text: str | None) -> tuple[dict, tuple[str, int]]:

@@ -6,13 +6,13 @@ gallery and README show, next to the code that writes those keys), then its `run
     harness = Harness(NAME, args)
     harness.quick(epochs=2, seeds=1)                      # --quick caps, one place
     ...data, model...
-    per_seed = harness.over_seeds(train_one, stage="relu")  # one `per_seed` schema everywhere
+    per_seed = harness.over_seeds(train_one, model, stage="relu")  # train_one(seed, model) per seed
     harness.check("relu_accuracy", accuracy, at_least=0.5)  # declared, printed and stored one way
     harness.save_model(model, "relu", classes=names)         # models/relu.keras, with what it needs
     return harness.finish(results, references, plot)        # metrics.json last
 
 A stage (a seed, a cell, an activation, a labels-per-class k, a stream) is the unit that progress,
-resume and parallel jobs work in: `harness.stage(key, compute)` records each as it finishes
+resume and parallel jobs work in: `harness.stage(key, compute, *args)` records each as it finishes
 (common/checkpoint.py), and `over_seeds` runs one stage per seed, named `stage/seed_N`. With
 --resume, a finished stage is read back instead of computed, and `harness.fit` continues an
 unfinished fit from its last finished epoch.
@@ -23,10 +23,12 @@ cannot write fails in start-up time with one line, before any data is loaded or 
 
 from __future__ import annotations
 
+import argparse
 import json
 import operator
 import os
-import tempfile
+import shlex
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -34,13 +36,15 @@ from pathlib import Path
 
 import numpy as np
 
-from common.checkpoint import FitCheckpoint, RunCheckpoint, fingerprint
-from common.cli import UsageError
-from common.distribute import current
+from common import device, training
+from common.checkpoint import FitCheckpoint, RunCheckpoint, describe_kept, fingerprint
+from common.distribute import current, distributed
+from common.errors import UsageError
 from common.results import (
     atomic_write_text,
     atomic_write_with,
     build_metrics,
+    check_writable,
     environment,
     mean_std,
     to_jsonable,
@@ -89,6 +93,11 @@ class Recipe:
 def seeds_for(args) -> list[int]:
     """The seeds a run covers: `--seed` and the next `--seeds - 1`."""
     return list(range(args.seed, args.seed + args.seeds))
+
+
+def _seed_record(train_one: Callable[..., dict], seed: int, *args, **kwargs) -> dict:
+    """`{"seed": seed, **train_one(seed, *args, **kwargs)}`: one stage of `Harness.over_seeds`."""
+    return {"seed": seed, **train_one(seed, *args, **kwargs)}
 
 
 def seed_summary(per_seed: list[dict], key: str, *, median: tuple[str, ...] = ()) -> dict:
@@ -141,59 +150,71 @@ class Harness:
 
     # -- set-up -----------------------------------------------------------------------------------
 
-    def quick(self, **caps) -> None:
+    def quick(self, **caps) -> dict:
         """With --quick, cap each named flag: a number at `min(value, cap)`, a list at its first
-        `cap` items, an unset (None) flag set to `cap`. Without --quick, nothing changes."""
+        `cap` items, an unset (None) flag set to `cap`; print one line naming each flag it changed.
+        Returns `{flag: (before, after)}` for those flags; without --quick, nothing changes and it
+        returns {}."""
         if not self.args.quick:
-            return
+            return {}
+        changed = {}
         for flag, cap in caps.items():
-            value = getattr(self.args, flag)
-            if value is None:
-                value = cap
-            elif isinstance(value, list):
-                value = value[:cap]
+            before = getattr(self.args, flag)
+            if before is None:
+                after = cap
+            elif isinstance(before, list):
+                after = before[:cap]
             else:
-                value = min(value, cap)
-            setattr(self.args, flag, value)
+                after = min(before, cap)
+            setattr(self.args, flag, after)
+            if after != before:
+                changed[flag] = (before, after)
+        if changed:
+            caps_line = ", ".join(
+                f"--{flag.replace('_', '-')} {after}" for flag, (_, after) in changed.items()
+            )
+            print(f"--quick: {caps_line}", flush=True)
+        return changed
 
     def setup_device(self) -> str:
         """Set TensorFlow's device up (GPU memory growth) and print what it runs on, once; call it
         before the first model is built. Returns the device line."""
         if self._device is None:
-            from common.device import setup_device
-
-            self._device = setup_device()
+            self._device = device.setup_device()
         return self._device
 
     # -- stages -----------------------------------------------------------------------------------
 
     def over_seeds(
         self,
-        train_one: Callable[[int], dict],
+        train_one: Callable[..., dict],
+        *args,
         stage: str = "",
         describe: Callable[[dict], str] | None = None,
+        **kwargs,
     ) -> list[dict]:
-        """`train_one(seed)` for every seed of the run, one stage each (`stage/seed_N`); returns the
-        per_seed records, each `{"seed": N, **what train_one returned}`. With `describe`, one line
-        per seed says how it went."""
+        """`train_one(seed, *args, **kwargs)` for every seed of the run, one stage each
+        (`stage/seed_N`); returns the per_seed records, each `{"seed": N, **what train_one
+        returned}`. With `describe`, one line per seed says how it went."""
         seeds = seeds_for(self.args)
         records = []
         for i, seed in enumerate(seeds):
             key = f"{stage}/seed_{seed}" if stage else f"seed_{seed}"
-            record = self.stage(key, lambda seed=seed: {"seed": seed, **train_one(seed)})
+            record = self.stage(key, _seed_record, train_one, seed, *args, **kwargs)
             records.append(record)
             if describe is not None:
                 where = f"{stage} " if stage else ""
                 print(f"  {where}seed {seed} ({i + 1}/{len(seeds)}): {describe(record)}", flush=True)
         return records
 
-    def stage(self, key: str, compute: Callable[[], dict]) -> dict:
-        """`compute()`'s record (JSON values and NumPy arrays), recorded as stage `key` as soon as it
-        finishes; on --resume, a stage the killed run had finished is read back instead."""
+    def stage(self, key: str, compute: Callable[..., dict], *args, **kwargs) -> dict:
+        """`compute(*args, **kwargs)`'s record (JSON values and NumPy arrays), recorded as stage `key`
+        as soon as it finishes; on --resume, a stage the killed run had finished is read back
+        instead."""
 
         def compute_with_models() -> dict:
             before = set(self.models)
-            record = compute()
+            record = compute(*args, **kwargs)
             return {
                 "record": record,
                 "models": {k: self.models[k] for k in self.models if k not in before},
@@ -204,14 +225,22 @@ class Harness:
         return done["record"]
 
     def fit(self, model, x, y, *, batch_size: int, epochs: int, seed: int, **kwargs) -> dict:
-        """`common.training.fit` with this run's checkpoint: the model saved at the end of every
-        epoch, an unfinished fit continued from its last finished epoch on --resume. Returns the
-        history of every epoch."""
-        from common.training import fit
-
+        """`common.training.fit` (the same fit, same arguments) with this run's checkpoint: the model
+        saved at the end of every epoch, an unfinished fit continued from its last finished epoch on
+        --resume, progress lines unless --quiet. Returns the history of every epoch."""
         saver = FitCheckpoint(self.checkpoint.fit_folder(), self.checkpoint)
-        return fit(model, x, y, batch_size=batch_size, epochs=epochs, seed=seed, checkpoint=saver,
-                   progress=not getattr(self.args, "quiet", False), **kwargs)  # fmt: skip
+        quiet = getattr(self.args, "quiet", False)
+        return training.fit(
+            model,
+            x,
+            y,
+            batch_size=batch_size,
+            epochs=epochs,
+            seed=seed,
+            checkpoint=saver,
+            progress=not quiet,
+            **kwargs,
+        )
 
     # -- checks and artifacts -----------------------------------------------------------------------
 
@@ -273,22 +302,55 @@ class Harness:
         return metrics
 
 
-def check_writable(folder: Path, flag: str) -> None:
-    """Create `folder`, write and remove a probe file in it, and remove again the folders it had to
-    create (a run that then stops on bad input leaves nothing behind); UsageError (one line: the
-    folder and the reason) when that fails, so a run that could not keep its results never starts."""
-    created = [p for p in (folder.absolute(), *folder.absolute().parents) if not p.exists()]
+# -- the process: start-up checks, the run, bad input and interruption ---------------------------------
+
+
+def check_backend() -> None:
+    """UsageError unless Keras will run on TensorFlow: the recipes use tf.data, tf.distribute and
+    GradientTape. Read from KERAS_BACKEND, else from Keras's config file, as Keras reads it, without
+    importing Keras (which fails late, deep inside, on another backend)."""
+    backend, where = os.environ.get("KERAS_BACKEND"), "KERAS_BACKEND"
+    if not backend:
+        home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
+        config = os.path.join(home, "keras.json")
+        try:
+            with open(config, encoding="utf-8") as handle:
+                backend, where = json.load(handle).get("backend"), config
+        except (OSError, ValueError, AttributeError):
+            backend = None
+    if backend and backend != "tensorflow":
+        raise UsageError(
+            f"Keras backend {backend!r} (from {where}): these recipes run on TensorFlow (tf.data, "
+            f"tf.distribute, GradientTape); set KERAS_BACKEND=tensorflow"
+        )
+
+
+def run_main(name: str, parser: argparse.ArgumentParser, run, argv=None) -> int:
+    """Parse, run, and turn a UsageError into one line on stderr and exit code 2, Ctrl-C into one
+    line saying what was kept and how to resume, and exit code 130."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = parser.parse_args(argv)
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        fd, probe = tempfile.mkstemp(dir=folder, prefix=".probe-")
-        os.close(fd)
-        os.unlink(probe)
-    except OSError as error:
-        reason = error.strerror or type(error).__name__
-        raise UsageError(f"{flag} {folder}: cannot write there ({reason})") from None
-    finally:
-        for path in created:  # deepest first
-            try:
-                path.rmdir()
-            except OSError:
-                pass
+        check_backend()
+        device.import_tensorflow(verbose=args.verbose)
+        if getattr(args, "distribute", None) is None:
+            run(args)
+        else:
+            with distributed(args, parser.prog):
+                run(args)
+    except UsageError as error:
+        print(f"{parser.prog}: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(interrupted_message(parser.prog, argv, args.output_dir), file=sys.stderr, flush=True)
+        return 130
+    return 0
+
+
+def interrupted_message(prog: str, argv: list[str], output_dir: str) -> str:
+    """`<prog>: interrupted; metrics.json not written; kept ...; resume with: <command> --resume`."""
+    command = " ".join([prog, *map(shlex.quote, argv), *([] if "--resume" in argv else ["--resume"])])
+    return (
+        f"{prog}: interrupted; metrics.json not written; kept {describe_kept(output_dir)} in "
+        f"{output_dir}/.checkpoint; resume with: {command}"
+    )

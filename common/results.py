@@ -16,6 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
+from common.errors import UsageError
+
 SCHEMA_KEYS = (
     "recipe",
     "version",
@@ -94,17 +96,14 @@ def to_jsonable(value):
 LIBRARIES = ("scikit-learn", "scipy", "river", "mnist1d", "matplotlib")  # besides TF, Keras, NumPy
 
 
-def environment(device: str | None = None) -> dict:
-    """What produced the numbers: Python, TensorFlow, Keras, NumPy, the device, the platform, and the
-    version of every other library a number or figure depends on (the baselines, the generated data
-    sets, the drawing), or "not installed"."""
+def environment(device: str) -> dict:
+    """What produced the numbers: Python, TensorFlow, Keras, NumPy, the device (as
+    `common.device.describe_device` says it), the platform, and the version of every other library a
+    number or figure depends on (the baselines, the generated data sets, the drawing), or "not
+    installed"."""
     import keras
     import tensorflow as tf
 
-    if device is None:
-        from common.device import describe_device
-
-        device = describe_device()
     found = {
         "python": sys.version.split()[0],
         "tensorflow": tf.__version__,
@@ -135,7 +134,7 @@ def build_metrics(
     results: dict,
     references: list[dict],
     duration_s: float,
-    env: dict | None = None,
+    env: dict,
 ) -> dict:
     return {
         "recipe": recipe,
@@ -143,7 +142,7 @@ def build_metrics(
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "duration_s": round(float(duration_s), 3),
         "args": to_jsonable(args),
-        "environment": env if env is not None else environment(),
+        "environment": env,
         "results": to_jsonable(results),
         "references": to_jsonable(references),
     }
@@ -182,3 +181,24 @@ def mean_std(values) -> tuple[float, float]:
     """Mean and population standard deviation over seeds (std 0 for one seed)."""
     values = np.asarray(values, dtype=float)
     return float(values.mean()), float(values.std())
+
+
+def check_writable(folder: Path, flag: str) -> None:
+    """Create `folder`, write and remove a probe file in it, and remove again the folders it had to
+    create (a run that then stops on bad input leaves nothing behind); UsageError (one line: the
+    folder and the reason) when that fails, so a run that could not keep its results never starts."""
+    created = [p for p in (folder.absolute(), *folder.absolute().parents) if not p.exists()]
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=folder, prefix=".probe-")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as error:
+        reason = error.strerror or type(error).__name__
+        raise UsageError(f"{flag} {folder}: cannot write there ({reason})") from None
+    finally:
+        for path in created:  # deepest first
+            try:
+                path.rmdir()
+            except OSError:
+                pass

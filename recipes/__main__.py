@@ -86,8 +86,9 @@ def run_all(args) -> int:
     N at a time, the longest first (by the last run's times), each given its share of the machine's
     threads. Each finished run is recorded; `--resume` skips those and resumes the others (each from
     its own checkpoint)."""
-    from common.cli import UsageError, check_backend
-    from common.harness import check_writable
+    from common.errors import UsageError
+    from common.harness import check_backend
+    from common.results import check_writable
 
     root = Path(args.output_dir)
     try:

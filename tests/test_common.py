@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from common import cli, data, plotting, results, training
-from common.cli import UsageError
+from common.errors import UsageError
 from tests.conftest import assert_png
 
 
@@ -177,7 +177,9 @@ def test_metrics_schema_and_json(tmp_path):
 
 
 def test_environment_names_every_field():
-    env = results.environment()
+    from common.device import describe_device
+
+    env = results.environment(describe_device())
     core = {"python", "tensorflow", "keras", "numpy", "device", "platform"}
     assert set(env) == core | {"scikit-learn", "scipy", "river", "mnist1d", "matplotlib"}
     assert env["keras"].startswith("3.")

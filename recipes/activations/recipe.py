@@ -30,9 +30,9 @@ import numpy as np
 
 import common  # noqa: F401  (quiet TensorFlow's start-up logs)
 from common import data, numpy_reference
-from common.cli import comma_list, positive_float, positive_int, recipe_parser, run_main
+from common.cli import comma_list, positive_float, positive_int, recipe_parser
 from common.distribute import steps_per_execution
-from common.harness import DefaultRun, Harness, Headline, Recipe, seed_summary
+from common.harness import DefaultRun, Harness, Headline, Recipe, run_main, seed_summary
 from common.references import references
 from common.results import save_arrays
 from common.training import Timer, make_dataset, reinitialize, seed_everything

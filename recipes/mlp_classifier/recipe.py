@@ -38,9 +38,8 @@ from common.cli import (
     positive_float,
     positive_int,
     recipe_parser,
-    run_main,
 )
-from common.harness import DefaultRun, Harness, Headline, Recipe, seed_summary
+from common.harness import DefaultRun, Harness, Headline, Recipe, run_main, seed_summary
 from common.references import references
 from common.results import save_arrays
 from common.training import Timer, make_dataset, seed_everything, standard_callbacks

@@ -5,12 +5,12 @@ from __future__ import annotations
 import argparse
 
 from common.cli import (
-    UsageError,
     comma_list,
     non_negative_int,
     positive_float,
     positive_int,
 )
+from common.errors import UsageError
 from recipes.online_learning.prequential import BASELINES
 from recipes.online_learning.streams import STREAMS, stream_list
 

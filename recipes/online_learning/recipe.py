@@ -35,8 +35,9 @@ from functools import partial
 import numpy as np
 
 import common  # noqa: F401  (quiet TensorFlow's start-up logs)
-from common.cli import UsageError, recipe_parser, run_main
-from common.harness import DefaultRun, Harness, Headline, Recipe, seed_summary
+from common.cli import recipe_parser
+from common.errors import UsageError
+from common.harness import DefaultRun, Harness, Headline, Recipe, run_main, seed_summary
 from common.references import references
 from common.training import seed_everything
 from recipes.online_learning.flags import add_recipe_flags, validate_args

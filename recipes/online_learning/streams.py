@@ -9,8 +9,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from common.cli import UsageError, comma_list, existing_file
+from common.cli import comma_list, existing_file
 from common.data import natural_key, read_csv_rows
+from common.errors import UsageError
 
 STREAMS = ("sea", "agrawal", "phishing", "bananas")
 REJECT_REASONS = ("bad_value", "wrong_length", "unknown_label")

@@ -28,8 +28,8 @@ import numpy as np
 
 import common  # noqa: F401  (quiet TensorFlow's start-up logs)
 from common import data
-from common.cli import recipe_parser, run_main
-from common.harness import DefaultRun, Harness, Headline, Recipe, seed_summary
+from common.cli import recipe_parser
+from common.harness import DefaultRun, Harness, Headline, Recipe, run_main, seed_summary
 from common.references import references
 from common.training import Timer, make_dataset, seed_everything, standard_callbacks, steps_per_epoch
 from recipes.rnn_sequence.flags import QUICK_CELLS, add_recipe_flags

@@ -7,7 +7,6 @@ import argparse
 import math
 
 from common.cli import (
-    UsageError,
     comma_list,
     dataset_type,
     existing_file,
@@ -15,6 +14,7 @@ from common.cli import (
     positive_float,
     positive_int,
 )
+from common.errors import UsageError
 from recipes.transfer_learning.tasks import NUM_CLASSES
 
 SCENARIOS = ("shift", "split")

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from common.cli import UsageError
+from common.errors import UsageError
 from recipes.transfer_learning.models import (
     TransferError,
     build_model,

@@ -34,8 +34,8 @@ from pathlib import Path
 import numpy as np
 
 import common  # noqa: F401  (quiet TensorFlow's start-up logs)
-from common.cli import recipe_parser, run_main
-from common.harness import MODELS, DefaultRun, Harness, Headline, Recipe, seed_summary
+from common.cli import recipe_parser
+from common.harness import MODELS, DefaultRun, Harness, Headline, Recipe, run_main, seed_summary
 from common.results import save_arrays
 from common.training import make_dataset, seed_everything, standard_callbacks
 from recipes.transfer_learning.flags import (

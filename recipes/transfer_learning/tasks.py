@@ -45,7 +45,7 @@ def user_target(spec: str, column: str | None, width: int, args) -> dict:
     source network reads), with their labels; a stratified 80% pool and 20% test set."""
     from pathlib import Path
 
-    from common.cli import UsageError
+    from common.errors import UsageError
 
     if spec.startswith("csv:"):
         x, y, classes, _ = data.load_csv_table(spec[len("csv:") :], column)
