@@ -89,8 +89,9 @@ def river_interface(items: int, repeats: int, loop: dict) -> dict:
     for seed in range(repeats):
         stream = prepare_stream("sea", online_args(items, seed))[0]
         start = time.perf_counter()
-        score = evaluate.progressive_val_score(stream.records, KerasOnlineClassifier(seed=seed),
-                                               metrics.Accuracy())  # fmt: skip
+        score = evaluate.progressive_val_score(
+            stream.records, KerasOnlineClassifier(seed=seed), metrics.Accuracy()
+        )
         seconds = time.perf_counter() - start
         runs.append({"accuracy": score.get(), "items_per_second": len(stream.records) / seconds})
     keras = loop["keras_mlp"]
@@ -133,8 +134,11 @@ def keras_model(features: int, steps_per_execution: int):
     h = keras.layers.Dense(128, activation="relu")(inputs)
     h = keras.layers.Dense(64, activation="relu")(h)
     model = keras.Model(inputs, keras.layers.Dense(10, activation="softmax")(h))
-    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy",
-                  steps_per_execution=steps_per_execution)  # fmt: skip
+    model.compile(
+        optimizer=keras.optimizers.Adam(1e-3),
+        loss="sparse_categorical_crossentropy",
+        steps_per_execution=steps_per_execution,
+    )
     return model
 
 
@@ -160,8 +164,15 @@ def sklearn_mlp(x, y, x_eval, y_eval, epochs: int, batch: int, seed: int):
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.neural_network import MLPClassifier
 
-    model = MLPClassifier((128, 64), batch_size=batch, max_iter=epochs, learning_rate_init=1e-3,
-                          tol=0.0, n_iter_no_change=epochs + 1, random_state=seed)  # fmt: skip
+    model = MLPClassifier(
+        (128, 64),
+        batch_size=batch,
+        max_iter=epochs,
+        learning_rate_init=1e-3,
+        tol=0.0,
+        n_iter_no_change=epochs + 1,
+        random_state=seed,
+    )
     start = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)  # exactly `epochs` epochs, as asked
@@ -206,7 +217,7 @@ def mlp(tile: int, epochs: int, batch: int, repeats: int) -> dict:
         "keras_fit": lambda s: keras_fit(fresh(s, 1), x, y, x_eval, y_eval, epochs, batch, s, False),
         "keras_fit_epoch_call": lambda s: keras_fit(
             fresh(s, per_epoch), x, y, x_eval, y_eval, epochs, batch, s, True
-        ),  # fmt: skip
+        ),
         "keras_fit_warm": lambda s: keras_fit(warmed(s), x, y, x_eval, y_eval, epochs, batch, s, True),
         "sklearn_mlp": lambda s: sklearn_mlp(x, y, x_eval, y_eval, epochs, batch, s),
     }
@@ -264,11 +275,14 @@ def plot(metrics: dict, out_dir: Path) -> None:
     for stream, r in results["online"].items():
         labels.append(f"online, {stream}\nKeras / river LR")
         ratios.append(r["ratio"])
-    labels += ["MLP fit, new model\n(NumPy arrays)\nKeras / sklearn",
-               "MLP fit, new model\n(1 call per epoch)\nKeras / sklearn",
-               "MLP fit, compiled\nonce per process\nKeras / sklearn"]  # fmt: skip
-    ratios += [results["mlp"][side]["ratio"]
-               for side in ("keras_fit", "keras_fit_epoch_call", "keras_fit_warm")]  # fmt: skip
+    labels += [
+        "MLP fit, new model\n(NumPy arrays)\nKeras / sklearn",
+        "MLP fit, new model\n(1 call per epoch)\nKeras / sklearn",
+        "MLP fit, compiled\nonce per process\nKeras / sklearn",
+    ]
+    ratios += [
+        results["mlp"][side]["ratio"] for side in ("keras_fit", "keras_fit_epoch_call", "keras_fit_warm")
+    ]
     fig, ax = plt.subplots(figsize=(10, 4.8))
     bars = ax.bar(labels, ratios, color=["#4c72b0" if r >= 1 else "#dd8452" for r in ratios])
     ax.axhline(1.0, color="black", linewidth=1, linestyle="--", label="as fast as the peer")
@@ -312,28 +326,39 @@ def main(argv=None) -> int:
     results = {"online": {}}
     for stream in ("sea", "agrawal"):
         results["online"][stream] = r = online(stream, args.items, args.repeats)
-        print(f"online {stream}: Keras {r['keras_mlp']['items_per_second']:,.0f} items/s (accuracy "
-              f"{r['keras_mlp']['accuracy']:.3f}), river LR {r['river_lr']['items_per_second']:,.0f} "
-              f"(accuracy {r['river_lr']['accuracy']:.3f}): ratio {r['ratio']:.2f}",
-              flush=True)  # fmt: skip
+        print(
+            f"online {stream}: Keras {r['keras_mlp']['items_per_second']:,.0f} items/s (accuracy "
+            f"{r['keras_mlp']['accuracy']:.3f}), river LR {r['river_lr']['items_per_second']:,.0f} "
+            f"(accuracy {r['river_lr']['accuracy']:.3f}): ratio {r['ratio']:.2f}",
+            flush=True,
+        )
     results["river_interface"] = r = river_interface(args.items, args.repeats, results["online"]["sea"])
     river, loop = r["progressive_val_score"], r["recipe_loop"]
-    print(f"online sea through river's progressive_val_score: {river['items_per_second']:,.0f} items/s "
-          f"(accuracy {river['accuracy']:.4f} ± {river['accuracy_std']:.4f}), the recipe loop "
-          f"{loop['items_per_second']:,.0f} (accuracy {loop['accuracy']:.4f} ± "
-          f"{loop['accuracy_std']:.4f})", flush=True)  # fmt: skip
+    print(
+        f"online sea through river's progressive_val_score: {river['items_per_second']:,.0f} items/s "
+        f"(accuracy {river['accuracy']:.4f} ± {river['accuracy_std']:.4f}), the recipe loop "
+        f"{loop['items_per_second']:,.0f} (accuracy {loop['accuracy']:.4f} ± "
+        f"{loop['accuracy_std']:.4f})",
+        flush=True,
+    )
     results["mlp"] = r = mlp(args.tile, args.epochs, args.batch_size, args.repeats)
-    sides = [f"{side} {r[side]['samples_per_second']:,.0f} ({r[side]['ratio']:.2f})"
-             for side in ("keras_fit", "keras_fit_epoch_call", "keras_fit_warm")]  # fmt: skip
-    print(f"MLP training, samples/s (ratio): {', '.join(sides)}; scikit-learn "
-          f"{r['sklearn_mlp']['samples_per_second']:,.0f}", flush=True)  # fmt: skip
+    sides = [
+        f"{side} {r[side]['samples_per_second']:,.0f} ({r[side]['ratio']:.2f})"
+        for side in ("keras_fit", "keras_fit_epoch_call", "keras_fit_warm")
+    ]
+    print(
+        f"MLP training, samples/s (ratio): {', '.join(sides)}; scikit-learn "
+        f"{r['sklearn_mlp']['samples_per_second']:,.0f}",
+        flush=True,
+    )
     if args.recipes:
         print("each recipe's default run:", flush=True)
         results["recipes"] = recipe_wall_times()
     from common.device import describe_device
 
-    metrics = build_metrics(NAME, vars(args), results, [], time.perf_counter() - started,
-                            environment(describe_device()))  # fmt: skip
+    metrics = build_metrics(
+        NAME, vars(args), results, [], time.perf_counter() - started, environment(describe_device())
+    )
     plot(metrics, out)
     write_metrics(out, metrics)
     print(f"wrote {out}/metrics.json and ratios.png")

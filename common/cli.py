@@ -60,13 +60,6 @@ def fraction(text: str) -> float:
     return value
 
 
-def non_negative_float(text: str) -> float:
-    value = _float(text)
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text}")
-    return value
-
-
 def comma_list(
     choices: list[str] | tuple[str, ...] | None = None,
     *,

@@ -1,14 +1,11 @@
-"""Data sets every default run reads offline, the optional downloads, a user's CSV, splits and scaling.
+"""The data sets two or more recipes read, all offline; a user's CSV or arrays; splits and subsamples.
 
 - `digits`: scikit-learn's bundled 8x8 digits, split as in the scikit-learn gallery (first half train,
   second half test, no shuffle); validation carved from the training half.
 - `mnist1d`: generated locally by `mnist1d.data.make_dataset(get_dataset_args())`, identical to the
   published frozen set (4000 train / 1000 test, length 40). Its downloading `get_dataset` is never used.
-- `mnist`, `fashion_mnist`: `keras.datasets`, downloaded on first use; offline, a clear message says what
-  to fetch and where to put it.
-- `adding_problem`: the synthetic sequences of the adding problem, generated from a seed.
-- `xor`: the four-point toy of the original tutorials.
-- `csv:PATH` with a target column: a user's own numeric table.
+- a user's own table (`load_csv_table`: a CSV with a target column) or arrays (`read_labelled_npz`),
+  and the stratified splits of them (`user_split`).
 """
 
 from __future__ import annotations
@@ -20,8 +17,6 @@ from pathlib import Path
 import numpy as np
 
 from common.errors import UsageError
-
-KERAS_ORIGIN = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
 
 
 @dataclass
@@ -127,69 +122,6 @@ def load_mnist1d_split(val_fraction: float = 0.1, seed: int = 0) -> Split:
     )
 
 
-def adding_problem(n: int, length: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """The adding problem (Arjovsky et al. 2016): `n` sequences of `length` steps, each step a value
-    from U[0, 1] and a marker; one marker is 1 in each half; the target is the sum of the two marked
-    values. Returns x of shape (n, length, 2) and y of shape (n, 1), float32."""
-    if length < 2:
-        raise ValueError(f"the adding problem needs at least 2 steps, got {length}")
-    rng = np.random.default_rng(seed)
-    values = rng.uniform(0.0, 1.0, (n, length)).astype(np.float32)
-    markers = np.zeros((n, length), np.float32)
-    rows = np.arange(n)
-    markers[rows, rng.integers(0, length // 2, n)] = 1.0
-    markers[rows, rng.integers(length // 2, length, n)] = 1.0
-    return np.stack([values, markers], axis=-1), (values * markers).sum(axis=1, keepdims=True)
-
-
-def keras_dataset_files(name: str) -> tuple[Path, list[str]]:
-    """Where keras.datasets caches `name`, and the files it needs there."""
-    home = Path(os.environ.get("KERAS_HOME", Path.home() / ".keras"))
-    if name == "mnist":
-        return home / "datasets", ["mnist.npz"]
-    if name == "fashion_mnist":
-        return home / "datasets" / "fashion-mnist", [
-            "train-labels-idx1-ubyte.gz",
-            "train-images-idx3-ubyte.gz",
-            "t10k-labels-idx1-ubyte.gz",
-            "t10k-images-idx3-ubyte.gz",
-        ]
-    raise ValueError(f"not a keras.datasets image set: {name}")
-
-
-def load_keras_images(name: str, val_fraction: float = 0.1, seed: int = 0) -> Split:
-    """MNIST or Fashion-MNIST through keras.datasets (downloads on first use)."""
-    import keras
-
-    loader = {"mnist": keras.datasets.mnist, "fashion_mnist": keras.datasets.fashion_mnist}[name]
-    try:
-        (x_train, y_train), (x_test, y_test) = loader.load_data()
-    except Exception as error:  # network down, proxy, truncated file, bad hash
-        folder, files = keras_dataset_files(name)
-        urls = " ".join(KERAS_ORIGIN + f for f in files)
-        raise UsageError(
-            f"could not load {name} ({type(error).__name__}: {error}). This machine seems offline: "
-            f"download {urls} and place {'them' if len(files) > 1 else 'it'} in {folder}/ "
-            "(or use the offline data sets digits or mnist1d)"
-        ) from None
-    x_train = x_train.reshape(len(x_train), -1).astype(np.float32)
-    x_test = x_test.reshape(len(x_test), -1).astype(np.float32)
-    x_tr, y_tr, x_val, y_val = carve_validation(x_train, y_train.astype(np.int64), val_fraction, seed)
-    names = [str(d) for d in range(10)]
-    if name == "fashion_mnist":
-        names = "T-shirt Trouser Pullover Dress Coat Sandal Shirt Bag Sneaker Boot".split()
-    return Split(
-        name, x_tr, y_tr, x_val, y_val, x_test, y_test.astype(np.int64), names, image_shape=(28, 28)
-    )
-
-
-def load_xor() -> Split:
-    """The four XOR points; train, validation and test are the same four (it is a toy)."""
-    x = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=np.float32)
-    y = np.array([0, 1, 1, 0], dtype=np.int64)
-    return Split("xor", x, y, x, y, x, y, ["0", "1"])
-
-
 def delimiter_of(text: str) -> str:
     """The CSV's delimiter: `;` (as spreadsheets write CSV where the decimal mark is a comma) or a tab
     when the header line holds more of it than of commas, else a comma."""
@@ -284,12 +216,6 @@ def load_csv_table(path: str | os.PathLike, target: str | None):
     return x, y, class_names, features
 
 
-def load_csv_split(spec: str, target: str | None, seed: int = 0) -> Split:
-    """`csv:PATH`: a stratified 60/20/20 train / validation / test split of a user's table."""
-    x, y, class_names, features = load_csv_table(spec[len("csv:") :], target)
-    return user_split("csv", spec, x, y, class_names, seed, feature_names=features)
-
-
 def user_split(name: str, spec: str, x, y, class_names, seed: int, **info) -> Split:
     """A user's examples in a stratified 60/20/20 train / validation / test split (stratified where
     every class has 3 examples or more)."""
@@ -310,15 +236,6 @@ def hold_out_test(spec: str, x, y, seed: int, stratify_from: int):
         x, y, test_size=0.2, random_state=seed, stratify=stratify
     )
     return x_rest, y_rest, x_test, y_test
-
-
-def load_npz_sequences(spec: str, seed: int = 0) -> Split:
-    """`npz:PATH`: a user's sequences, arrays `x` of shape (sequences, steps, features) and `y` (one
-    label per sequence, numbers or text), in a stratified 60/20/20 split."""
-    x, y, class_names = read_labelled_npz(spec)
-    if x.ndim != 3:
-        raise UsageError(f"{spec[4:]}: x must have shape (sequences, steps, features), got {x.shape}")
-    return user_split(f"npz:{Path(spec[4:]).name}", spec, x, y, class_names, seed)
 
 
 def read_labelled_npz(spec: str):

@@ -171,34 +171,3 @@ def plot_confusion_matrix(matrix, class_names: list[str], path: str | Path, titl
     ax.set_ylabel("true")
     ax.set_title(title)
     return save_figure(fig, path)
-
-
-def plot_image_grid(
-    images,
-    titles: list[str],
-    path: str | Path,
-    title: str,
-    shape: tuple[int, int],
-    cols: int = 8,
-    signed: bool = False,
-) -> Path:
-    """Small images on one shared colour scale with a caption each (e.g. misclassified examples).
-
-    `signed` (weights): a diverging map centred on 0, so positive and negative weights read apart.
-    """
-    images = np.asarray(images)
-    n = max(1, len(images))
-    rows = int(np.ceil(n / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(1.3 * cols, 1.5 * rows + 0.4), squeeze=False)
-    vmin, vmax = (float(images.min()), float(images.max())) if len(images) else (0, 1)
-    cmap = "gray_r"
-    if signed:
-        vmax = max(abs(vmin), abs(vmax))
-        vmin, cmap = -vmax, "RdBu_r"
-    for k, ax in enumerate(axes.flat):
-        ax.axis("off")
-        if k < len(images):
-            ax.imshow(images[k].reshape(shape), cmap=cmap, vmin=vmin, vmax=vmax)
-            ax.set_title(titles[k], fontsize=7)
-    fig.suptitle(title)
-    return save_figure(fig, path)

@@ -36,14 +36,6 @@ def make_dataset(x, y, batch_size: int, shuffle: bool = False, seed: int = 0):
     return shard_by_data(data.batch(batch_size).prefetch(tf.data.AUTOTUNE))
 
 
-def steps_per_epoch(examples: int, batch_size: int) -> int:
-    """Training steps in one pass over `examples`, with `batch_size` per replica of the strategy in
-    scope (common.distribute.global_batch)."""
-    from common.distribute import global_batch
-
-    return -(-examples // global_batch(batch_size))
-
-
 def fit(
     model,
     x,

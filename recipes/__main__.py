@@ -218,9 +218,12 @@ def run_parallel(pending: list, jobs: int, record) -> None:
                 label, command = queue.pop(0)
                 slot = free.pop(0)
                 done = len(pending) - len(queue)
-                print(f"=== [{done}/{len(pending)}] {label}: job {slot}, "
-                      f"{gallery.fmt_duration(time.perf_counter() - started)} elapsed: "
-                      f"python {' '.join(command[1:])}", flush=True)  # fmt: skip
+                print(
+                    f"=== [{done}/{len(pending)}] {label}: job {slot}, "
+                    f"{gallery.fmt_duration(time.perf_counter() - started)} elapsed: "
+                    f"python {' '.join(command[1:])}",
+                    flush=True,
+                )
                 process = subprocess.Popen(
                     command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env
                 )
@@ -239,8 +242,13 @@ def run_parallel(pending: list, jobs: int, record) -> None:
                 for reader in readers:
                     reader.join()
                 seconds = time.perf_counter() - start
-                record(label, process.returncode, last_line(tail), seconds,
-                       {"job": slot, "threads": threads})  # fmt: skip
+                record(
+                    label,
+                    process.returncode,
+                    last_line(tail),
+                    seconds,
+                    {"job": slot, "threads": threads},
+                )
                 print(f"=== {label}: job {slot} done in {seconds:.1f} s (exit {process.returncode})")
                 del running[slot]
                 free.append(slot)
@@ -397,9 +405,10 @@ def main(argv=None) -> int:
     commands.add_parser("list", help="list the recipes (the default)")
     formatter = DefaultsHelpFormatter
     everything = commands.add_parser(
-        "all", help="run every recipe with its defaults, then redraw figures and gallery",
+        "all",
+        help="run every recipe with its defaults, then redraw figures and gallery",
         formatter_class=formatter,
-    )  # fmt: skip
+    )
     everything.add_argument("--quick", action="store_true", help="each recipe's smoke run")
     everything.add_argument("--output-dir", default="outputs", help="root folder for outputs")
     everything.add_argument(
@@ -418,9 +427,10 @@ def main(argv=None) -> int:
         "the results are those of --jobs 1",
     )
     plots = commands.add_parser(
-        "plots", help="redraw every figure and index.html from saved metrics, without training",
+        "plots",
+        help="redraw every figure and index.html from saved metrics, without training",
         formatter_class=formatter,
-    )  # fmt: skip
+    )
     plots.add_argument("--output-dir", default="outputs", help="root folder of saved outputs")
     rewrite = commands.add_parser(
         "report", help="rewrite the README results table from saved metrics", formatter_class=formatter

@@ -152,8 +152,10 @@ def _render_run(run: dict, titled: bool) -> list[str]:
         parts.append("</table>")
     checks = (metrics.get("results") or {}).get("checks") or {}
     if checks:
-        parts.append("<table class='checks'><tr><th>check</th><th>value</th><th>expected</th>"
-                     "<th>verdict</th></tr>")  # fmt: skip
+        parts.append(
+            "<table class='checks'><tr><th>check</th><th>value</th><th>expected</th>"
+            "<th>verdict</th></tr>"
+        )
         for name, check in checks.items():
             held = bool(check.get("holds"))
             parts.append(

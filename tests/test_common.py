@@ -12,6 +12,7 @@ import pytest
 
 from common import cli, data, plotting, results, training
 from common.errors import UsageError
+from recipes.mlp_classifier import datasets
 from tests.conftest import assert_png
 
 
@@ -221,7 +222,7 @@ def write_csv(path, text):
 def test_csv_table_loads_numbers_and_names_classes(tmp_path):
     rows = "\n".join(f"{i},{i % 3 * 1.5},{'yes' if i % 2 else 'no'}" for i in range(20))
     spec = write_csv(tmp_path / "t.csv", "a,b,label\n" + rows + "\n")
-    split = data.load_csv_split(spec, "label")
+    split = datasets.load_csv_split(spec, "label")
     assert split.class_names == ["no", "yes"]
     assert split.num_features == 2
     assert len(split.x_train) + len(split.x_val) + len(split.x_test) == 20
@@ -243,7 +244,7 @@ def test_csv_table_loads_numbers_and_names_classes(tmp_path):
 def test_bad_csv_gets_a_clear_usage_error(tmp_path, text, target, message):
     spec = write_csv(tmp_path / "bad.csv", text)
     with pytest.raises(UsageError, match=message):
-        data.load_csv_split(spec, target)
+        datasets.load_csv_split(spec, target)
 
 
 def test_a_text_column_is_one_hot_encoded_and_said_so(tmp_path, capsys):
@@ -258,9 +259,9 @@ def test_a_text_column_is_one_hot_encoded_and_said_so(tmp_path, capsys):
 
 def test_csv_missing_file_and_missing_target(tmp_path):
     with pytest.raises(UsageError, match="no such file"):
-        data.load_csv_split(f"csv:{tmp_path / 'none.csv'}", "y")
+        datasets.load_csv_split(f"csv:{tmp_path / 'none.csv'}", "y")
     with pytest.raises(UsageError, match="needs --target"):
-        data.load_csv_split(f"csv:{tmp_path / 'none.csv'}", None)
+        datasets.load_csv_split(f"csv:{tmp_path / 'none.csv'}", None)
 
 
 def test_offline_keras_dataset_says_what_to_download_and_where(monkeypatch, tmp_path):
@@ -272,7 +273,7 @@ def test_offline_keras_dataset_says_what_to_download_and_where(monkeypatch, tmp_
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))
     monkeypatch.setattr(keras.datasets.fashion_mnist, "load_data", offline)
     with pytest.raises(UsageError) as info:
-        data.load_keras_images("fashion_mnist")
+        datasets.load_keras_images("fashion_mnist")
     message = str(info.value)
     assert "train-images-idx3-ubyte.gz" in message
     assert str(tmp_path / "datasets" / "fashion-mnist") in message
@@ -404,8 +405,11 @@ def test_harness_seed_loop_gives_one_per_seed_schema(capsys):
     from common.harness import Harness, seed_summary
 
     harness = Harness("demo", harness_args())
-    records = harness.over_seeds(lambda seed: {"accuracy": seed / 10, "items_per_second": seed},
-                                 stage="relu", describe=lambda r: f"{r['accuracy']:.1f}")  # fmt: skip
+    records = harness.over_seeds(
+        lambda seed: {"accuracy": seed / 10, "items_per_second": seed},
+        stage="relu",
+        describe=lambda r: f"{r['accuracy']:.1f}",
+    )
     assert records == [
         {"seed": 3, "accuracy": 0.3, "items_per_second": 3},
         {"seed": 4, "accuracy": 0.4, "items_per_second": 4},
@@ -435,8 +439,10 @@ def test_harness_checks_are_stored_and_printed_one_way(tmp_path, capsys):
     metrics = harness.finish({"a": 1.0}, [], lambda m, out: drawn.append(out))
     assert drawn == [tmp_path]
     assert metrics["results"]["checks"]["simple_mse"] == {
-        "value": 0.05, "expected": "> 0.1", "holds": False
-    }  # fmt: skip
+        "value": 0.05,
+        "expected": "> 0.1",
+        "holds": False,
+    }
     out = capsys.readouterr().out
     assert "check gru_accuracy: 0.98 >= 0.97: holds" in out and "DOES NOT HOLD" in out
     assert json.loads((tmp_path / "metrics.json").read_text())["results"]["a"] == 1.0

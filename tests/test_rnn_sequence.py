@@ -8,7 +8,6 @@ import json
 import numpy as np
 import pytest
 
-from common import data
 from common.harness import Harness
 from recipes import rnn_sequence
 from tests.conftest import assert_bad_input, assert_outputs_contract, assert_png, without_timings
@@ -78,17 +77,17 @@ def test_models_read_steps_and_keep_cudnn_settings():
 
 
 def test_adding_problem_data():
-    x, y = data.adding_problem(20_000, 30, seed=3)
+    x, y = rnn_sequence.adding_problem(20_000, 30, seed=3)
     assert x.shape == (20_000, 30, 2) and y.shape == (20_000, 1) and x.dtype == np.float32
     markers = x[..., 1]
     assert np.all(markers[:, :15].sum(axis=1) == 1) and np.all(markers[:, 15:].sum(axis=1) == 1)
     np.testing.assert_allclose(y[:, 0], (x[..., 0] * markers).sum(axis=1), rtol=1e-6)
     # predicting 1 gives the variance of a sum of two U[0, 1] values: 2/12 = 0.167
     assert np.mean((y - 1) ** 2) == pytest.approx(1 / 6, abs=0.01)
-    again, _ = data.adding_problem(20_000, 30, seed=3)
+    again, _ = rnn_sequence.adding_problem(20_000, 30, seed=3)
     assert np.array_equal(x, again)
     with pytest.raises(ValueError, match="at least 2 steps"):
-        data.adding_problem(10, 1)
+        rnn_sequence.adding_problem(10, 1)
 
 
 def test_same_seed_gives_identical_results(quick_outputs, tmp_path):
@@ -169,8 +168,18 @@ def test_user_sequences_from_an_npz_file(tmp_path):
     x[:, :, 0] += y[:, None]  # the class shows in the first feature at every step
     np.savez(tmp_path / "mine.npz", x=x, y=np.array(["low", "mid", "high"])[y])
     out = tmp_path / "out"
-    argv = ["--task", "mnist1d", "--dataset", f"npz:{tmp_path / 'mine.npz'}", "--cells", "simple",
-            "--epochs", "8", "--output-dir", str(out)]  # fmt: skip
+    argv = [
+        "--task",
+        "mnist1d",
+        "--dataset",
+        f"npz:{tmp_path / 'mine.npz'}",
+        "--cells",
+        "simple",
+        "--epochs",
+        "8",
+        "--output-dir",
+        str(out),
+    ]
     assert rnn_sequence.main(argv) == 0
     metrics = assert_outputs_contract(out, NAME, quick=False, figures=("confusion_matrix",))
     results = metrics["results"]

@@ -3,8 +3,6 @@ epoch, and the hidden units that are dead or saturated."""
 
 from __future__ import annotations
 
-from functools import partial
-
 import numpy as np
 
 from common.data import Split
@@ -44,23 +42,25 @@ def unit_health(model, x, name: str) -> tuple[float, float]:
     return float(dead), float(saturated)
 
 
-def gradient_flow(split: Split, initializers: dict, build, args, stage) -> dict:
-    """For each activation (`initializers`: name -> the run's initialiser), a deep net built by
-    `build(name, initializer)`: per-layer gradient norms with Glorot for all, with the run's
-    initialiser at init and after one epoch; dead and saturated units before and after. Each
-    activation is a stage: `stage(key, compute)` records it (common.harness)."""
+def gradient_flow(harness, split: Split, initializers: dict, build_mlp) -> dict:
+    """For each activation (`initializers`: name -> the run's initialiser), a deep net of --depth
+    hidden layers of --units built by `build_mlp` (the recipe's): per-layer gradient norms with
+    Glorot for all, with the run's initialiser at init and after one epoch; dead and saturated units
+    before and after. Each activation is a stage of `harness` (common.harness)."""
     return {
-        name: stage(f"gradient_flow/{name}", partial(flow_of, split, name, init, build, args))
+        name: harness.stage(f"gradient_flow/{name}", flow_of, split, name, init, build_mlp, harness.args)
         for name, init in initializers.items()
     }
 
 
-def flow_of(split: Split, name: str, init: str, build, args) -> dict:
+def flow_of(split: Split, name: str, init: str, build_mlp, args) -> dict:
     """One activation's gradient norms and unit health, at init and after one epoch."""
+    deep = (args.depth, args.units)
     seed_everything(args.seed)
-    init_glorot = kernel_grad_norms(build(name, "glorot_uniform"), split.x_train, split.y_train)
+    glorot = build_mlp(split, name, *deep, "glorot_uniform", args.learning_rate)
+    init_glorot = kernel_grad_norms(glorot, split.x_train, split.y_train)
     seed_everything(args.seed)
-    model = build(name, init)
+    model = build_mlp(split, name, *deep, init, args.learning_rate)
     at_init = kernel_grad_norms(model, split.x_train, split.y_train)
     dead_init, saturated_init = unit_health(model, split.x_val, name)
     train = make_dataset(

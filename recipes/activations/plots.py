@@ -29,8 +29,9 @@ def style(i: int) -> dict:
 def grid(count: int, columns: int = 4, size: tuple[float, float] = (3.2, 2.6), **shared):
     """A figure of `count` small panels, `columns` a row, the unused ones hidden."""
     rows = -(-count // columns)
-    fig, axes = plt.subplots(rows, columns, figsize=(size[0] * columns, size[1] * rows + 0.6),
-                             squeeze=False, **shared)  # fmt: skip
+    fig, axes = plt.subplots(
+        rows, columns, figsize=(size[0] * columns, size[1] * rows + 0.6), squeeze=False, **shared
+    )
     for ax in axes.flat[count:]:
         ax.set_visible(False)
     return fig, axes.flat
@@ -59,8 +60,9 @@ def plot_learning(dataset: str, results: dict, out_dir: Path) -> None:
     activations, the axes shared, so every curve can be followed and rows compared."""
     names = list(results)
     groups = [names[i : i + PER_PANEL] for i in range(0, len(names), PER_PANEL)]
-    fig, axes = plt.subplots(len(groups), 2, figsize=(12, 3.2 * len(groups) + 0.6), squeeze=False,
-                             sharex=True, sharey="col")  # fmt: skip
+    fig, axes = plt.subplots(
+        len(groups), 2, figsize=(12, 3.2 * len(groups) + 0.6), squeeze=False, sharex=True, sharey="col"
+    )
     for row, group in zip(axes, groups):
         for name in group:
             s, history = style(names.index(name)), results[name]["history"]
@@ -89,8 +91,15 @@ def plot_final_accuracy(metrics: dict, datasets: list[str], out_dir: Path) -> No
     for r in metrics["references"]:
         if r["name"].endswith("(MNIST-1D paper)"):
             ax.axhline(r["value"], color="#666666", linestyle=":", linewidth=1)
-            ax.text(len(names) - 0.5, r["value"], f"MNIST-1D paper: {r['name'].split(' (')[0]}",
-                    ha="right", va="bottom", fontsize=8, color="#444444")  # fmt: skip
+            ax.text(
+                len(names) - 0.5,
+                r["value"],
+                f"MNIST-1D paper: {r['name'].split(' (')[0]}",
+                ha="right",
+                va="bottom",
+                fontsize=8,
+                color="#444444",
+            )
     ax.set_xticks(np.arange(len(names)), names, rotation=30, ha="right")
     ax.set(ylabel="test accuracy", ylim=(0, 1.05), title="Test accuracy by activation (mean ± std)")
     ax.legend(loc="upper left")
@@ -110,8 +119,15 @@ def plot_gradient_flow(metrics: dict, out_dir: Path) -> None:
     for i, (ax, (name, r)) in enumerate(zip(panels, flow.items())):
         for key, label, linestyle in moments:
             norms = r["layer_grad_norms"][key]
-            ax.plot(np.arange(1, len(norms) + 1), norms, marker="o", markersize=2.5, label=label,
-                    color=color(i), linestyle=linestyle)  # fmt: skip
+            ax.plot(
+                np.arange(1, len(norms) + 1),
+                norms,
+                marker="o",
+                markersize=2.5,
+                label=label,
+                color=color(i),
+                linestyle=linestyle,
+            )
         ax.set(title=name, yscale="log")
     panels[0].legend(loc="lower right", fontsize=7)
     fig.supxlabel("hidden layer (input side first)")

@@ -23,84 +23,56 @@ regression and an MLP.
 
 from __future__ import annotations
 
-import argparse
-from functools import partial
-
 import numpy as np
 
 import common  # noqa: F401  (quiet TensorFlow's start-up logs)
 from common import data, numpy_reference
-from common.cli import comma_list, positive_float, positive_int, recipe_parser
 from common.distribute import steps_per_execution
 from common.harness import DefaultRun, Harness, Headline, Recipe, run_main, seed_summary
 from common.references import references
 from common.results import save_arrays
 from common.training import Timer, make_dataset, reinitialize, seed_everything
-from recipes.activations.curves import activation_curves
+from recipes.activations.flags import ACTIVATIONS, QUICK_ACTIVATIONS, build_parser  # setup
 from recipes.activations.gradient_flow import first_over_last, gradient_flow
 from recipes.activations.plots import plot
 
 NAME = "activations"
-ACTIVATIONS = tuple(numpy_reference.ACTIVATIONS)  # linear, sigmoid, tanh, relu, ..., mish
-DATASETS = ("digits", "mnist1d")
-QUICK_ACTIVATIONS = ("relu", "sigmoid")
 GLOROT_FAMILY = ("linear", "sigmoid", "tanh", "softsign")
 MATCHED_INIT = {name: "glorot_uniform" if name in GLOROT_FAMILY else "he_normal" for name in ACTIVATIONS}
 MATCHED_INIT["selu"] = "lecun_normal"
-REFERENCE_KEYS = ("mnist1d_logistic", "mnist1d_mlp", "glorot_sigmoid", "glorot_tanh",
-                  "glorot_tanh_normalized", "glorot_softsign")  # fmt: skip
+REFERENCE_KEYS = ("mnist1d_logistic", "mnist1d_mlp")  # and Glorot & Bengio's, for the gradient flow
+REFERENCE_KEYS += ("glorot_sigmoid", "glorot_tanh", "glorot_tanh_normalized", "glorot_softsign")
 
 
-# -- Setup --------------------------------------------------------------------------------------------
-
-
-def at_least_two(text: str) -> int:
-    value = positive_int(text)
-    if value < 2:
-        raise argparse.ArgumentTypeError(f"must be at least 2 (first and last layer), got {value}")
-    return value
-
-
-def build_parser():
-    parser = recipe_parser(
-        NAME,
-        "Compare activation functions: curves, training on digits and MNIST-1D, gradient flow.",
-        default_epochs=30,
-        default_seeds=3,
-    )
-    own = parser.add_argument_group("activations flags")
-    own.add_argument(
-        "--activations",
-        type=comma_list(ACTIVATIONS),
-        default=None,
-        help=f"comma-separated subset of: {', '.join(ACTIVATIONS)} "
-        f"(default: all; --quick: {','.join(QUICK_ACTIVATIONS)})",
-    )
-    own.add_argument(
-        "--datasets",
-        type=comma_list(DATASETS),
-        default=list(DATASETS),
-        help="comma-separated data sets to train on",
-    )
-    own.add_argument("--layers", type=positive_int, default=5, help="hidden layers of the MLP")
-    own.add_argument("--units", type=positive_int, default=64, help="units per hidden layer")
-    own.add_argument(
-        "--depth", type=at_least_two, default=10, help="hidden layers of the gradient-flow net"
-    )
-    own.add_argument(
-        "--init",
-        choices=("matched", "glorot"),
-        default="matched",
-        help="matched: Glorot for sigmoid/tanh/softsign/linear, He for the ReLU family, LeCun normal "
-        "for SELU; glorot: Glorot uniform for all",
-    )
-    own.add_argument("--batch-size", type=positive_int, default=64, help="mini-batch size per replica")
-    own.add_argument("--learning-rate", type=positive_float, default=3e-3, help="Adam step size")
-    return parser
+# -- Setup: the flags (flags.py), and the initialiser matched to each activation ---------------------
 
 
 def initializer(name: str, scheme: str) -> str:
     return "glorot_uniform" if scheme == "glorot" else MATCHED_INIT[name]
+
+
+# -- The curves: f and f' by autodiff, beside the NumPy closed forms of common/numpy_reference.py ----
+
+
+def activation_curves(names) -> tuple[np.ndarray, dict, dict]:
+    """f and f' on [-5, 5] from the Keras activation and GradientTape; max deviation from NumPy."""
+    import keras
+    import tensorflow as tf
+
+    grid = np.linspace(-5, 5, 1001)
+    x = tf.constant(grid, dtype=tf.float64)
+    curves, deviation = {}, {}
+    for name in names:
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = keras.activations.get(name)(x)
+        f, df = y.numpy(), tape.gradient(y, x).numpy()
+        curves[name] = np.stack([f, df])
+        deviation[name] = {
+            "f": float(np.abs(f - numpy_reference.activation(name, grid)).max()),
+            "df": float(np.abs(df - numpy_reference.derivative(name, grid)).max()),
+        }
+    return grid, curves, deviation
 
 
 # -- Prepare the data ---------------------------------------------------------------------------------
@@ -152,7 +124,7 @@ def epochs_to_fraction_of_best(curve, fraction: float = 0.9) -> int:
     return int(np.argmax(curve >= fraction * curve.max()) + 1)
 
 
-def train_one_seed(harness: Harness, model, split: data.Split, seed: int) -> dict:
+def train_one_seed(seed: int, harness: Harness, model, split: data.Split) -> dict:
     """Train `model` from fresh weights drawn for `seed` (one model per activation serves every seed):
     the seed's record, with its loss and validation-accuracy curves. The first seed's model is kept."""
     args = harness.args
@@ -160,13 +132,22 @@ def train_one_seed(harness: Harness, model, split: data.Split, seed: int) -> dic
     reinitialize(model)
     val = make_dataset(split.x_val, split.y_val, 1024)
     with Timer() as timer:  # saved at every epoch's end; on --resume, goes on from the last one
-        history = harness.fit(model, split.x_train, split.y_train, batch_size=args.batch_size,
-                              epochs=args.epochs, seed=seed, validation_data=val)  # fmt: skip
+        history = harness.fit(
+            model,
+            split.x_train,
+            split.y_train,
+            batch_size=args.batch_size,
+            epochs=args.epochs,
+            seed=seed,
+            validation_data=val,
+        )
     _, accuracy = model.evaluate(split.x_test, split.y_test, batch_size=1024, verbose=0)
     if seed == args.seed:
         activation = model.name.removeprefix("mlp_")
-        harness.save_model(model, f"{split.name}_{activation}", seed=seed,
-                           classes=split.class_names, example=split.x_test[:4])  # fmt: skip
+        example, classes = split.x_test[:4], split.class_names
+        harness.save_model(
+            model, f"{split.name}_{activation}", seed=seed, classes=classes, example=example
+        )
     return {
         "test_accuracy": float(accuracy),
         "final_train_loss": history["loss"][-1],
@@ -183,9 +164,8 @@ def compare_on(harness: Harness, split: data.Split, names) -> dict:
     for name in names:
         init = initializer(name, args.init)
         model = build_mlp(split, name, args.layers, args.units, init, args.learning_rate)
-        per_seed = harness.over_seeds(
-            partial(train_one_seed, harness, model, split), stage=f"{split.name}/{name}"
-        )
+        stage = f"{split.name}/{name}"
+        per_seed = harness.over_seeds(train_one_seed, harness, model, split, stage=stage)
         history = {key: [r.pop(key) for r in per_seed] for key in ("loss", "val_accuracy")}
         means = {
             key: float(np.mean([r[key] for r in per_seed]))
@@ -254,12 +234,8 @@ def run(args) -> dict:
 
     flow_split = splits["mnist1d"] if "mnist1d" in splits else next(iter(splits.values()))
     print(f"gradient flow: {args.depth} hidden layers of {args.units} on {flow_split.name}", flush=True)
-
-    def build_deep(name: str, init: str):
-        return build_mlp(flow_split, name, args.depth, args.units, init, args.learning_rate)
-
     initializers = {name: initializer(name, args.init) for name in names}
-    results["gradient_flow"] = gradient_flow(flow_split, initializers, build_deep, args, harness.stage)
+    results["gradient_flow"] = gradient_flow(harness, flow_split, initializers, build_mlp)
     results["gradient_flow_dataset"] = flow_split.name
 
     gaps = gaps_over_linear(results.get("mnist1d", {}))

@@ -103,8 +103,17 @@ class EarlyStopping(keras.callbacks.EarlyStopping):
         self.__init__(**settings)
 
 
-def build_mlp(X, y, hidden=(256, 128), activation="relu", dropout=0.2, l2=0.0, learning_rate=1e-3,
-              image_shape=None, seed=0):  # fmt: skip
+def build_mlp(
+    X,
+    y,
+    hidden=(256, 128),
+    activation="relu",
+    dropout=0.2,
+    l2=0.0,
+    learning_rate=1e-3,
+    image_shape=None,
+    seed=0,
+):
     """The wrapper's `model`: the recipe's network for this fold (`y` comes one-hot encoded by the
     wrapper). With `seed`, Keras's generators are seeded first, so that a fit repeats."""
     from recipes.mlp_classifier.augment import random_shift
@@ -113,9 +122,18 @@ def build_mlp(X, y, hidden=(256, 128), activation="relu", dropout=0.2, l2=0.0, l
     if seed is not None:
         keras.utils.set_random_seed(seed)
     # images: shifted at random as they train, and one mean and variance over all pixels
-    return mlp(np.asarray(X, np.float32), y.shape[1], hidden, activation, dropout, l2, learning_rate,
-               per_feature=image_shape is None, shift=random_shift(image_shape),
-               loss="categorical_crossentropy")  # fmt: skip
+    return mlp(
+        np.asarray(X, np.float32),
+        y.shape[1],
+        hidden,
+        activation,
+        dropout,
+        l2,
+        learning_rate,
+        per_feature=image_shape is None,
+        shift=random_shift(image_shape),
+        loss="categorical_crossentropy",
+    )
 
 
 def sklearn_classifier(
@@ -144,7 +162,7 @@ def sklearn_classifier(
             "learning_rate": learning_rate,
             "image_shape": image_shape,
             "seed": seed,
-        },  # fmt: skip
+        },
         fit_kwargs={
             "epochs": epochs,
             "batch_size": batch_size,

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from common.plotting import plot_bars, plot_confusion_matrix, plot_image_grid, plot_learning_curves
+import numpy as np
+
+from common.plotting import plot_bars, plot_confusion_matrix, plot_learning_curves, plt, save_figure
 from common.results import load_arrays
 
 CAPTIONS = {  # figure name (or its prefix) -> what to see in it, shown under it in the gallery
@@ -74,3 +76,34 @@ def plot_images(results: dict, out_dir: Path, shape: tuple[int, ...]) -> None:
         shape,
         signed=True,
     )
+
+
+def plot_image_grid(
+    images,
+    titles: list[str],
+    path: str | Path,
+    title: str,
+    shape: tuple[int, int],
+    cols: int = 8,
+    signed: bool = False,
+) -> Path:
+    """Small images on one shared colour scale with a caption each (e.g. misclassified examples).
+
+    `signed` (weights): a diverging map centred on 0, so positive and negative weights read apart.
+    """
+    images = np.asarray(images)
+    n = max(1, len(images))
+    rows = int(np.ceil(n / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(1.3 * cols, 1.5 * rows + 0.4), squeeze=False)
+    vmin, vmax = (float(images.min()), float(images.max())) if len(images) else (0, 1)
+    cmap = "gray_r"
+    if signed:
+        vmax = max(abs(vmin), abs(vmax))
+        vmin, cmap = -vmax, "RdBu_r"
+    for k, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if k < len(images):
+            ax.imshow(images[k].reshape(shape), cmap=cmap, vmin=vmin, vmax=vmax)
+            ax.set_title(titles[k], fontsize=7)
+    fig.suptitle(title)
+    return save_figure(fig, path)

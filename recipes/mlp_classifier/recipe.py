@@ -25,69 +25,25 @@ the MNIST-1D paper (Greydanus & Kobak 2024) for logistic regression, an MLP and 
 
 from __future__ import annotations
 
-import argparse
-from functools import partial
-
 import numpy as np
 
 import common  # noqa: F401  (quiet TensorFlow's start-up logs)
 from common import data
-from common.cli import (
-    fraction,
-    non_negative_float,
-    positive_float,
-    positive_int,
-    recipe_parser,
-)
 from common.harness import DefaultRun, Harness, Headline, Recipe, run_main, seed_summary
 from common.references import references
 from common.results import save_arrays
 from common.training import Timer, make_dataset, seed_everything, standard_callbacks
 from recipes.mlp_classifier.augment import random_shift, shiftable, training_data
 from recipes.mlp_classifier.baselines import fit_baselines
+from recipes.mlp_classifier.datasets import load_csv_split, load_keras_images, load_xor
+from recipes.mlp_classifier.flags import build_parser  # setup: the flags
 from recipes.mlp_classifier.plots import plot
 
 NAME = "mlp_classifier"
-DATASETS = ("digits", "mnist1d", "mnist", "fashion_mnist", "xor")
-ACTIVATIONS = ("relu", "gelu", "elu", "selu", "tanh", "sigmoid", "silu", "leaky_relu")
 REFERENCE_KEYS = {
     "digits": ("digits_svc",),
     "mnist1d": ("mnist1d_logistic", "mnist1d_mlp", "mnist1d_cnn"),
 }
-
-
-# -- Setup --------------------------------------------------------------------------------------------
-
-
-def build_parser():
-    parser = recipe_parser(
-        NAME,
-        "Train a Keras MLP classifier beside scikit-learn, NumPy and published baselines.",
-        default_epochs=200,
-        default_seeds=3,
-        datasets=DATASETS,
-        allow_csv=True,
-        tensorboard=True,
-    )
-    own = parser.add_argument_group("mlp_classifier flags")
-    own.add_argument(
-        "--hidden", type=positive_int, nargs="+", default=[256, 128], help="hidden layer sizes"
-    )
-    own.add_argument("--activation", choices=ACTIVATIONS, default="relu", help="hidden activation")
-    own.add_argument("--dropout", type=fraction, default=0.2, help="dropout after each hidden layer")
-    own.add_argument("--l2", type=non_negative_float, default=0.0, help="L2 weight penalty")
-    own.add_argument("--batch-size", type=positive_int, default=128, help="mini-batch size per replica")
-    own.add_argument("--learning-rate", type=positive_float, default=1e-3, help="Adam step size")
-    own.add_argument(
-        "--patience", type=positive_int, default=30, help="early-stopping patience (epochs)"
-    )
-    own.add_argument(
-        "--augment",
-        action=argparse.BooleanOptionalAction,
-        default=True,
-        help="images and signals: random shifts every epoch (and a nudged set for small image data)",
-    )
-    return parser
 
 
 # -- Prepare the data ---------------------------------------------------------------------------------
@@ -100,11 +56,11 @@ def load_data(args) -> data.Split:
     elif args.dataset == "mnist1d":
         split = data.load_mnist1d_split(seed=args.seed)
     elif args.dataset in ("mnist", "fashion_mnist"):
-        split = data.load_keras_images(args.dataset, seed=args.seed)
+        split = load_keras_images(args.dataset, seed=args.seed)
     elif args.dataset == "xor":
-        split = data.load_xor()
+        split = load_xor()
     else:
-        split = data.load_csv_split(args.dataset, args.target, seed=args.seed)
+        split = load_csv_split(args.dataset, args.target, seed=args.seed)
     if args.quick:  # tiny data: a smoke run of the same code path
         split.x_train, split.y_train = data.subsample(split.x_train, split.y_train, 400, args.seed)
         split.x_test, split.y_test = data.subsample(split.x_test, split.y_test, 2000, args.seed)
@@ -120,12 +76,31 @@ def build_model(split: data.Split, args, augment: bool):
     # images and signals: one mean and variance over all positions (a border pixel that is always 0
     # must not be divided by its zero variance, and shifts move values between positions);
     # tables: one per column
-    return mlp(split.x_train, split.num_classes, args.hidden, args.activation, args.dropout, args.l2,
-               args.learning_rate, per_feature=not shiftable(split), shift=shift)  # fmt: skip
+    return mlp(
+        split.x_train,
+        split.num_classes,
+        args.hidden,
+        args.activation,
+        args.dropout,
+        args.l2,
+        args.learning_rate,
+        per_feature=not shiftable(split),
+        shift=shift,
+    )
 
 
-def mlp(x_train, num_classes: int, hidden, activation="relu", dropout=0.2, l2=0.0, learning_rate=1e-3,
-        per_feature=True, shift=None, loss="sparse_categorical_crossentropy"):  # fmt: skip
+def mlp(
+    x_train,
+    num_classes: int,
+    hidden,
+    activation="relu",
+    dropout=0.2,
+    l2=0.0,
+    learning_rate=1e-3,
+    per_feature=True,
+    shift=None,
+    loss="sparse_categorical_crossentropy",
+):
     """The network, compiled with Adam; its Normalization adapted on `x_train` (per feature, or one
     mean and variance over all of them), after the `shift` layer if one is given. The recipe builds
     it, and so does the scikit-learn estimator (`estimator.py`)."""
@@ -154,7 +129,7 @@ def mlp(x_train, num_classes: int, hidden, activation="relu", dropout=0.2, l2=0.
 # -- Train --------------------------------------------------------------------------------------------
 
 
-def train_one_seed(harness: Harness, split: data.Split, seed: int) -> dict:
+def train_one_seed(seed: int, harness: Harness, split: data.Split) -> dict:
     """One seed's model, trained with early stopping (saved at every epoch's end; on --resume, it
     goes on from the last one): its record with its history. The first seed's model is kept, and its
     record holds its test predictions (and first-layer weights, for images) for the report."""
@@ -189,8 +164,10 @@ def train_one_seed(harness: Harness, split: data.Split, seed: int) -> dict:
         record["predicted"] = probs.argmax(axis=1)
         if split.image_shape:
             record["first_layer_kernel"] = model.get_layer("hidden_1").get_weights()[0][:, :32]
-        harness.save_model(model, "mlp", seed=seed, classes=split.class_names,
-                           features=split.feature_names, example=split.x_test[:4])  # fmt: skip
+        classes, features = split.class_names, split.feature_names
+        harness.save_model(
+            model, "mlp", seed=seed, classes=classes, features=features, example=split.x_test[:4]
+        )
     return record
 
 
@@ -226,13 +203,13 @@ def run(args) -> dict:
         flush=True,
     )
 
-    per_seed = harness.over_seeds(partial(train_one_seed, harness, split), describe=describe_seed)
+    per_seed = harness.over_seeds(train_one_seed, harness, split, describe=describe_seed)
     histories = [record.pop("history") for record in per_seed]
     params = [record.pop("params") for record in per_seed][0]
     first = per_seed[0]  # the report draws the first seed's model and predictions
     y_pred, kernel = first.pop("predicted"), first.pop("first_layer_kernel", None)
     print("baselines: scikit-learn MLP, logistic regression, NumPy MLP ...", flush=True)
-    baselines = harness.stage("baselines", partial(fit_baselines, split, args))
+    baselines = harness.stage("baselines", fit_baselines, split, args)
     for name, result in baselines.items():
         print(f"  {name}: {result['test_accuracy']:.4f} ({result['fit_seconds']:.1f} s)")
 

@@ -73,8 +73,9 @@ class Engine:
     (`engine_for`) and each new learner resets its variables (fresh weights from its seed, a fresh
     optimizer, an empty memory) instead of compiling again."""
 
-    def __init__(self, width: int, outputs: int, hidden, steps: int, replay: int, memory: int,
-                 batch: int):  # fmt: skip
+    def __init__(
+        self, width: int, outputs: int, hidden, steps: int, replay: int, memory: int, batch: int
+    ):
         from common.device import import_tensorflow
 
         import_tensorflow()  # without its C++ start-up log, for a river user too
@@ -97,14 +98,25 @@ class Engine:
         self.stored = variable(0, tf.int64)  # items ever stored
         self.since = variable(0, tf.int64)  # recall only items from here on
         self.seed = variable(0, tf.int64)  # keys the replay draws
-        self.state = [*self.model.trainable_variables, *self.optimizer.variables,
-                      self.memory_x, self.memory_y, self.stored, self.since]  # fmt: skip
+        self.state = [
+            *self.model.trainable_variables,
+            *self.optimizer.variables,
+            self.memory_x,
+            self.memory_y,
+            self.stored,
+            self.since,
+        ]
         # the state as it was when the last chunk began: a drift found inside a chunk rolls back to it
         self.saved = [variable(tf.zeros(v.shape, v.dtype)) for v in self.state]
         spec = tf.TensorSpec
-        signature = [spec((CHUNK, batch, width), tf.float32), spec((CHUNK, batch), tf.int32),
-                     spec((CHUNK, batch), tf.float32), spec((CHUNK,), tf.float32),
-                     spec((CHUNK,), tf.int32), spec((), tf.int32)]  # fmt: skip
+        signature = [
+            spec((CHUNK, batch, width), tf.float32),
+            spec((CHUNK, batch), tf.int32),
+            spec((CHUNK, batch), tf.float32),
+            spec((CHUNK,), tf.float32),
+            spec((CHUNK,), tf.int32),
+            spec((), tf.int32),
+        ]
         # concrete functions: traced and compiled once, called without re-checking their inputs;
         # no autograph (the Python control flow below depends on no tensor)
         compiled = tf.function(self._chunk, autograph=False, jit_compile=True)
@@ -324,8 +336,12 @@ class KerasOnlineClassifier(base.MiniBatchClassifier):
         self.steps_per_batch, self.replay, self.memory = steps_per_batch, replay, memory
         self.adapt, self.boost, self.boost_items = adapt, boost, boost_items
         self.classes, self.max_classes, self.features, self.seed = classes, max_classes, features, seed
-        positive = {"batch_size": batch_size, "steps_per_batch": steps_per_batch,
-                    "boost_items": boost_items, "max_classes": max_classes}  # fmt: skip
+        positive = {
+            "batch_size": batch_size,
+            "steps_per_batch": steps_per_batch,
+            "boost_items": boost_items,
+            "max_classes": max_classes,
+        }
         for name, value in positive.items():
             if value < 1:
                 raise ValueError(f"{name} must be at least 1, not {value}")
@@ -351,11 +367,20 @@ class KerasOnlineClassifier(base.MiniBatchClassifier):
     @classmethod
     def from_flags(cls, args, classes, features, seed: int) -> KerasOnlineClassifier:
         """The learner the recipe's flags describe."""
-        return cls(hidden=tuple(args.hidden), learning_rate=args.learning_rate,
-                   batch_size=args.batch_size, steps_per_batch=args.steps_per_batch,
-                   replay=args.replay, memory=args.memory, adapt=args.adapt, boost=args.boost,
-                   boost_items=args.boost_items, classes=tuple(classes), features=tuple(features),
-                   seed=seed)  # fmt: skip
+        return cls(
+            hidden=tuple(args.hidden),
+            learning_rate=args.learning_rate,
+            batch_size=args.batch_size,
+            steps_per_batch=args.steps_per_batch,
+            replay=args.replay,
+            memory=args.memory,
+            adapt=args.adapt,
+            boost=args.boost,
+            boost_items=args.boost_items,
+            classes=tuple(classes),
+            features=tuple(features),
+            seed=seed,
+        )
 
     @property
     def _multiclass(self) -> bool:
@@ -400,8 +425,15 @@ class KerasOnlineClassifier(base.MiniBatchClassifier):
         return len(self.classes) if self.classes is not None else self.max_classes
 
     def _key(self) -> tuple:
-        return (len(self._features), self._outputs(), tuple(self.hidden), self.steps_per_batch,
-                self.replay, self.memory, self.batch_size)  # fmt: skip
+        return (
+            len(self._features),
+            self._outputs(),
+            tuple(self.hidden),
+            self.steps_per_batch,
+            self.replay,
+            self.memory,
+            self.batch_size,
+        )
 
     # -- Test-then-train over arrays: the recipe's loop, and learn_one / learn_many underneath -------
 

@@ -55,13 +55,23 @@ def plot_rolling_accuracy(results: dict, stream: str, path: Path) -> None:
         values, label = data[name]["rolling_accuracy"], LABELS[name]
         if len(data[name].get("per_seed", [])) > 1:  # the curve is one run; say which
             label += f" (seed {data[name]['per_seed'][0]['seed']})"
-        ax.plot(data["rolling_items"][: len(values)], values, color=color(i), label=label,
-                linewidth=2 if name == "keras_mlp" else 1.2)  # fmt: skip
+        ax.plot(
+            data["rolling_items"][: len(values)],
+            values,
+            color=color(i),
+            label=label,
+            linewidth=2 if name == "keras_mlp" else 1.2,
+        )
     if data["known_drift"] is not None:
         ax.axvline(data["known_drift"], color="black", linestyle="--", label="known drift")
     for j, point in enumerate(data["keras_mlp"]["drift_points"]):
-        ax.axvline(point, color=color(0), linestyle=":", alpha=0.7,
-                   label="ADWIN drift (Keras errors)" if j == 0 else None)  # fmt: skip
+        ax.axvline(
+            point,
+            color=color(0),
+            linestyle=":",
+            alpha=0.7,
+            label="ADWIN drift (Keras errors)" if j == 0 else None,
+        )
     ax.set_xlabel("items seen")
     ax.set_ylabel(f"rolling accuracy (last {WINDOW})")
     ax.set_title(f"Prequential accuracy on {stream}")
@@ -104,8 +114,9 @@ def plot_accuracy_vs_throughput(results: dict, path: Path) -> None:
         ax.set_title(stream)
     axes[0][0].set_ylabel("prequential accuracy")
     handles, labels = axes[0][0].get_legend_handles_labels()
-    fig.legend(handles, labels, fontsize=8, ncol=len(learners), loc="lower center",
-               bbox_to_anchor=(0.5, -0.1))  # fmt: skip
+    fig.legend(
+        handles, labels, fontsize=8, ncol=len(learners), loc="lower center", bbox_to_anchor=(0.5, -0.1)
+    )
     fig.suptitle("Accuracy against speed: up and to the right is better")
     save_figure(fig, path)
 
@@ -126,8 +137,7 @@ def plot_ablation(ablation: dict, streams: list[str], seeds: int, path: Path) ->
         text = f"{cell['accuracy']:.3f} ± {cell['accuracy_std']:.3f}"
         text += f"\n{cell['items_per_second']:,.0f} items/s"
         dark = abs(gain[i, j]) > 0.6 * limit  # white on the deepest colours
-        ax.text(j, i, text, ha="center", va="center", fontsize=8.5,
-                color="white" if dark else "black")  # fmt: skip
+        ax.text(j, i, text, ha="center", va="center", fontsize=8.5, color="white" if dark else "black")
     ax.set_xticks(np.arange(len(streams)), streams)
     ax.set_yticks(np.arange(len(settings)), settings)
     ax.xaxis.tick_top()

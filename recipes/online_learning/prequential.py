@@ -32,9 +32,15 @@ class Tracker:
         self.correct = np.zeros(n, dtype=bool)
         self.detector, self.drift_points, self.seen, self.seconds = drift.ADWIN(), [], 0, 0.0
         self.bar = tqdm(
-            total=n, initial=self.seen, desc=f"{label} ", unit=" items", disable=not show,
-            mininterval=0.5, leave=False, dynamic_ncols=True,
-        )  # fmt: skip
+            total=n,
+            initial=self.seen,
+            desc=f"{label} ",
+            unit=" items",
+            disable=not show,
+            mininterval=0.5,
+            leave=False,
+            dynamic_ncols=True,
+        )
 
     def score(self, hits: np.ndarray, fired: list[int] | None = None) -> None:
         """Record a batch of hits, and where in it ADWIN fired: `fired` from the learner's own ADWIN,

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-from functools import partial
 
 import numpy as np
 
@@ -118,9 +117,10 @@ def prepare_stream(spec: str, args):
 # -- Build the model and train ------------------------------------------------------------------------
 
 
-def train_keras(harness, x, y, stream, args, seed: int, key: str, keep: bool) -> dict:
-    """A fresh Keras learner, test-then-train over the stream; with `keep`, its final network is
-    kept as models/<stream>_keras_mlp.keras, with the input scaling it had reached."""
+def train_keras(seed: int, harness, x, y, stream, args, stage: str, keep: bool) -> dict:
+    """A fresh Keras learner, test-then-train over the stream; with `keep`, the first seed's final
+    network is kept as models/<stream>_keras_mlp.keras, with the input scaling it had reached."""
+    key, keep = f"{stage}/{seed}", keep and seed == args.seed
     gc.collect()  # the last learner's garbage, so that no timed run pays for another's
     show = args.progress and not args.quiet
     tracker = Tracker(len(x), key, show)  # the clock starts here: each run counts its trace
@@ -133,22 +133,24 @@ def train_keras(harness, x, y, stream, args, seed: int, key: str, keep: bool) ->
     if keep:
         scaler = learner.scaler
         harness.save_model(
-            learner.model, f"{stream.name.lower()}_keras_mlp", seed=seed, output="logits",
-            classes=[str(c) for c in stream.classes], features=list(stream.features),
-            scaling={"mean": scaler.mean, "std": scaler.std()}, example=scaler.apply(x[-4:]),
-        )  # fmt: skip
+            learner.model,
+            f"{stream.name.lower()}_keras_mlp",
+            seed=seed,
+            output="logits",
+            classes=[str(c) for c in stream.classes],
+            features=list(stream.features),
+            scaling={"mean": scaler.mean, "std": scaler.std()},
+            example=scaler.apply(x[-4:]),
+        )
     return result
 
 
 def keras_over_seeds(harness, x, y, stream, args, stage: str, keep: bool = False):
     """The Keras learner over the run's seeds, one stage each: the first seed's full result, and the
     summary (mean accuracy; median throughput, robust to the process's one-time warm-up)."""
-
-    def train_one(seed: int) -> dict:
-        key = f"{stage}/{seed}"
-        return train_keras(harness, x, y, stream, args, seed, key, keep and seed == args.seed)
-
-    runs = harness.over_seeds(train_one, stage=stage, describe=describe)
+    runs = harness.over_seeds(
+        train_keras, harness, x, y, stream, args, stage, keep, stage=stage, describe=describe
+    )
     per_seed = [{k: run[k] for k in ("seed", "accuracy", "items_per_second")} for run in runs]
     summary = seed_summary(per_seed, "accuracy", median=("items_per_second",))
     first = {k: v for k, v in runs[0].items() if k != "seed"}
@@ -172,12 +174,14 @@ def learners_on_stream(harness, spec: str, args) -> dict:
     out["keras_mlp"] = {**first, **summary}  # curves, drift points and recovery: the first seed's
     for name in args.baselines:
         key = f"{stream.name}/{name}"
-        out[name] = harness.stage(key, partial(baseline_on_stream, name, x, y, k, args, key))
+        out[name] = harness.stage(key, baseline_on_stream, name, x, y, k, args, key)
     for name in ["keras_mlp", *args.baselines]:
         correct = out[name].pop("_correct")
         out[name]["recovery_samples"] = recovery_samples(correct, stream.known_drift)
-    line = ", ".join(f"{n} {out[n]['accuracy']:.4f} ({out[n]['items_per_second']:,.0f}/s)"
-                     for n in ["keras_mlp", *args.baselines])  # fmt: skip
+    learners = ["keras_mlp", *args.baselines]
+    line = ", ".join(
+        f"{n} {out[n]['accuracy']:.4f} ({out[n]['items_per_second']:,.0f}/s)" for n in learners
+    )
     print(f"{stream.name}: {len(x)} items ({out['rejected']} rejected): {line}", flush=True)
     return out
 

@@ -1,11 +1,12 @@
 """SimpleRNN sequence model: SimpleRNN, GRU and LSTM on MNIST-1D and the adding problem."""
 
-from recipes.rnn_sequence.gradients import gradient_through_time
 from recipes.rnn_sequence.models import recurrent_model, warmup_cosine
 from recipes.rnn_sequence.recipe import (
     RECIPE,
+    adding_problem,
     build_parser,
     check_expectations,
+    gradient_through_time,
     main,
     plot,
     run,
@@ -14,6 +15,7 @@ from recipes.rnn_sequence.sequences import load_sequences
 
 __all__ = [
     "RECIPE",
+    "adding_problem",
     "build_parser",
     "check_expectations",
     "gradient_through_time",

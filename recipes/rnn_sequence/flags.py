@@ -1,10 +1,11 @@
-"""The rnn_sequence recipe's own flags: tasks, cells, the MNIST-1D model and the adding problem."""
+"""The rnn_sequence recipe's parser: the shared flags and its own (tasks, cells, the MNIST-1D model,
+the adding problem)."""
 
 from __future__ import annotations
 
 import argparse
 
-from common.cli import comma_list, non_negative_int, positive_float, positive_int
+from common.cli import comma_list, non_negative_int, positive_float, positive_int, recipe_parser
 from recipes.rnn_sequence.models import CELLS
 
 TASKS = ("mnist1d", "adding")
@@ -22,6 +23,20 @@ def sequence_length(text: str) -> int:
             f"a length must be at least 2 (one marker in each half), got {value}"
         )
     return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The shared flags (common.cli) and the recipe's own."""
+    parser = recipe_parser(
+        "rnn_sequence",
+        "SimpleRNN, GRU and LSTM on MNIST-1D and on the adding problem.",
+        default_epochs=30,
+        tensorboard=True,
+        datasets=("mnist1d",),  # the classification task's data, or npz:PATH (sequences.py)
+        allow_npz=True,
+    )
+    add_recipe_flags(parser)
+    return parser
 
 
 def add_recipe_flags(parser: argparse.ArgumentParser) -> None:

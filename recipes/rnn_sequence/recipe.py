@@ -9,7 +9,7 @@ every step, average and max pooling over all steps, a softmax; Adam with gradien
 warm-up + cosine schedule; random shifts as augmentation. Beside each cell, the plain model most
 tutorials show (one layer, last step only), trained the same way. (2) The adding problem (Arjovsky et
 al. 2016) at several sequence lengths, its test MSE beside the baseline of predicting 1. For both, how
-far back the gradient reaches (`gradients.py`): the norm of d(loss)/d(x_t) at every input step.
+far back the gradient reaches: the norm of d(loss)/d(x_t) at every input step.
 `results.checks` holds what a full run is expected to show.
 
     python -m recipes.rnn_sequence                        # both tasks, all three cells, one seed
@@ -28,35 +28,24 @@ import numpy as np
 
 import common  # noqa: F401  (quiet TensorFlow's start-up logs)
 from common import data
-from common.cli import recipe_parser
 from common.harness import DefaultRun, Harness, Headline, Recipe, run_main, seed_summary
 from common.references import references
-from common.training import Timer, make_dataset, seed_everything, standard_callbacks, steps_per_epoch
-from recipes.rnn_sequence.flags import QUICK_CELLS, add_recipe_flags
-from recipes.rnn_sequence.gradients import gradient_through_time
-from recipes.rnn_sequence.models import CELLS, LABELS, recurrent_model, warmup_cosine
+from common.training import Timer, make_dataset, seed_everything, standard_callbacks
+from recipes.rnn_sequence.flags import QUICK_CELLS, build_parser  # setup: the flags
+from recipes.rnn_sequence.models import (
+    CELLS,
+    LABELS,
+    recurrent_model,
+    steps_per_epoch,
+    warmup_cosine,
+)
 from recipes.rnn_sequence.plots import plot
 from recipes.rnn_sequence.sequences import load_sequences
 
 NAME = "rnn_sequence"
 ACCURACY_TARGETS = {"simple": 0.96, "gru": 0.97, "lstm": 0.97}  # MNIST-1D test accuracy
+HEADLINE_REFERENCES = {"simple": "mnist1d_cnn", "gru": "mnist1d_gru", "lstm": "mnist1d_human"}
 MNIST1D_REFERENCES = ("mnist1d_logistic", "mnist1d_mlp", "mnist1d_gru", "mnist1d_cnn", "mnist1d_human")
-
-
-# -- Setup --------------------------------------------------------------------------------------------
-
-
-def build_parser():
-    parser = recipe_parser(
-        NAME,
-        "SimpleRNN, GRU and LSTM on MNIST-1D and on the adding problem.",
-        default_epochs=30,
-        tensorboard=True,
-        datasets=("mnist1d",),  # the classification task's data, or npz:PATH (sequences.py)
-        allow_npz=True,
-    )
-    add_recipe_flags(parser)  # tasks, cells, model size, the adding problem: flags.py
-    return parser
 
 
 # -- Task 1, MNIST-1D: build the model, train, evaluate -----------------------------------------------
@@ -93,10 +82,15 @@ def train_classifier(harness: Harness, split: data.Split, cell: str, seed: int, 
     logs = harness.out_dir / "logs" / f"{model.name}_seed_{seed}" if args.tensorboard else None
     with Timer() as timer:  # saved at every epoch's end; on --resume, goes on from the last one
         history = harness.fit(
-            model, split.x_train, split.y_train, batch_size=args.batch_size, epochs=args.epochs,
-            seed=seed, validation_data=make_dataset(split.x_val, split.y_val, 1000),
+            model,
+            split.x_train,
+            split.y_train,
+            batch_size=args.batch_size,
+            epochs=args.epochs,
+            seed=seed,
+            validation_data=make_dataset(split.x_val, split.y_val, 1000),
             callbacks=standard_callbacks(tensorboard_dir=logs),
-        )  # fmt: skip
+        )
     predicted = model.predict(split.x_test, batch_size=1000, verbose=0).argmax(axis=1)
     record = {
         "test_accuracy": float(np.mean(predicted == split.y_test)),
@@ -106,6 +100,21 @@ def train_classifier(harness: Harness, split: data.Split, cell: str, seed: int, 
     return model, predicted, history, record
 
 
+def gradient_through_time(model, x: np.ndarray, y: np.ndarray, loss=None) -> list[float]:
+    """How far back the gradient reaches: for each input step t, the norm of d(loss)/d(x_t), the
+    loss (default: cross-entropy) averaged over the sequences in `x`."""
+    import keras
+    import tensorflow as tf
+
+    loss = loss or keras.losses.SparseCategoricalCrossentropy()
+    x = tf.constant(x)
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        value = loss(y, model(x, training=False))
+    gradient = tape.gradient(value, x)  # (sequences, steps, features)
+    return [float(v) for v in tf.norm(gradient, axis=(0, 2)).numpy()]
+
+
 def describe_seed(record: dict) -> str:
     return (
         f"test accuracy {record['test_accuracy']:.4f} ({record['params']:,} parameters, "
@@ -113,24 +122,41 @@ def describe_seed(record: dict) -> str:
     )
 
 
+def train_seed(seed: int, harness: Harness, split: data.Split, cell: str) -> dict:
+    """One seed of the recipe's model; the first seed's model is also kept, drawn and analysed."""
+    from sklearn.metrics import confusion_matrix
+
+    x, y, names = split.x_test, split.y_test, split.class_names
+    model, predicted, history, record = train_classifier(harness, split, cell, seed)
+    record["history"] = history
+    if seed == harness.args.seed:
+        record["confusion_matrix"] = confusion_matrix(y, predicted, labels=range(len(names)))
+        record["gradient"] = gradient_through_time(model, x, y)
+        steps = f"{x.shape[1]} steps of {x.shape[2]} value(s) each"
+        harness.save_model(
+            model, f"mnist1d_{cell}", seed=seed, classes=names, example=x[:4], input=steps
+        )
+    return record
+
+
+def train_plain(harness: Harness, split: data.Split, cell: str) -> dict:
+    """Most tutorials' model (one layer, last step), first seed; its gradient fresh and trained."""
+    args, x, y = harness.args, split.x_test, split.y_test
+    plain, _, _, record = train_classifier(harness, split, cell, args.seed, plain=True)
+    seed_everything(args.seed)
+    fresh = recurrent_model(cell, *x.shape[1:], split.num_classes, units=args.units, seed=args.seed)
+    gradients = {
+        "plain_init": gradient_through_time(fresh, x, y),
+        "plain_trained": gradient_through_time(plain, x, y),
+    }
+    return {"record": record, "gradients": gradients}
+
+
 def compare_on_mnist1d(harness: Harness, split: data.Split, cell: str) -> tuple[dict, dict]:
     """One cell: the recipe's model over every seed, the plain model beside it (first seed), and
     how far back the gradient reaches in each. Each seed is a stage, and the plain model another."""
-    from sklearn.metrics import confusion_matrix
-
-    args, x, y, names = harness.args, split.x_test, split.y_test, split.class_names
-
-    def train_one(seed: int) -> dict:
-        model, predicted, history, record = train_classifier(harness, split, cell, seed)
-        record["history"] = history
-        if seed == args.seed:  # the first seed's model is kept, drawn and analysed
-            record["confusion_matrix"] = confusion_matrix(y, predicted, labels=range(len(names)))
-            record["gradient"] = gradient_through_time(model, x, y)
-            harness.save_model(model, f"mnist1d_{cell}", seed=seed, classes=names, example=x[:4],
-                               input=f"{x.shape[1]} steps of {x.shape[2]} value(s) each")  # fmt: skip
-        return record
-
-    per_seed = harness.over_seeds(train_one, stage=f"mnist1d/{cell}", describe=describe_seed)
+    stage = f"mnist1d/{cell}"
+    per_seed = harness.over_seeds(train_seed, harness, split, cell, stage=stage, describe=describe_seed)
     histories = [record.pop("history") for record in per_seed]
     first = per_seed[0]
     result = {
@@ -140,24 +166,28 @@ def compare_on_mnist1d(harness: Harness, split: data.Split, cell: str) -> tuple[
         "history": {key: [history[key] for history in histories] for key in histories[0]},
         "confusion_matrix": first.pop("confusion_matrix"),
     }
-
-    def plain_model() -> dict:  # most tutorials' (one layer, last step), its gradient fresh, trained
-        plain, _, _, record = train_classifier(harness, split, cell, args.seed, plain=True)
-        seed_everything(args.seed)
-        fresh = recurrent_model(cell, *x.shape[1:], len(names), units=args.units, seed=args.seed)
-        gradients = {
-            "plain_init": gradient_through_time(fresh, x, y),
-            "plain_trained": gradient_through_time(plain, x, y),
-        }
-        return {"record": record, "gradients": gradients}
-
-    plain = harness.stage(f"mnist1d/{cell}/plain", plain_model)
+    plain = harness.stage(f"{stage}/plain", train_plain, harness, split, cell)
     result["plain"] = plain["record"]
-    print(f"  mnist1d/{cell} plain, seed {args.seed}: {describe_seed(result['plain'])}", flush=True)
+    print(f"  {stage} plain, seed {harness.args.seed}: {describe_seed(result['plain'])}", flush=True)
     return result, {**plain["gradients"], "model_trained": first.pop("gradient")}
 
 
 # -- Task 2, the adding problem: data, model, train, evaluate -----------------------------------------
+
+
+def adding_problem(n: int, length: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """The adding problem (Arjovsky et al. 2016): `n` sequences of `length` steps, each step a value
+    from U[0, 1] and a marker; one marker is 1 in each half; the target is the sum of the two marked
+    values. Returns x of shape (n, length, 2) and y of shape (n, 1), float32."""
+    if length < 2:
+        raise ValueError(f"the adding problem needs at least 2 steps, got {length}")
+    rng = np.random.default_rng(seed)
+    values = rng.uniform(0.0, 1.0, (n, length)).astype(np.float32)
+    markers = np.zeros((n, length), np.float32)
+    rows = np.arange(n)
+    markers[rows, rng.integers(0, length // 2, n)] = 1.0
+    markers[rows, rng.integers(length // 2, length, n)] = 1.0
+    return np.stack([values, markers], axis=-1), (values * markers).sum(axis=1, keepdims=True)
 
 
 def train_adding(harness: Harness, cell: str, length: int) -> dict:
@@ -166,17 +196,23 @@ def train_adding(harness: Harness, cell: str, length: int) -> dict:
 
     args = harness.args
     seed_everything(args.seed)
-    x_train, y_train = data.adding_problem(args.adding_train, length, seed=args.seed)
-    x_test, y_test = data.adding_problem(args.adding_test, length, seed=args.seed + 10_000)
+    x_train, y_train = adding_problem(args.adding_train, length, seed=args.seed)
+    x_test, y_test = adding_problem(args.adding_test, length, seed=args.seed + 10_000)
     model = recurrent_model(cell, length, 2, 1, units=args.adding_units, seed=args.seed)
     model.compile(
         optimizer=keras.optimizers.Adam(args.adding_learning_rate, clipnorm=args.clipnorm), loss="mse"
     )
     test = make_dataset(x_test, y_test, 1000)
     with Timer() as timer:
-        history = harness.fit(model, x_train, y_train, batch_size=args.batch_size,
-                              epochs=args.adding_epochs, seed=args.seed,
-                              validation_data=test)  # fmt: skip
+        history = harness.fit(
+            model,
+            x_train,
+            y_train,
+            batch_size=args.batch_size,
+            epochs=args.adding_epochs,
+            seed=args.seed,
+            validation_data=test,
+        )
     result = {
         "test_mse": float(model.evaluate(test, verbose=0)),
         "baseline_mse": float(np.mean((y_test - 1.0) ** 2)),  # predicting 1, measured on this test set
@@ -187,8 +223,10 @@ def train_adding(harness: Harness, cell: str, length: int) -> dict:
     if length == max(args.lengths):  # how far back the trained model's gradient reaches
         loss = keras.losses.MeanSquaredError()
         result["gradient_through_time"] = gradient_through_time(model, x_test, y_test, loss)
-    harness.save_model(model, f"adding_{cell}_T{length}", seed=args.seed,
-                       input=f"{length} steps of (value, marker)", example=x_test[:4])  # fmt: skip
+    steps = f"{length} steps of (value, marker)"
+    harness.save_model(
+        model, f"adding_{cell}_T{length}", seed=args.seed, input=steps, example=x_test[:4]
+    )
     return result
 
 
@@ -245,7 +283,7 @@ def run(args) -> dict:
         for length in args.lengths:
             for cell in args.cells:
                 key = f"adding/T{length}/{cell}"
-                result = harness.stage(key, lambda c=cell, t=length: train_adding(harness, c, t))
+                result = harness.stage(key, train_adding, harness, cell, length)
                 results["adding"][cell][str(length)] = result
                 print(
                     f"  T={length:<4d} {LABELS[cell]:9s} test MSE {result['test_mse']:.4f} "
@@ -266,20 +304,13 @@ RECIPE = Recipe(
     runs=(
         DefaultRun(
             headlines=(
-                Headline(
-                    "MNIST-1D test accuracy, SimpleRNN (2 bidirectional layers)",
-                    "results.mnist1d.simple.test_accuracy",
-                    reference="mnist1d_cnn",
-                ),
-                Headline(
-                    "MNIST-1D test accuracy, GRU (2 bidirectional layers)",
-                    "results.mnist1d.gru.test_accuracy",
-                    reference="mnist1d_gru",
-                ),
-                Headline(
-                    "MNIST-1D test accuracy, LSTM (2 bidirectional layers)",
-                    "results.mnist1d.lstm.test_accuracy",
-                    reference="mnist1d_human",
+                *(
+                    Headline(
+                        f"MNIST-1D test accuracy, {LABELS[cell]} (2 bidirectional layers)",
+                        f"results.mnist1d.{cell}.test_accuracy",
+                        reference=reference,
+                    )
+                    for cell, reference in HEADLINE_REFERENCES.items()
                 ),
                 Headline(
                     "adding problem T=100, test MSE, SimpleRNN",

@@ -3,16 +3,19 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from common import data
+from common.errors import UsageError
 
 
 def load_sequences(args) -> data.Split:
     """The split the recurrent classifiers train on; with --quick, at most 600 training and 300
     test sequences (a smoke run of the same code path)."""
     if args.dataset.startswith("npz:"):
-        split = data.load_npz_sequences(args.dataset, seed=args.seed)
+        split = load_npz_sequences(args.dataset, seed=args.seed)
     else:
         split = data.load_mnist1d_split(seed=args.seed)
         for part in ("x_train", "x_val", "x_test"):  # a sequence of 40 steps of one value each
@@ -22,3 +25,12 @@ def load_sequences(args) -> data.Split:
         split.x_train, split.y_train = data.subsample(split.x_train, split.y_train, 600, args.seed)
         split.x_test, split.y_test = data.subsample(split.x_test, split.y_test, 300, args.seed)
     return split
+
+
+def load_npz_sequences(spec: str, seed: int = 0) -> data.Split:
+    """`npz:PATH`: a user's sequences, arrays `x` of shape (sequences, steps, features) and `y` (one
+    label per sequence, numbers or text), in a stratified 60/20/20 split."""
+    x, y, class_names = data.read_labelled_npz(spec)
+    if x.ndim != 3:
+        raise UsageError(f"{spec[4:]}: x must have shape (sequences, steps, features), got {x.shape}")
+    return data.user_split(f"npz:{Path(spec[4:]).name}", spec, x, y, class_names, seed)
