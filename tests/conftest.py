@@ -77,8 +77,15 @@ def assert_finite_numbers(value, where="results", allow_null=()) -> None:
         assert value is not None, f"{where} is null"
 
 
-TIMINGS = ("seconds", "items_per_second", "train_seconds", "pretrain_seconds", "target_seconds",
-           "fit_seconds", "seconds_per_epoch")  # fmt: skip
+TIMINGS = (
+    "seconds",
+    "items_per_second",
+    "train_seconds",
+    "pretrain_seconds",
+    "target_seconds",
+    "fit_seconds",
+    "seconds_per_epoch",
+)
 
 
 def comparable(metrics: dict) -> dict:
@@ -153,8 +160,9 @@ def quick_outputs(tmp_path_factory) -> QuickOutputs:
     with open(shared / "quick" / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
         if not made.exists():
-            result = run_cli("recipes", "all", "--quick", "--jobs", "2", "--output-dir", str(root),
-                             timeout=1200)  # fmt: skip
+            result = run_cli(
+                "recipes", "all", "--quick", "--jobs", "2", "--output-dir", str(root), timeout=1200
+            )
             made.write_text(json.dumps([result.returncode, result.stdout, result.stderr]))
     code, stdout, stderr = json.loads(made.read_text())
     return QuickOutputs(root, subprocess.CompletedProcess("all --quick", code, stdout, stderr))

@@ -33,14 +33,23 @@ def test_quick_run_writes_the_outputs_contract(quick_outputs):
     for dataset in ("digits", "mnist1d"):
         assert list(results[dataset]) == ["relu", "sigmoid"]
         for r in results[dataset].values():
-            for key in ("test_accuracy", "test_accuracy_std", "per_seed", "final_train_loss",
-                        "epochs_to_90pct_best", "seconds_per_epoch"):  # fmt: skip
+            for key in (
+                "test_accuracy",
+                "test_accuracy_std",
+                "per_seed",
+                "final_train_loss",
+                "epochs_to_90pct_best",
+                "seconds_per_epoch",
+            ):
                 assert key in r, key
             assert len(r["per_seed"]) == 1 and r["test_accuracy_std"] == 0
             assert list(r["per_seed"][0]) == [
-                "seed", "test_accuracy", "final_train_loss", "epochs_to_90pct_best",
+                "seed",
+                "test_accuracy",
+                "final_train_loss",
+                "epochs_to_90pct_best",
                 "seconds_per_epoch",
-            ]  # fmt: skip
+            ]
             assert r["per_seed"][0]["test_accuracy"] == r["test_accuracy"]
             assert 1 <= r["epochs_to_90pct_best"] <= 2 and r["seconds_per_epoch"] > 0
             assert len(r["history"]["val_accuracy"][0]) == 2

@@ -41,9 +41,11 @@ def cpu_devices(n: int) -> dict:
 def test_two_replicas_train_to_the_one_replica_accuracy(recipe, quick_outputs, tmp_path):
     batch, paths, tolerance = TWO_REPLICAS[recipe]
     out = tmp_path / "out"
-    result = run_cli(f"recipes.{recipe}", "--quick", "--distribute", "mirrored", "--batch-size",
-                     batch, "--output-dir", str(out), env=cpu_devices(2))  # fmt: skip
+    argv = ["--quick", "--distribute", "mirrored", "--batch-size", batch, "--output-dir", str(out)]
+    env = {**cpu_devices(2), "PYTHONPROFILEIMPORTTIME": "1"}  # every import, listed on stderr
+    result = run_cli(f"recipes.{recipe}", *argv, env=env)
     assert result.returncode == 0, result.stderr[-3000:]
+    assert "common.multireplica" in result.stderr  # two replicas: the patches are imported
     two = json.loads((out / "metrics.json").read_text())
     one = quick_outputs.metrics(recipe)
     spread = two["environment"]["distribution"]
@@ -92,7 +94,7 @@ def test_two_workers_train_and_only_the_chief_writes(quick_outputs, tmp_path):
             stderr=subprocess.PIPE,
             text=True,
             env={**os.environ, "TF_CONFIG": tf_config(ports, i)},
-        )  # fmt: skip
+        )
         for i, out in enumerate(outs)
     ]
     try:
@@ -119,24 +121,42 @@ def test_two_workers_train_and_only_the_chief_writes(quick_outputs, tmp_path):
         (None, "--distribute multiworker needs TF_CONFIG"),
         ("{cluster", "TF_CONFIG is not JSON"),
         ('{"cluster": {"worker": ["localhost:1"]}}', "TF_CONFIG has no task"),
-        ('{"cluster": {"worker": ["localhost:1"]}, "task": {"type": "worker", "index": 2}}',
-         "task index 2 is out of range"),
-        ('{"cluster": {"ps": ["localhost:1"]}, "task": {"type": "ps", "index": 0}}',
-         "takes only chief and worker"),
-        ('{"cluster": {"worker": ["localhost"]}, "task": {"type": "worker", "index": 0}}',
-         "is not host:port"),
+        (
+            '{"cluster": {"worker": ["localhost:1"]}, "task": {"type": "worker", "index": 2}}',
+            "task index 2 is out of range",
+        ),
+        (
+            '{"cluster": {"ps": ["localhost:1"]}, "task": {"type": "ps", "index": 0}}',
+            "takes only chief and worker",
+        ),
+        (
+            '{"cluster": {"worker": ["localhost"]}, "task": {"type": "worker", "index": 0}}',
+            "is not host:port",
+        ),
     ],
-)  # fmt: skip
+)
 def test_a_bad_tf_config_exits_2_with_one_line(config, message, tmp_path):
     out = tmp_path / "out"
     env = {key: value for key, value in os.environ.items() if key != "TF_CONFIG"}
     if config is not None:
         env["TF_CONFIG"] = config
     result = subprocess.run(
-        [sys.executable, "-m", "recipes.mlp_classifier", "--quick", "--distribute", "multiworker",
-         "--output-dir", str(out)],
-        cwd=ROOT, capture_output=True, text=True, timeout=120, env=env,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "recipes.mlp_classifier",
+            "--quick",
+            "--distribute",
+            "multiworker",
+            "--output-dir",
+            str(out),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
     assert result.returncode == 2
     lines = error_lines(result.stderr)
     assert len(lines) == 1 and message in lines[0], result.stderr
@@ -146,9 +166,18 @@ def test_a_bad_tf_config_exits_2_with_one_line(config, message, tmp_path):
 def test_a_worker_that_never_comes_ends_the_run_with_one_line(tmp_path):
     out = tmp_path / "out"
     start = time.monotonic()
-    result = run_cli("recipes.mlp_classifier", "--quick", "--distribute", "multiworker",
-                     "--worker-timeout", "3", "--output-dir", str(out), timeout=120,
-                     env={"TF_CONFIG": tf_config(free_ports(2), 0)})  # fmt: skip
+    result = run_cli(
+        "recipes.mlp_classifier",
+        "--quick",
+        "--distribute",
+        "multiworker",
+        "--worker-timeout",
+        "3",
+        "--output-dir",
+        str(out),
+        timeout=120,
+        env={"TF_CONFIG": tf_config(free_ports(2), 0)},
+    )
     assert result.returncode != 0
     lines = error_lines(result.stderr)
     assert len(lines) == 1 and "did not join within 3 s" in lines[0], result.stderr
@@ -157,9 +186,16 @@ def test_a_worker_that_never_comes_ends_the_run_with_one_line(tmp_path):
 
 
 def test_resume_is_refused_under_multiworker(tmp_path):
-    result = run_cli("recipes.mlp_classifier", "--quick", "--distribute", "multiworker",
-                     "--resume", "--output-dir", str(tmp_path / "out"),
-                     env={"TF_CONFIG": tf_config([1, 2], 0)})  # fmt: skip
+    result = run_cli(
+        "recipes.mlp_classifier",
+        "--quick",
+        "--distribute",
+        "multiworker",
+        "--resume",
+        "--output-dir",
+        str(tmp_path / "out"),
+        env={"TF_CONFIG": tf_config([1, 2], 0)},
+    )
     assert result.returncode == 2
     assert "--resume with --distribute multiworker" in error_lines(result.stderr)[0]
 
@@ -169,8 +205,11 @@ def test_all_with_two_jobs_repeats_the_serial_results(quick_outputs, tmp_path):
     if quick_outputs.result is None:
         pytest.skip("QUICK_OUTPUTS reuses a folder: the `all --jobs 2` run itself is not under test")
     root = tmp_path / "outputs"
-    result = run_cli("recipes", "all", "--quick", "--output-dir", str(root), timeout=1200)
+    env = {"PYTHONPROFILEIMPORTTIME": "1"}  # every import of every run, listed on stderr
+    result = run_cli("recipes", "all", "--quick", "--output-dir", str(root), timeout=1200, env=env)
     assert result.returncode == 0, result.stderr[-3000:]
+    # single-device runs never import the private Keras patches for several replicas
+    assert "common.harness" in result.stderr and "common.multireplica" not in result.stderr
     summary = json.loads((quick_outputs.root / "run_all.json").read_text())
     for recipe in registry().values():
         for run in recipe.runs:

@@ -98,12 +98,21 @@ def test_gallery_renders_in_headless_chromium_with_every_image_loaded(quick_gall
         pytest.skip("no Chromium on this machine (apt-get install chromium); .ci/run installs it")
     root, _ = quick_gallery
     command = [
-        browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        browser,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
         "--window-size=1280,900",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=10000", "--dump-dom",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={tmp_path / 'profile'}",
+        "--virtual-time-budget=10000",
+        "--dump-dom",
         (root / "index.html").as_uri(),
-    ]  # fmt: skip
+    ]
     dom = subprocess.run(command, capture_output=True, text=True, timeout=120).stdout
     body = re.search(r"<body([^>]*)>", dom)
     assert body, dom[:500]

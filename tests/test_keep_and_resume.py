@@ -44,8 +44,12 @@ def signal_after_first_stage(recipe: str, argv: list[str], out: Path, sig, log: 
     state = out / FOLDER / "state.json"
     with open(log, "w") as stderr:
         with ctrl_c_as_in_a_terminal():  # only while the child starts: it inherits the disposition
-            process = subprocess.Popen([sys.executable, "-m", f"recipes.{recipe}", *argv], cwd=ROOT,
-                                       stdout=subprocess.DEVNULL, stderr=stderr)  # fmt: skip
+            process = subprocess.Popen(
+                [sys.executable, "-m", f"recipes.{recipe}", *argv],
+                cwd=ROOT,
+                stdout=subprocess.DEVNULL,
+                stderr=stderr,
+            )
         try:
             deadline = time.monotonic() + 300
             while time.monotonic() < deadline and process.poll() is None:
@@ -171,8 +175,18 @@ def test_a_fit_killed_mid_way_with_early_stopping_resumes_exactly(tmp_path):
     """mlp_classifier beyond --quick's two epochs: killed after epoch 3 of a fit that early stopping
     ends at epoch 5, it restores the weights, Adam, the random shifts' seeds and early stopping's
     counters and best weights, and ends where the uninterrupted fit did."""
-    argv = ("--dataset", "mnist1d", "--epochs", "20", "--patience", "1", "--learning-rate", "0.05",
-            "--hidden", "32")  # fmt: skip
+    argv = (
+        "--dataset",
+        "mnist1d",
+        "--epochs",
+        "20",
+        "--patience",
+        "1",
+        "--learning-rate",
+        "0.05",
+        "--hidden",
+        "32",
+    )
     straight = recipe_cli("mlp_classifier", *argv, "--output-dir", str(tmp_path / "straight"))
     assert straight.returncode == 0, straight.stderr[-2000:]
     expected = json.loads((tmp_path / "straight" / "metrics.json").read_text())

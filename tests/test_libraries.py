@@ -67,8 +67,9 @@ def test_progressive_val_score_scores_what_the_recipes_loop_scores():
         learner = KerasOnlineClassifier.from_flags(args, stream.classes, stream.features, seed)
         predicted = np.concatenate([p for p, _ in learner.test_then_train(x, y)])
         recipe.append((predicted == y).mean())
-        score = evaluate.progressive_val_score(stream.records, KerasOnlineClassifier(seed=seed),
-                                               metrics.Accuracy())  # fmt: skip
+        score = evaluate.progressive_val_score(
+            stream.records, KerasOnlineClassifier(seed=seed), metrics.Accuracy()
+        )
         river.append(score.get())
     spread = max(2 * np.std(recipe), 0.005)
     assert np.mean(recipe) > 0.8, recipe

@@ -19,8 +19,16 @@ FIGURES = ("learning_curves", "confusion_matrix", "comparison", "misclassified",
 def test_quick_run_writes_the_outputs_contract(quick_outputs):
     metrics = assert_outputs_contract(quick_outputs.folder(NAME), NAME, figures=FIGURES)
     results = metrics["results"]
-    for key in ("test_accuracy", "test_accuracy_std", "per_seed", "per_class", "confusion_matrix",
-                "baselines", "train_seconds", "params"):  # fmt: skip
+    for key in (
+        "test_accuracy",
+        "test_accuracy_std",
+        "per_seed",
+        "per_class",
+        "confusion_matrix",
+        "baselines",
+        "train_seconds",
+        "params",
+    ):
         assert key in results, key
     assert [list(record)[0] for record in results["per_seed"]] == ["seed"]  # --quick: one seed
     assert results["test_accuracy"] > 0.5  # ten classes: chance is 0.1

@@ -121,8 +121,9 @@ def run_engine(engine, batches, weights=None):
 
 
 def test_replay_memory_keeps_the_last_items_and_forgets_them_on_a_drift():
-    learner = ol.KerasOnlineClassifier(batch_size=4, memory=8, replay=16, classes=(0, 1),
-                                       features=("x",), seed=0)  # fmt: skip
+    learner = ol.KerasOnlineClassifier(
+        batch_size=4, memory=8, replay=16, classes=(0, 1), features=("x",), seed=0
+    )
     engine = learner._engine()
     run_engine(engine, [np.arange(4 * k, 4 * k + 4) for k in range(3)])  # items 0..11, a ring of 8
     assert int(engine.stored.numpy()) == 12
@@ -205,8 +206,17 @@ def test_malformed_records_are_skipped_counted_and_never_learned_from(tmp_path):
     x = rng.normal(size=(600, 3))
     label = np.where(x[:, 0] * x[:, 1] + 0.3 * x[:, 2] > 0, "pos", "neg")
     clean = [f"{a:.4f},{b:.4f},{c:.4f},{k}" for (a, b, c), k in zip(x, label)]
-    bad = ["nan,1,2,pos", "1,inf,2,neg", "1,2,-inf,pos", "1e39,0,0,neg", "abc,1,2,pos", "1,2,neg",
-           "1,2,3,4,pos", "1,2,3,maybe", "1,2,3,"]  # fmt: skip
+    bad = [
+        "nan,1,2,pos",
+        "1,inf,2,neg",
+        "1,2,-inf,pos",
+        "1e39,0,0,neg",
+        "abc,1,2,pos",
+        "1,2,neg",
+        "1,2,3,4,pos",
+        "1,2,3,maybe",
+        "1,2,3,",
+    ]
     dirty = list(clean)
     for i, row in enumerate(bad):
         dirty.insert(37 * (i + 1), row)
@@ -214,16 +224,30 @@ def test_malformed_records_are_skipped_counted_and_never_learned_from(tmp_path):
     write_csv(tmp_path / "dirty.csv", dirty)
     results = {}
     for name in ("clean", "dirty"):
-        argv = ["--stream", f"csv:{tmp_path / name}.csv", "--target", "kind", "--classes", "neg,pos",
-                "--baselines", "river_lr,sklearn_sgd", "--batch-size", "16", "--no-progress",
-                "--output-dir", str(tmp_path / name)]  # fmt: skip
+        argv = [
+            "--stream",
+            f"csv:{tmp_path / name}.csv",
+            "--target",
+            "kind",
+            "--classes",
+            "neg,pos",
+            "--baselines",
+            "river_lr,sklearn_sgd",
+            "--batch-size",
+            "16",
+            "--no-progress",
+            "--output-dir",
+            str(tmp_path / name),
+        ]
         assert ol.main(argv) == 0
         results[name] = json.loads((tmp_path / name / "metrics.json").read_text())["results"]["csv"]
     assert results["clean"]["rejected"] == 0
     assert results["dirty"]["rejected"] == len(bad)
     assert results["dirty"]["rejected_by_reason"] == {
-        "bad_value": 5, "wrong_length": 2, "unknown_label": 2,
-    }  # fmt: skip
+        "bad_value": 5,
+        "wrong_length": 2,
+        "unknown_label": 2,
+    }
     assert results["dirty"]["keras_mlp"]["weights_finite"]
     for name in ("keras_mlp", "river_lr", "sklearn_sgd"):
         assert without_timings(results["dirty"][name]) == without_timings(results["clean"][name])
