@@ -10,7 +10,7 @@ import pytest
 
 from common.harness import Harness
 from recipes import transfer_learning as T
-from recipes.transfer_learning import flags, models, pretrained, recipe, trainer
+from recipes.transfer_learning import flags, models, recipe, trainer
 from tests.conftest import assert_bad_input, assert_outputs_contract, assert_png, error_lines
 
 FIGURES = ("accuracy_vs_labels", "anb_layers", "source_vs_target_examples")
@@ -26,7 +26,7 @@ def source_model(quick_outputs):
     args = T.build_parser().parse_args(["--quick"])
     flags.validate_args(args)
     arch = models.architecture_for("mnist1d", 10)
-    return pretrained.load_pretrained(out / "models" / "source.keras", arch, args)
+    return recipe.load_pretrained(out / "models" / "source.keras", arch, args)
 
 
 def test_quick_run_writes_the_outputs_contract(quick_outputs):
@@ -76,7 +76,7 @@ def submodel(model, layer_name):
 
 def test_copied_layers_give_bit_identical_outputs(source_model):
     arch = models.architecture_for("mnist1d", 10)
-    target, copied = models.transfer(source_model, arch, models.BLOCKS)
+    target, copied = recipe.transfer(source_model, arch, models.BLOCKS)
     assert copied == FEATURE_LAYERS
     x = np.random.default_rng(0).normal(size=(64, 40)).astype(np.float32)
     for block in range(1, models.BLOCKS + 1):
@@ -100,10 +100,10 @@ def test_frozen_layers_are_bit_identical_after_target_training(source_model):
     arch = models.architecture_for("mnist1d", 10)
     x, y = toy_target()
     seed_everything(0)
-    model, _ = models.transfer(source_model, arch, models.BLOCKS)
+    model, _ = recipe.transfer(source_model, arch, models.BLOCKS)
     new_head = model.get_layer("head").get_weights()[0].copy()
     models.compile_model(model, 1e-2)
-    trainer.fit(model, x, y, steps=50, batch_size=16, seed=0)
+    trainer.train_in_twin(model, x, y, steps=50, batch_size=16, seed=0)
     for name in FEATURE_LAYERS:
         for got, want in zip(
             model.get_layer(name).get_weights(), source_model.get_layer(name).get_weights()
@@ -114,7 +114,7 @@ def test_frozen_layers_are_bit_identical_after_target_training(source_model):
     for block in range(1, models.BLOCKS + 1):
         model.get_layer(f"block_{block}").trainable = True
     models.compile_model(model, 1e-3)
-    trainer.fit(model, x, y, steps=50, batch_size=16, seed=0)
+    trainer.train_in_twin(model, x, y, steps=50, batch_size=16, seed=0)
     tuned, source = model.get_layer("block_1"), source_model.get_layer("block_1")
     assert not np.array_equal(tuned.get_weights()[0], source.get_weights()[0])
     for name in (f"block_{b}_bn" for b in range(1, models.BLOCKS + 1)):
@@ -124,8 +124,9 @@ def test_frozen_layers_are_bit_identical_after_target_training(source_model):
 
 
 def test_training_in_a_reused_twin_equals_a_freshly_compiled_model(source_model):
-    """trainer.fit trains a compiled twin kept per configuration; the weights it returns must be those
-    of `model.fit` on the model itself, the second time (twin reused) as the first."""
+    """trainer.train_in_twin trains a compiled twin kept per configuration; the weights it leaves in
+    the model must be those of `model.fit` on the model itself, the second time (twin reused) as the
+    first."""
     from common.training import seed_everything
 
     arch = models.architecture_for("mnist1d", 10)
@@ -133,25 +134,25 @@ def test_training_in_a_reused_twin_equals_a_freshly_compiled_model(source_model)
 
     def start():
         seed_everything(0)  # the same fresh weights in the blocks not copied, each time
-        model, _ = models.transfer(source_model, arch, 2)
+        model, _ = recipe.transfer(source_model, arch, 2)
         return models.compile_model(model, 1e-3)
 
     fresh = start()
     fresh.fit(trainer.stream(x, y, 16, seed=3), epochs=1, steps_per_epoch=50, shuffle=False, verbose=0)
     for _ in range(2):
         model = start()
-        trainer.fit(model, x, y, steps=50, batch_size=16, seed=3)
+        trainer.train_in_twin(model, x, y, steps=50, batch_size=16, seed=3)
         for want, got in zip(fresh.get_weights(), model.get_weights()):
             np.testing.assert_array_equal(got, want)
 
 
 def test_a_mismatch_names_each_layer_and_both_shapes_and_copies_nothing():
     arch = models.architecture_for("mnist1d", 10)
-    source = models.build_model(dict(arch, filters=[16, 32, 32]))
-    target = models.build_model(arch)
+    source = recipe.build_model(dict(arch, filters=[16, 32, 32]))
+    target = recipe.build_model(arch)
     before = target.get_layer("block_4").get_weights()[0].copy()
     with pytest.raises(models.TransferError) as error:
-        models.copy_weights(source, target, [*FEATURE_LAYERS, "missing"])
+        recipe.copy_weights(source, target, [*FEATURE_LAYERS, "missing"])
     message = str(error.value)
     assert "layer 'block_1': source shapes [(5, 1, 16)] vs target shapes [(5, 1, 32)]" in message
     assert "layer 'block_1_bn': source shapes [(16,), (16,), (16,), (16,)]" in message
@@ -192,7 +193,7 @@ def test_plot_redraws_every_figure_from_metrics_alone(quick_outputs, tmp_path):
 
 def write_pretrained(folder, arch, task):
     folder.mkdir()
-    models.build_model(arch).save(folder / "source.keras")
+    recipe.build_model(arch).save(folder / "source.keras")
     (folder / "source.json").write_text(json.dumps({"architecture": arch, "task": task}))
     return folder / "source.keras"
 

@@ -123,7 +123,10 @@ def add_recipe_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def validate_args(args) -> None:
-    """What argparse cannot check alone, found before anything is written."""
+    """What argparse cannot check alone, found before anything is written, and the flags whose value
+    depends on others' (the data set of a scenario, the label budgets of --quick)."""
+    if args.quick and args.labels_per_class == label_budgets(LABEL_BUDGETS):
+        args.labels_per_class = ["1", "5", "all"]  # three budgets: a smoke run of the same path
     if args.scenario == "shift":
         if args.dataset not in (None, "mnist1d"):
             raise UsageError(

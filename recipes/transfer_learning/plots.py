@@ -50,8 +50,8 @@ def plot(metrics: dict, out_dir) -> None:
         ax.plot(x, mean, marker="o", color=color(i), label=mode)
         ax.fill_between(x, mean - std, mean + std, color=color(i), alpha=0.2, linewidth=0)
     if "zero_shot_target_accuracy" in results:
-        ax.axhline(results["zero_shot_target_accuracy"], color="#666666", linestyle="--",
-                   label="source model, no target labels")  # fmt: skip
+        zero_shot = results["zero_shot_target_accuracy"]
+        ax.axhline(zero_shot, color="#666666", linestyle="--", label="source model, no target labels")
     ax.axhline(1 / len(results["target"]["classes"]), color="#aaaaaa", linestyle=":", label="chance")
     ax.set_xscale("log")
     ax.set_xticks(x, [f"all\n({v:.0f})" if k == "all" else k for k, v in zip(budgets, x)])
@@ -60,17 +60,17 @@ def plot(metrics: dict, out_dir) -> None:
     ax.set_ylabel("target test accuracy")
     ax.set_ylim(0, 1.02)
     seeds = len(next(iter(results["curves"].values()))[budgets[0]]["per_seed"])
-    ax.set_title(f"{scenario}: {results['source']['name']} -> {results['target']['name']}\n"
-                 f"mean and spread over {seeds} seed(s)")  # fmt: skip
+    route = f"{results['source']['name']} -> {results['target']['name']}"
+    ax.set_title(f"{scenario}: {route}\nmean and spread over {seeds} seed(s)")
     ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5))
     save_figure(fig, out_dir / "accuracy_vs_labels.png")
 
     anb = results["anb"]
     n = [int(key) for key in anb]
     fig, ax = plt.subplots(figsize=(6, 4))
-    ax.errorbar(n, [anb[str(i)]["test_accuracy"] for i in n],
-                yerr=[anb[str(i)]["test_accuracy_std"] for i in n],
-                marker="o", capsize=4, color=color(0), label="AnB-n")  # fmt: skip
+    mean = [anb[str(i)]["test_accuracy"] for i in n]
+    std = [anb[str(i)]["test_accuracy_std"] for i in n]
+    ax.errorbar(n, mean, yerr=std, marker="o", capsize=4, color=color(0), label="AnB-n")
     for i, (mode, per_k) in enumerate(results["curves"].items()):
         k = results["anb_labels_per_class"]
         if mode in ("scratch", "finetune") and k in per_k:
@@ -98,7 +98,7 @@ def plot(metrics: dict, out_dir) -> None:
                 ax.set_xticks([])
                 ax.set_yticks([])
             ax.set_title(f"{role}: {task['classes'][int(ys)]}", fontsize=8)
-    fig.suptitle(f"source: {results['source']['description']}\n"
-                 f"target: {results['target']['description']}", fontsize=8, y=1.0)  # fmt: skip
+    descriptions = [f"{role}: {task['description']}" for role, task in tasks]
+    fig.suptitle("\n".join(descriptions), fontsize=8, y=1.0)
     fig.tight_layout(rect=(0, 0, 1, 0.9))  # the panels' titles below the figure's two lines
     save_figure(fig, out_dir / "source_vs_target_examples.png")

@@ -1,6 +1,6 @@
-"""The pretrained source model on disk: `models/source.keras` and, beside it, `models/source.json`
-with the architecture and the task it was trained for, so `--pretrained` can refuse a model that does
-not fit the run."""
+"""The models on disk: the pretrained source model, `models/source.keras`, with `models/source.json`
+beside it (the architecture and the task it was trained for, so `--pretrained` can refuse a model that
+does not fit the run), and the target models a run keeps."""
 
 from __future__ import annotations
 
@@ -8,12 +8,6 @@ import json
 from pathlib import Path
 
 from common.errors import UsageError
-from recipes.transfer_learning.models import (
-    TransferError,
-    build_model,
-    copy_weights,
-    weighted_layer_names,
-)
 
 SOURCE = "source"  # models/source.keras, models/source.json
 
@@ -29,13 +23,29 @@ def source_task(args) -> dict:
 def save_source(harness, model, arch: dict, example) -> None:
     """models/source.keras and its card (architecture, task, classes), each written atomically."""
     args = harness.args
-    harness.save_model(model, SOURCE, seed=args.seed, architecture=arch, task=source_task(args),
-                       classes=list(range(arch["classes"])), example=example)  # fmt: skip
+    classes = list(range(arch["classes"]))
+    task = source_task(args)
+    harness.save_model(
+        model, SOURCE, seed=args.seed, architecture=arch, task=task, classes=classes, example=example
+    )
 
 
-def load_pretrained(path: Path, arch: dict, args):
-    """A saved source model (`keras.models.load_model`, safe mode on), checked against the one this
-    run needs; UsageError when it cannot be read or does not fit."""
+def save_target(harness, model, mode: str, k: str, target: dict) -> None:
+    """models/target_<mode>_k<k>.keras and its card: a target model trained on k labels per class."""
+    harness.save_model(
+        model,
+        f"target_{mode}_k{k}",
+        seed=harness.args.seed,
+        labels_per_class=k,
+        classes=target["classes"],
+        example=target["x_test"][:4],
+    )
+
+
+def read_saved(path: Path, args):
+    """A saved source model as it is on disk (`keras.models.load_model`, safe mode on), after its card
+    is checked against this run's task; UsageError when either cannot be read or does not fit.
+    (recipe.load_pretrained then copies its weights into this run's network.)"""
     import keras
 
     card = path.with_suffix(".json")
@@ -45,18 +55,12 @@ def load_pretrained(path: Path, arch: dict, args):
         except (OSError, ValueError, KeyError, TypeError) as error:
             raise UsageError(f"--pretrained: cannot read {card} ({error})") from None
         if task != source_task(args):
-            raise UsageError(f"--pretrained: {path} was trained for {task}, this run needs "
-                             f"{source_task(args)}")  # fmt: skip
+            needs = source_task(args)
+            raise UsageError(f"--pretrained: {path} was trained for {task}, this run needs {needs}")
     try:
-        model = keras.models.load_model(path, compile=False)
+        return keras.models.load_model(path, compile=False)
     except Exception as error:  # not a .keras archive, truncated, unsafe (a lambda layer)
         message = " ".join(str(error).split())[:300]
         raise UsageError(
             f"--pretrained: cannot load {path} ({type(error).__name__}: {message})"
         ) from None
-    expected = build_model(arch)
-    try:
-        copy_weights(model, expected, weighted_layer_names(expected))
-    except TransferError as error:
-        raise UsageError(f"--pretrained: {path} does not fit this run's source model: {error}") from None
-    return expected

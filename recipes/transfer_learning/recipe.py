@@ -4,7 +4,7 @@ Description: Pretrain, copy weights with get_weights/set_weights, fine-tune, mea
 Accelerator: none needed (a GPU is used when TensorFlow sees one)
 
 A source network is pretrained, and its feature blocks are copied into a target network layer by layer
-with `get_weights()` / `set_weights()`, matched by name (`models.transfer`; a mismatch names each layer
+with `get_weights()` / `set_weights()`, matched by name (`copy_weights`; a mismatch names each layer
 and both shapes). The target task is then learned from k labelled examples per class, over `--seeds`
 seeds: `scratch` (fresh weights); `frozen` (copied blocks `trainable=False`, a new head); `finetune`
 (keras-io's recipe: freeze, compile, fit, then unfreeze, recompile at a 10x lower rate, fit); `full`
@@ -31,31 +31,27 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-import numpy as np
-
 import common  # noqa: F401  (quiet TensorFlow's start-up logs)
 from common.cli import recipe_parser
-from common.harness import MODELS, DefaultRun, Harness, Headline, Recipe, run_main, seed_summary
+from common.errors import UsageError
+from common.harness import MODELS, Harness, Recipe, run_main
 from common.results import save_arrays
 from common.training import make_dataset, seed_everything, standard_callbacks
-from recipes.transfer_learning.flags import (
-    FINETUNE_LR_FACTOR,
-    LABEL_BUDGETS,
-    add_recipe_flags,
-    label_budgets,
-    validate_args,
-)
+from recipes.transfer_learning.flags import FINETUNE_LR_FACTOR, add_recipe_flags, validate_args
 from recipes.transfer_learning.models import (
     BLOCKS,
-    architecture_for,
-    build_model,
+    TransferError,
+    block_layer_names,
     compile_model,
-    transfer,
+    matching_layers,
+    source_architecture,
+    weighted_layer_names,
 )
 from recipes.transfer_learning.plots import example_arrays, plot
-from recipes.transfer_learning.pretrained import SOURCE, load_pretrained, save_source
-from recipes.transfer_learning.tasks import NUM_CLASSES, SHIFTED_MNIST1D, load_tasks, sample_per_class
-from recipes.transfer_learning.trainer import accuracy, fit, target_steps
+from recipes.transfer_learning.pretrained import SOURCE, read_saved, save_source, save_target
+from recipes.transfer_learning.report import DEFAULT_RUNS, describe_anb, describe_modes, results_of
+from recipes.transfer_learning.tasks import load_tasks, print_tasks, sample_per_class
+from recipes.transfer_learning.trainer import accuracy_on, target_steps, train_in_twin, twin_accuracy
 
 NAME = "transfer_learning"
 MODES = ("scratch", "frozen", "finetune", "full")
@@ -78,8 +74,82 @@ def build_parser():
 
 
 # -- Prepare the data: tasks.py, the source and target of each scenario, k labelled examples per class
-# -- Build the model: models.py, a small convnet of four feature blocks and a head, and `transfer`,
-#    which copies the source's blocks into a fresh network with get_weights/set_weights
+
+# -- Build the model: four feature blocks and a head --------------------------------------------------
+
+
+def build_model(arch: dict, frozen_blocks: int = 0, inference_blocks: int = 0):
+    """Input -> [conv -> BatchNorm -> ReLU] x 3 -> Flatten -> [dense -> BatchNorm -> ReLU] -> head.
+
+    The first `frozen_blocks` blocks get `trainable=False`, and so does the BatchNorm of the first
+    `inference_blocks`: in Keras 3 it then runs in inference mode, keeping the statistics it was given
+    (the source's) while its block is fine-tuned. (`training=False` is not enough: `fit` overrides it.)
+    """
+    import keras
+
+    conv = keras.layers.Conv1D if arch["kind"] == "conv1d" else keras.layers.Conv2D
+    inputs = keras.Input(tuple(arch["input"]), name="inputs")
+    x = keras.layers.Reshape(tuple(arch["shape"]), name="reshape")(inputs)
+    x = keras.layers.Rescaling(arch["scale"], name="scale")(x)
+    # BatchNorm momentum 0.9, not 0.99: with ~60 steps an epoch the slow default leaves the moving
+    # statistics unsettled for several epochs, and early stopping then keeps a poor first epoch
+    for i, filters in enumerate(arch["filters"], start=1):
+        stride = 1 if i == 1 else 2  # the first block keeps the resolution, the others halve it
+        x = conv(filters, arch["kernel"], stride, padding="same", use_bias=False, name=f"block_{i}")(x)
+        x = keras.layers.BatchNormalization(momentum=0.9, name=f"block_{i}_bn")(x)
+        x = keras.layers.ReLU(name=f"block_{i}_relu")(x)
+    x = keras.layers.Flatten(name="flatten")(x)
+    i = len(arch["filters"]) + 1
+    x = keras.layers.Dense(arch["dense"], use_bias=False, name=f"block_{i}")(x)
+    x = keras.layers.BatchNormalization(momentum=0.9, name=f"block_{i}_bn")(x)
+    x = keras.layers.ReLU(name=f"block_{i}_relu")(x)
+    outputs = keras.layers.Dense(arch["classes"], activation="softmax", name="head")(x)
+    model = keras.Model(inputs, outputs, name=f"{arch['kind']}_net")
+    for block in range(1, frozen_blocks + 1):
+        for name in block_layer_names(block):
+            model.get_layer(name).trainable = False
+    for block in range(1, inference_blocks + 1):
+        model.get_layer(f"block_{block}_bn").trainable = False
+    return model
+
+
+# -- Copy weights from one network into another, layer by layer ---------------------------------------
+
+
+def copy_weights(source, target, names: list[str]) -> list[str]:
+    """Copy layer `name`'s weights from `source` to `target` for each name, with get/set_weights.
+
+    All or nothing: every layer is checked first (models.matching_layers), and a TransferError names
+    each missing layer and each shape mismatch (source and target shapes) before a weight is written.
+    """
+    pairs = matching_layers(source, target, names)
+    for source_layer, target_layer in pairs:
+        target_layer.set_weights(source_layer.get_weights())
+    return [target_layer.name for _, target_layer in pairs]
+
+
+def transfer(source, arch: dict, blocks: int, copy_head: bool = False, freeze: bool = True):
+    """The target model, with the source's first `blocks` feature blocks copied layer by layer.
+
+    Copied blocks are frozen when `freeze`, and their BatchNorm runs in inference mode either way; the
+    other blocks keep their fresh initialisation. The head is copied too when `copy_head` (only
+    meaningful when source and target share a label set). Returns (model, names of copied layers).
+    """
+    target = build_model(arch, frozen_blocks=blocks if freeze else 0, inference_blocks=blocks)
+    names = [name for block in range(1, blocks + 1) for name in block_layer_names(block)]
+    return target, copy_weights(source, target, names + (["head"] if copy_head else []))
+
+
+def load_pretrained(path: Path, arch: dict, args):
+    """A saved source model (pretrained.py: its task checked, loaded in safe mode), copied into this
+    run's network layer by layer: UsageError, naming each layer, when it does not fit."""
+    saved, model = read_saved(path, args), build_model(arch)
+    try:
+        copy_weights(saved, model, weighted_layer_names(model))
+    except TransferError as error:
+        raise UsageError(f"--pretrained: {path} does not fit this run's source model: {error}") from None
+    return model
+
 
 # -- Train the source model ---------------------------------------------------------------------------
 
@@ -87,54 +157,54 @@ def build_parser():
 def pretrain(harness: Harness, source: dict, arch: dict) -> dict:
     """Train the source model with early stopping on its validation split (saved at every epoch's
     end; on --resume, it goes on from the last one) and keep it as models/source.keras."""
-    import keras
-
     args, start = harness.args, time.perf_counter()
     seed_everything(args.seed)
-    model = build_model(arch)
-    model.compile(
-        optimizer=keras.optimizers.Adam(args.learning_rate),
-        loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
-    )
+    model = compile_model(build_model(arch), args.learning_rate, steps=1)  # Keras's default: 1
     logs = harness.out_dir / "logs" / "pretrain" if args.tensorboard else None
     history = harness.fit(
-        model, source["x_train"], source["y_train"], batch_size=args.batch_size, epochs=args.epochs,
-        seed=args.seed, validation_data=make_dataset(source["x_val"], source["y_val"], 1024),
+        model,
+        source["x_train"],
+        source["y_train"],
+        batch_size=args.batch_size,
+        epochs=args.epochs,
+        seed=args.seed,
+        validation_data=make_dataset(source["x_val"], source["y_val"], 1024),
         callbacks=standard_callbacks(args.patience, tensorboard_dir=logs),
-    )  # fmt: skip
+    )
     save_source(harness, model, arch, source["x_test"][:4])
     return {"epochs": len(history["loss"]), "seconds": time.perf_counter() - start}
 
 
 # -- Train on the target: from k labelled examples per class, every way -------------------------------
-# `fit` and `accuracy` (trainer.py): `model.fit` and `model.evaluate` in a compiled twin (see there)
+# `train_in_twin` and `twin_accuracy` (trainer.py): `model.fit` and `model.evaluate` in a compiled twin
 
 
-def learn_target(source_model, arch, target, k: str, seed: int, args, modes, keep=None) -> dict:
+def learn_target(seed: int, harness, source_model, arch, target, k: str, modes, keep_k: str) -> dict:
     """Each mode's target test accuracy after training on k examples per class, the layers it copied
-    from the source, and the gradient steps each training took. With `keep`, each trained model is
-    handed to `keep(mode, model)` (to be saved)."""
-    keep = keep or (lambda mode, model: None)
+    and the steps each training took; at k = `keep_k` the first seed's models are kept (models/)."""
+    args = harness.args
+    keep = k == keep_k and seed == args.seed
     x, y = sample_per_class(target["x_pool"], target["y_pool"], k, seed)
     steps = target_steps(len(x), args)
     test = target["x_test"], target["y_test"]
     lr = args.learning_rate
     seed_everything(seed)
-    record = {"steps": steps, "copied": {}}
+    accuracy, copied = {}, {}
 
     # scratch: the same network from fresh weights
     model = compile_model(build_model(arch), lr)
-    fit(model, x, y, steps, args.batch_size, seed)
-    record["scratch"] = accuracy(model, *test)
-    keep("scratch", model)
+    train_in_twin(model, x, y, steps, args.batch_size, seed)
+    accuracy["scratch"] = twin_accuracy(model, *test)
+    if keep:
+        save_target(harness, model, "scratch", k, target)
 
     # frozen: the source's feature blocks copied and frozen (trainable=False), a new head trained
-    model, record["copied"]["frozen"] = transfer(source_model, arch, BLOCKS)
+    model, copied["frozen"] = transfer(source_model, arch, BLOCKS)
     compile_model(model, lr)
-    fit(model, x, y, steps, args.batch_size, seed)
-    record["frozen"] = accuracy(model, *test)
-    keep("frozen", model)
+    train_in_twin(model, x, y, steps, args.batch_size, seed)
+    accuracy["frozen"] = twin_accuracy(model, *test)
+    if keep:
+        save_target(harness, model, "frozen", k, target)
 
     # finetune: then unfreeze the blocks and recompile (Keras reads `trainable` when it compiles) at a
     # 10x lower rate, so the copied features move only a little. BatchNorm stays trainable=False:
@@ -142,65 +212,57 @@ def learn_target(source_model, arch, target, k: str, seed: int, args, modes, kee
     for block in range(1, BLOCKS + 1):
         model.get_layer(f"block_{block}").trainable = True
     compile_model(model, lr / FINETUNE_LR_FACTOR)
-    fit(model, x, y, steps, args.batch_size, seed)
-    record["finetune"] = accuracy(model, *test)
-    keep("finetune", model)
-    record["copied"]["finetune"] = record["copied"]["frozen"]
+    train_in_twin(model, x, y, steps, args.batch_size, seed)
+    accuracy["finetune"] = twin_accuracy(model, *test)
+    if keep:
+        save_target(harness, model, "finetune", k, target)
+    copied["finetune"] = copied["frozen"]
 
     if "full" in modes:  # the head too (same label set), then everything fine-tuned at the lower rate
-        model, record["copied"]["full"] = transfer(
-            source_model, arch, BLOCKS, copy_head=True, freeze=False
-        )
+        model, copied["full"] = transfer(source_model, arch, BLOCKS, copy_head=True, freeze=False)
         compile_model(model, lr / FINETUNE_LR_FACTOR)
-        fit(model, x, y, steps, args.batch_size, seed)
-        record["full"] = accuracy(model, *test)
-        keep("full", model)
-    return record
+        train_in_twin(model, x, y, steps, args.batch_size, seed)
+        accuracy["full"] = twin_accuracy(model, *test)
+        if keep:
+            save_target(harness, model, "full", k, target)
+    return {"steps": steps, "copied": copied, "test_accuracy": accuracy}
 
 
-def anb(source_model, arch: dict, target: dict, n: int, seed: int, args) -> dict:
+def anb(seed: int, source_model, arch: dict, target: dict, n: int, args) -> dict:
     """AnB-n: the first n feature blocks copied and frozen, the rest re-initialised and trained."""
     x, y = sample_per_class(target["x_pool"], target["y_pool"], args.anb_labels, seed)
     seed_everything(seed)
     model, copied = transfer(source_model, arch, n)
     compile_model(model, args.learning_rate)
-    fit(model, x, y, target_steps(len(x), args), args.batch_size, seed)
-    return {"test_accuracy": accuracy(model, target["x_test"], target["y_test"]), "copied": copied}
+    train_in_twin(model, x, y, target_steps(len(x), args), args.batch_size, seed)
+    return {"test_accuracy": twin_accuracy(model, target["x_test"], target["y_test"]), "copied": copied}
 
 
-# -- Run: data, source model, target trainings, report ------------------------------------------------
+# -- Run: data, source model, target trainings, evaluation, report -----------------------------------
 
 
 def run(args) -> dict:
     harness = Harness(NAME, args)
     harness.quick(epochs=2, seeds=1, target_steps=50, target_epochs=1)
-    if args.quick and args.labels_per_class == label_budgets(LABEL_BUDGETS):
-        args.labels_per_class = ["1", "5", "all"]  # three budgets: a smoke run of the same path
     validate_args(args)  # bad flags fail here, before anything is written (flags.py)
-    num_source_classes = NUM_CLASSES if args.scenario == "shift" else len(args.source_classes)
-    arch = architecture_for(args.dataset, num_source_classes)
+    arch = source_architecture(args)
     harness.setup_device()  # before the first model is built
     if args.pretrained:  # a file that does not fit fails here too, still before anything is written
         source_model = load_pretrained(Path(args.pretrained), arch, args)
 
     # -- Prepare the data
     source, target = load_tasks(args)
-    print(f"source: {source['description']}, {len(source['x_train'])} train / "
-          f"{len(source['x_test'])} test", flush=True)  # fmt: skip
-    print(f"target: {target['description']}, pool {len(target['x_pool'])} / "
-          f"{len(target['x_test'])} test", flush=True)  # fmt: skip
+    print_tasks(source, target)
 
     # -- Train the source model (or reuse a saved one) and evaluate it on its own test split
     if args.pretrained:
         print(f"reusing the pretrained source model {args.pretrained}", flush=True)
         pretrained = {"epochs": 0, "seconds": 0.0}
     else:  # a stage: trained once, then read back from models/source.keras, resumed or not
-        pretrained = harness.stage("pretrain", lambda: pretrain(harness, source, arch))
+        pretrained = harness.stage("pretrain", pretrain, harness, source, arch)
         source_model = load_pretrained(harness.out_dir / MODELS / f"{SOURCE}.keras", arch, args)
     source_model.compile(loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    source_accuracy = float(
-        source_model.evaluate(source["x_test"], source["y_test"], batch_size=1024, verbose=0)[1]
-    )
+    source_accuracy = accuracy_on(source_model, source)
     print(f"source model: test accuracy {source_accuracy:.4f}", flush=True)
 
     # -- Transfer to the target, at every label budget k and over the seeds
@@ -208,101 +270,38 @@ def run(args) -> dict:
     target_arch = dict(arch, classes=len(target["classes"]))
     same_labels = arch["classes"] == target_arch["classes"] and target["same_labels"]
     modes = [mode for mode in MODES if mode != "full" or same_labels]
-    curves, steps = {mode: {} for mode in modes}, {}
-    kept_k = KEPT_BUDGET if KEPT_BUDGET in args.labels_per_class else args.labels_per_class[0]
-
-    def keep(k: str):  # each mode's model at one budget, first seed: models/target_<mode>_k<k>.keras
-        return lambda mode, model: harness.save_model(
-            model, f"target_{mode}_k{k}", seed=args.seed, labels_per_class=k,
-            classes=target["classes"], example=target["x_test"][:4],
-        )  # fmt: skip
-
+    keep_k = KEPT_BUDGET if KEPT_BUDGET in args.labels_per_class else args.labels_per_class[0]
+    learned, anb_runs = {}, {}  # label budget k -> its seeds' records; n -> AnB-n's
     for k in args.labels_per_class:
-
-        def train_one(seed: int, k=k) -> dict:
-            kept = keep(k) if k == kept_k and seed == args.seed else None
-            return learn_target(source_model, target_arch, target, k, seed, args, modes, kept)
-
-        records = harness.over_seeds(
-            train_one,
-            stage=f"k={k}",
-            describe=lambda record: ", ".join(f"{mode} {record[mode]:.3f}" for mode in modes),
-        )
-        for mode in modes:
-            per_seed = [{"seed": r["seed"], "test_accuracy": r[mode]} for r in records]
-            curves[mode][k] = seed_summary(per_seed, "test_accuracy")
-        steps[k] = records[-1]["steps"]
-    copied = records[-1]["copied"]
-
-    anb_curve = {}
+        given = (harness, source_model, target_arch, target, k, modes, keep_k)  # learn_target(seed, ...)
+        learned[k] = harness.over_seeds(learn_target, *given, stage=f"k={k}", describe=describe_modes)
     for n in range(BLOCKS + 1):
-        records = harness.over_seeds(
-            lambda seed, n=n: anb(source_model, target_arch, target, n, seed, args),
-            stage=f"AnB-{n} (k={args.anb_labels})",
-            describe=lambda record: f"{record['test_accuracy']:.3f}",
-        )
-        per_seed = [{"seed": r["seed"], "test_accuracy": r["test_accuracy"]} for r in records]
-        anb_curve[str(n)] = dict(
-            seed_summary(per_seed, "test_accuracy"), copied_layers=records[-1]["copied"]
-        )
+        given, stage = (source_model, target_arch, target, n, args), f"AnB-{n} (k={args.anb_labels})"
+        anb_runs[n] = harness.over_seeds(anb, *given, stage=stage, describe=describe_anb)
+    target_seconds = time.perf_counter() - target_start
 
-    # -- Report
-    counts = np.bincount(target["y_pool"])
-    results = {
-        "scenario": args.scenario,
-        "dataset": args.dataset,
-        "source": {key: source[key] for key in ("name", "description", "classes")}
-        | {"train": len(source["x_train"]), "test": len(source["x_test"])},
-        "target": {key: target[key] for key in ("name", "description", "classes")}
-        | {"pool_per_class": counts.tolist(), "test": len(target["x_test"])},
-        "source_test_accuracy": source_accuracy,
-        "labels_per_class": list(args.labels_per_class),
-        "all_per_class": float(counts.mean()),
-        "curves": curves,
-        "anb_labels_per_class": args.anb_labels,
-        "anb": anb_curve,
-        "copied_layers": copied,
-        "pretrained": {"reused": bool(args.pretrained), "epochs": pretrained["epochs"]},
-        "steps": steps,
-        "pretrain_seconds": pretrained["seconds"],
-        "target_seconds": time.perf_counter() - target_start,
-    }
-    references = []
+    # -- Evaluate the source model, unchanged, on the shifted target: what transfer gives with no labels
+    zero_shot, references = None, []
     if same_labels:  # the shift scenario's own target (not --target-data)
         from common.references import references as published
 
-        results["shift_parameters"] = dict(SHIFTED_MNIST1D, seed=args.target_seed)
-        # the source model, unchanged, on the shifted target: what transfer costs with no labels
-        results["zero_shot_target_accuracy"] = float(
-            source_model.evaluate(target["x_test"], target["y_test"], batch_size=1024, verbose=0)[1]
-        )
-        print(f"zero-shot (source model on target): {results['zero_shot_target_accuracy']:.4f}")
+        zero_shot = accuracy_on(source_model, target)
+        print(f"zero-shot (source model on target): {zero_shot:.4f}")
         references = published("mnist1d_cnn")
+
+    # -- Report: metrics.json's results (what was measured, beside the tasks: report.py), the figures
+    results = results_of(
+        args, source, target, pretrained, source_accuracy, learned, anb_runs, target_seconds, zero_shot
+    )
     save_arrays(harness.out_dir, "examples", **example_arrays(source, target))
     return harness.finish(results, references, plot)
-
-
-def _headlines(scenario: str) -> tuple[Headline, ...]:
-    """Fine-tuned and frozen-feature accuracy at 5 labels per class, beside training from scratch."""
-    return tuple(
-        Headline(
-            f"{scenario}: {label}, 5 labels per class",
-            f"results.curves.{mode}.5.test_accuracy",
-            beside_label="from scratch",
-            beside_path="results.curves.scratch.5.test_accuracy",
-        )
-        for mode, label in (("finetune", "fine-tuned"), ("frozen", "frozen features"))
-    )
 
 
 RECIPE = Recipe(
     NAME,
     "Transfer learning",
     "weights copied layer by layer with set_weights, each mode measured against training from scratch",
-    runs=(
-        DefaultRun(headlines=_headlines("shift")),
-        DefaultRun(flags=("--scenario", "split"), subdir="split", headlines=_headlines("split")),
-    ),
+    runs=DEFAULT_RUNS,
 )
 
 

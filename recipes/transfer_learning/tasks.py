@@ -40,6 +40,14 @@ def load_tasks(args) -> tuple[dict, dict]:
     return source, target
 
 
+def print_tasks(source: dict, target: dict) -> None:
+    """One line for each task: what it is and how many examples it has."""
+    train, test = len(source["x_train"]), len(source["x_test"])
+    print(f"source: {source['description']}, {train} train / {test} test", flush=True)
+    pool, test = len(target["x_pool"]), len(target["x_test"])
+    print(f"target: {target['description']}, pool {pool} / {test} test", flush=True)
+
+
 def user_target(spec: str, column: str | None, width: int, args) -> dict:
     """A user's target task: a CSV's rows or an .npz's `x` rows, each `width` numbers (what the
     source network reads), with their labels; a stratified 80% pool and 20% test set."""
@@ -59,9 +67,15 @@ def user_target(spec: str, column: str | None, width: int, args) -> dict:
         )
     x_pool, y_pool, x_test, y_test = data.hold_out_test(spec, x, y, args.seed, stratify_from=2)
     name = Path(spec.split(":", 1)[1]).name
-    return {"x_pool": x_pool, "y_pool": y_pool, "x_test": x_test, "y_test": y_test,
-            "classes": [str(c) for c in classes], "description": f"your data: {spec}",
-            "name": name}  # fmt: skip
+    return {
+        "x_pool": x_pool,
+        "y_pool": y_pool,
+        "x_test": x_test,
+        "y_test": y_test,
+        "classes": [str(c) for c in classes],
+        "description": f"your data: {spec}",
+        "name": name,
+    }
 
 
 def scenario_tasks(args) -> tuple[dict, dict]:

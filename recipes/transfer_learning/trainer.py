@@ -1,12 +1,13 @@
-"""Training a compiled target model for a number of gradient steps, and scoring it.
+"""Training a compiled target model for a number of gradient steps, and scoring it, in a compiled twin.
 
-`fit(model, ...)` and `accuracy(model, ...)` behave as `model.fit` and `model.evaluate` would, but run
-in a compiled twin: tracing a fresh model's train and test steps costs about two seconds on 2 cores,
-more than most of these trainings take, and the recipe trains hundreds of models of a handful of
-configurations. So each configuration (layers, `trainable` flags, compile settings with the learning
-rate) is compiled and traced once per process; a run copies the model's weights in by name, resets the
-optimizer to a fresh one's state, trains, and copies the trained weights back. The numbers are those
-of a freshly compiled model (tests/test_transfer_learning.py checks this).
+`train_in_twin(model, ...)` and `twin_accuracy(model, ...)` give what `model.fit` and `model.evaluate`
+would, but run in a compiled twin: tracing a fresh model's train and test steps costs about two
+seconds on 2 cores, more than most of these trainings take, and the recipe trains hundreds of models
+of a handful of configurations. So each configuration (layers, `trainable` flags, compile settings
+with the learning rate) is compiled and traced once per process; a training copies the model's
+weights into its twin, resets the optimizer to a fresh one's state, trains the twin, and copies the
+trained weights back into the model. The numbers are those of a freshly compiled model
+(tests/test_transfer_learning.py checks this).
 """
 
 from __future__ import annotations
@@ -17,14 +18,14 @@ import random
 
 from common.distribute import global_batch, shard_by_data
 from common.training import reset_optimizer
-from recipes.transfer_learning.models import STEPS_PER_EXECUTION, copy_weights, weighted_layer_names
+from recipes.transfer_learning.models import STEPS_PER_EXECUTION
 
 _TWINS: dict[tuple[str, str], object] = {}  # (model config, compile settings) -> its twin
 
 
 def compiled_twin(model):
-    """The compiled twin of `model` (compiled with compile_model), holding `model`'s weights and a
-    fresh optimizer state."""
+    """The compiled twin of `model` (compiled with models.compile_model), holding `model`'s weights
+    and a fresh optimizer state."""
     import keras
 
     settings = model.get_compile_config()
@@ -41,7 +42,7 @@ def compiled_twin(model):
         twin.compile_from_config(settings)
         random.setstate(state)
         _TWINS[key] = twin
-    copy_weights(model, twin, weighted_layer_names(model))
+    twin.set_weights(model.get_weights())  # the same config: the same weights, in the same order
     reset_optimizer(twin.optimizer)
     return twin
 
@@ -60,16 +61,22 @@ def stream(x, y, batch_size: int, seed: int):
     )
 
 
-def fit(model, x, y, steps: int, batch_size: int, seed: int) -> None:
-    """`steps` gradient steps of `model` (compiled) on (x, y), from a fresh optimizer state."""
+def train_in_twin(model, x, y, steps: int, batch_size: int, seed: int) -> None:
+    """`steps` gradient steps of `model`'s compiled twin on (x, y), from a fresh optimizer state; the
+    trained weights are copied back into `model`, as if `model.fit` had trained it."""
     twin = compiled_twin(model)
     twin.fit(stream(x, y, batch_size, seed), epochs=1, steps_per_epoch=steps, shuffle=False, verbose=0)
-    copy_weights(twin, model, weighted_layer_names(model))
+    model.set_weights(twin.get_weights())
 
 
-def accuracy(model, x, y) -> float:
-    """`model`'s accuracy on (x, y)."""
+def twin_accuracy(model, x, y) -> float:
+    """`model`'s accuracy on (x, y), evaluated by its compiled twin."""
     return float(compiled_twin(model).evaluate(x, y, batch_size=1024, verbose=0)[1])
+
+
+def accuracy_on(model, task: dict) -> float:
+    """`model`'s accuracy on the task's test split (`model.evaluate`, the model itself: no twin)."""
+    return float(model.evaluate(task["x_test"], task["y_test"], batch_size=1024, verbose=0)[1])
 
 
 def target_steps(n: int, args) -> int:
