@@ -1,7 +1,7 @@
 """The run harness: what every recipe repeats, written once.
 
 A recipe declares what it is (`Recipe`: its name, title, default runs and the headline numbers the
-gallery and README show, next to the code that writes those keys), then its `run(args)` goes:
+gallery and README show, read from the keys its run writes), then its `run(args)` goes:
 
     harness = Harness(NAME, args)
     harness.quick(epochs=2, seeds=1)                      # --quick caps, one place

@@ -1,8 +1,9 @@
 """The recipe collection: which recipes there are, in the order the gallery shows them.
 
 Each recipe declares itself as `RECIPE` (a `common.harness.Recipe`: title, summary, the runs
-`python -m recipes all` makes of it and their headline numbers) in its own module, beside the code that
-writes those keys; `registry()` gathers them.
+`python -m recipes all` makes of it and their headline numbers) in its recipe.py, the headlines beside
+the code that writes those keys or, where they run long, in the recipe's report.py; `registry()`
+gathers them.
 """
 
 from __future__ import annotations

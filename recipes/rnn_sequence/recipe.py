@@ -28,7 +28,7 @@ import numpy as np
 
 import common  # noqa: F401  (quiet TensorFlow's start-up logs)
 from common import data
-from common.harness import DefaultRun, Harness, Headline, Recipe, run_main, seed_summary
+from common.harness import Harness, Recipe, run_main, seed_summary
 from common.references import references
 from common.training import Timer, make_dataset, seed_everything, standard_callbacks
 from recipes.rnn_sequence.flags import QUICK_CELLS, build_parser  # setup: the flags
@@ -40,11 +40,11 @@ from recipes.rnn_sequence.models import (
     warmup_cosine,
 )
 from recipes.rnn_sequence.plots import plot
+from recipes.rnn_sequence.report import DEFAULT_RUNS, describe_seed
 from recipes.rnn_sequence.sequences import load_sequences
 
 NAME = "rnn_sequence"
 ACCURACY_TARGETS = {"simple": 0.96, "gru": 0.97, "lstm": 0.97}  # MNIST-1D test accuracy
-HEADLINE_REFERENCES = {"simple": "mnist1d_cnn", "gru": "mnist1d_gru", "lstm": "mnist1d_human"}
 MNIST1D_REFERENCES = ("mnist1d_logistic", "mnist1d_mlp", "mnist1d_gru", "mnist1d_cnn", "mnist1d_human")
 
 
@@ -113,13 +113,6 @@ def gradient_through_time(model, x: np.ndarray, y: np.ndarray, loss=None) -> lis
         value = loss(y, model(x, training=False))
     gradient = tape.gradient(value, x)  # (sequences, steps, features)
     return [float(v) for v in tf.norm(gradient, axis=(0, 2)).numpy()]
-
-
-def describe_seed(record: dict) -> str:
-    return (
-        f"test accuracy {record['test_accuracy']:.4f} ({record['params']:,} parameters, "
-        f"{record['seconds_per_epoch']:.2f} s/epoch)"
-    )
 
 
 def train_seed(seed: int, harness: Harness, split: data.Split, cell: str) -> dict:
@@ -296,36 +289,11 @@ def run(args) -> dict:
     return harness.finish(results, references(*published, "adding_baseline"), plot)
 
 
-# the headline numbers the gallery and the README show, read from the results keys run() writes
 RECIPE = Recipe(
     NAME,
     "SimpleRNN sequence model",
     "SimpleRNN, GRU and LSTM on MNIST-1D and the adding problem: how far gradients reach",
-    runs=(
-        DefaultRun(
-            headlines=(
-                *(
-                    Headline(
-                        f"MNIST-1D test accuracy, {LABELS[cell]} (2 bidirectional layers)",
-                        f"results.mnist1d.{cell}.test_accuracy",
-                        reference=reference,
-                    )
-                    for cell, reference in HEADLINE_REFERENCES.items()
-                ),
-                Headline(
-                    "adding problem T=100, test MSE, SimpleRNN",
-                    "results.adding.simple.100.test_mse",
-                    reference="adding_baseline",
-                ),
-                Headline(
-                    "adding problem T=100, test MSE, LSTM",
-                    "results.adding.lstm.100.test_mse",
-                    beside_label="GRU",
-                    beside_path="results.adding.gru.100.test_mse",
-                ),
-            )
-        ),
-    ),
+    runs=DEFAULT_RUNS,
 )
 
 
