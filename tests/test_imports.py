@@ -65,9 +65,7 @@ def import_graph() -> dict[str, set[str]]:
     graph = {}
     for module, path in modules.items():
         targets = {known(name) for name in imported_names(module, path)}
-        graph[module] = {
-            t for t in targets if t and t != module and not module.startswith(t + ".")
-        }
+        graph[module] = {t for t in targets if t and t != module and not module.startswith(t + ".")}
     return graph
 
 
