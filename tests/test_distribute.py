@@ -67,6 +67,16 @@ def free_ports(n: int) -> list[int]:
     return ports
 
 
+MULTIWORKER_RUN = [
+    sys.executable,
+    "-m",
+    "recipes.mlp_classifier",
+    "--quick",
+    "--distribute",
+    "multiworker",
+]
+
+
 def tf_config(ports: list[int], index: int) -> str:
     cluster = {"worker": [f"localhost:{port}" for port in ports]}
     return json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})
@@ -77,18 +87,7 @@ def test_two_workers_train_and_only_the_chief_writes(quick_outputs, tmp_path):
     outs = [tmp_path / f"worker{i}" for i in range(2)]
     processes = [
         subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "recipes.mlp_classifier",
-                "--quick",
-                "--distribute",
-                "multiworker",
-                "--batch-size",
-                "64",
-                "--output-dir",
-                str(out),
-            ],
+            [*MULTIWORKER_RUN, "--batch-size", "64", "--output-dir", str(out)],
             cwd=ROOT,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -141,16 +140,7 @@ def test_a_bad_tf_config_exits_2_with_one_line(config, message, tmp_path):
     if config is not None:
         env["TF_CONFIG"] = config
     result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "recipes.mlp_classifier",
-            "--quick",
-            "--distribute",
-            "multiworker",
-            "--output-dir",
-            str(out),
-        ],
+        [*MULTIWORKER_RUN, "--output-dir", str(out)],
         cwd=ROOT,
         capture_output=True,
         text=True,
