@@ -36,6 +36,14 @@ def make_dataset(x, y, batch_size: int, shuffle: bool = False, seed: int = 0):
     return shard_by_data(data.batch(batch_size).prefetch(tf.data.AUTOTUNE))
 
 
+def steps_per_epoch(examples: int, batch_size: int) -> int:
+    """Training steps in one pass over `examples`, with `batch_size` per replica of the strategy in
+    scope (common.distribute.global_batch)."""
+    from common.distribute import global_batch
+
+    return -(-examples // global_batch(batch_size))
+
+
 def fit(
     model,
     x,
@@ -175,6 +183,9 @@ def reinitialize_weights(model, seed: int | None = None) -> None:
             if "seed" in config:
                 config["seed"] = draw(1, int(1e9))
             variable.assign(type(init).from_config(config)(variable.shape, variable.dtype))
+    for variable in model.variables:  # a random layer's generator (shifts, dropout): a fresh seed
+        if variable.path.endswith("seed_generator_state"):
+            variable.assign(np.array([draw(1, int(1e9)), 0], variable.dtype))
 
 
 def reset_optimizer(optimizer) -> None:

@@ -171,6 +171,22 @@ def test_a_killed_run_resumes_to_the_uninterrupted_metrics(recipe, kill_after, q
     assert comparable(resumed) == comparable(quick_outputs.metrics(recipe))
 
 
+@pytest.mark.slow
+def test_a_regularised_activations_run_killed_after_a_seed_resumes_exactly(tmp_path):
+    """--regularise shifts at random inside the one model every seed reuses: the second seed,
+    trained in a fresh process after the first was read back, repeats the uninterrupted run (the
+    shift layer's generator is reseeded with the weights), its early stopping included."""
+    from recipes import activations
+
+    argv = ["--epochs", "2", "--seeds", "2", "--datasets", "mnist1d", "--activations", "relu"]
+    argv += ["--regularise"]
+    assert activations.main([*argv, "--quiet", "--output-dir", str(tmp_path / "whole")]) == 0
+    whole = json.loads((tmp_path / "whole" / "metrics.json").read_text())
+    resumed = kill_then_resume("activations", "stage:1", tmp_path, argv=argv)
+    assert comparable(resumed) == comparable(whole)
+    assert [r["seed"] for r in resumed["results"]["mnist1d"]["relu"]["per_seed"]] == [0, 1]
+
+
 def test_a_fit_killed_mid_way_with_early_stopping_resumes_exactly(tmp_path):
     """mlp_classifier beyond --quick's two epochs: killed after epoch 3 of a fit that early stopping
     ends at epoch 5, it restores the weights, Adam, the random shifts' seeds and early stopping's

@@ -1,5 +1,6 @@
 """More views of each training example: the eight one-pixel shifts of a small image set (the "nudge"
-of scikit-learn's RBM example) and a layer that shifts every example at random in every epoch."""
+of scikit-learn's RBM example); the layer that shifts every example at random in every epoch is
+common/augment.py's, which the activations recipe uses too."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ import numpy as np
 from common.data import Split
 
 NUDGE_LIMIT = 5000  # expand with pixel shifts only for small image sets; MNIST gets random shifts
-SIGNAL_SHIFT = 0.1  # MNIST-1D: random shifts of up to 10% of the length (4 of 40 steps)
 
 
 def shiftable(split: Split) -> bool:
@@ -32,25 +32,3 @@ def training_data(split: Split, augment: bool):
     if augment and split.image_shape and len(split.x_train) <= NUDGE_LIMIT:
         return nudge(split.x_train, split.y_train, split.image_shape)
     return split.x_train, split.y_train
-
-
-def random_shift(image_shape=None, signal_length=None):
-    """A layer that shifts each training example (an image of `image_shape`, or a signal of
-    `signal_length` steps) at random, inactive at inference; None for neither."""
-    import keras
-
-    if image_shape:  # one pixel at most, empty border filled with 0 (the background)
-        h, w = image_shape
-        shape, factors, fill = (h, w, 1), (1 / h, 1 / w), "constant"
-    elif signal_length:  # along the signal only; the end value is repeated into the gap
-        h, w = 1, signal_length
-        shape, factors, fill = (h, w, 1), (0.0, SIGNAL_SHIFT), "nearest"
-    else:
-        return None
-    # nearest sampling: whole-step shifts, new views of the same example, never a blurred one
-    translate = keras.layers.RandomTranslation(
-        *factors, fill_mode=fill, interpolation="nearest", name="random_shift"
-    )
-    return keras.Sequential(
-        [keras.layers.Reshape(shape), translate, keras.layers.Flatten()], name="augment"
-    )

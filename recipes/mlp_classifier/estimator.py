@@ -116,7 +116,7 @@ def build_mlp(
 ):
     """The wrapper's `model`: the recipe's network for this fold (`y` comes one-hot encoded by the
     wrapper). With `seed`, Keras's generators are seeded first, so that a fit repeats."""
-    from recipes.mlp_classifier.augment import random_shift
+    from common.augment import random_shift
     from recipes.mlp_classifier.recipe import mlp
 
     if seed is not None:

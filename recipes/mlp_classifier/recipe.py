@@ -29,11 +29,12 @@ import numpy as np
 
 import common  # noqa: F401  (quiet TensorFlow's start-up logs)
 from common import data
+from common.augment import random_shift
 from common.harness import DefaultRun, Harness, Headline, Recipe, run_main, seed_summary
 from common.references import references
 from common.results import save_arrays
 from common.training import Timer, make_dataset, seed_everything, standard_callbacks
-from recipes.mlp_classifier.augment import random_shift, shiftable, training_data
+from recipes.mlp_classifier.augment import shiftable, training_data
 from recipes.mlp_classifier.baselines import fit_baselines
 from recipes.mlp_classifier.datasets import load_csv_split, load_keras_images, load_xor
 from recipes.mlp_classifier.flags import build_parser  # setup: the flags

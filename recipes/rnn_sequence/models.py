@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from common.distribute import global_batch
-
 CELLS = ("simple", "gru", "lstm")
 LABELS = {"simple": "SimpleRNN", "gru": "GRU", "lstm": "LSTM"}
 
@@ -67,9 +65,3 @@ def warmup_cosine(peak: float, total_steps: int):
         warmup_target=peak,
         warmup_steps=max(1, total_steps // 20),
     )
-
-
-def steps_per_epoch(examples: int, batch_size: int) -> int:
-    """Training steps in one pass over `examples`, with `batch_size` per replica of the strategy in
-    scope (common.distribute.global_batch)."""
-    return -(-examples // global_batch(batch_size))

@@ -30,13 +30,18 @@ import common  # noqa: F401  (quiet TensorFlow's start-up logs)
 from common import data
 from common.harness import Harness, Recipe, run_main, seed_summary
 from common.references import references
-from common.training import Timer, make_dataset, seed_everything, standard_callbacks
+from common.training import (
+    Timer,
+    make_dataset,
+    seed_everything,
+    standard_callbacks,
+    steps_per_epoch,
+)
 from recipes.rnn_sequence.flags import QUICK_CELLS, build_parser  # setup: the flags
 from recipes.rnn_sequence.models import (
     CELLS,
     LABELS,
     recurrent_model,
-    steps_per_epoch,
     warmup_cosine,
 )
 from recipes.rnn_sequence.plots import plot

@@ -1,0 +1,28 @@
+"""The headline numbers of the default run, read from the results keys recipe.py writes."""
+
+from __future__ import annotations
+
+from common.harness import DefaultRun, Headline
+
+DEFAULT_RUNS = (  # what `python -m recipes all` runs, and the README's numbers from it
+    DefaultRun(
+        headlines=(
+            Headline(
+                "MNIST-1D test accuracy, ReLU 5x64, mean of 3 seeds",
+                "results.mnist1d.relu.test_accuracy",
+                reference="mnist1d_mlp",
+            ),
+            Headline(
+                "MNIST-1D test accuracy, linear 5x64 (a linear model)",
+                "results.mnist1d.linear.test_accuracy",
+                reference="mnist1d_logistic",
+            ),
+            Headline(
+                "MNIST-1D test accuracy, sigmoid 5x64",
+                "results.mnist1d.sigmoid.test_accuracy",
+                beside_label="tanh",
+                beside_path="results.mnist1d.tanh.test_accuracy",
+            ),
+        )
+    ),
+)
