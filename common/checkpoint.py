@@ -37,7 +37,7 @@ from common.errors import UsageError
 from common.results import VERSION, atomic_write_bytes, atomic_write_text
 
 FOLDER = ".checkpoint"
-FORMAT = 1
+FORMAT = 2  # 2: transfer's and activations' stage records changed shape (issue 25, 26)
 # flags that change neither what a run computes nor where: they may differ between a run and its resume
 NEUTRAL_FLAGS = ("output_dir", "resume", "tensorboard", "progress", "quiet", "verbose")
 LIBRARIES = ("tensorflow", "keras", "numpy", "scikit-learn", "river")

@@ -38,6 +38,7 @@ def test_quick_run_writes_the_outputs_contract(quick_outputs):
                 "test_accuracy_std",
                 "per_seed",
                 "final_train_loss",
+                "epochs",
                 "epochs_to_90pct_best",
                 "seconds_per_epoch",
             ):
@@ -48,9 +49,11 @@ def test_quick_run_writes_the_outputs_contract(quick_outputs):
                 "test_accuracy",
                 "final_train_loss",
                 "epochs_to_90pct_best",
+                "epochs",
                 "seconds_per_epoch",
             ]
             assert r["per_seed"][0]["test_accuracy"] == r["test_accuracy"]
+            assert r["epochs"] == 2  # unregularised: every epoch is trained
             assert 1 <= r["epochs_to_90pct_best"] <= 2 and r["seconds_per_epoch"] > 0
             assert len(r["history"]["val_accuracy"][0]) == 2
     assert results["digits"]["relu"]["test_accuracy"] > 0.3  # ten classes: chance is 0.1
