@@ -155,6 +155,30 @@ def test_bad_items_are_refused_with_a_clear_message():
         KerasOnlineClassifier().model  # noqa: B018
 
 
+def test_a_rejected_label_leaves_every_later_label_with_its_own_item():
+    """A label is checked before its item is queued: after one is refused (unknown, unhashable, over
+    max_classes), the next labels still pair with their own items; learn_many wants one per row."""
+    import pandas as pd
+
+    learner = KerasOnlineClassifier(max_classes=2, batch_size=64)
+    learner.learn_one({"x": 0.0}, "a")
+    learner.learn_one({"x": 1.0}, "b")
+    with pytest.raises(ValueError, match="more than max_classes=2 labels"):
+        learner.learn_one({"x": 2.0}, "c")
+    with pytest.raises(ValueError, match=r"label \['a'\] is not hashable"):
+        learner.learn_one({"x": 3.0}, ["a"])
+    learner.learn_one({"x": 4.0}, "a")
+    frame = pd.DataFrame({"x": [5.0, 6.0, 7.0]})
+    with pytest.raises(ValueError, match="more than max_classes"):  # the whole frame refused
+        learner.learn_many(frame, pd.Series(["b", "c", "a"]))
+    with pytest.raises(ValueError, match="8 items and 6 labels: one label per item"):
+        learner.learn_many(pd.DataFrame({"x": np.arange(8.0)}), pd.Series(["a"] * 6))
+    learner.learn_many(frame, pd.Series(["b", "a", "b"]))
+    assert [float(row[0]) for row in learner._pending_x] == [0.0, 1.0, 4.0, 5.0, 6.0, 7.0]
+    assert learner._pending_y == [0, 1, 0, 1, 0, 1]  # a -> 0, b -> 1, each beside its own item
+    assert learner._labels == ["a", "b"]
+
+
 # -- scikit-learn ---------------------------------------------------------------------------------------
 
 # small and quick for scikit-learn's checks, which fit on a few dozen rows, dozens of times

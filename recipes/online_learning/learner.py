@@ -515,8 +515,9 @@ class KerasOnlineClassifier(base.MiniBatchClassifier):
     def learn_one(self, x: dict, y, **kwargs) -> None:
         if self._features is None:
             self._set_features(tuple(sorted(x, key=repr)))
-        self._pending_x.append(self._row(x))
-        self._pending_y.append(self._label_index(y))
+        row, (label,) = self._row(x), self._label_indices([y])  # both checked before either is queued
+        self._pending_x.append(row)
+        self._pending_y.append(label)
         if len(self._pending_y) == self.batch_size:
             self._learn_pending(np.empty((0, len(self._features))), [])
 
@@ -524,7 +525,11 @@ class KerasOnlineClassifier(base.MiniBatchClassifier):
         """Learn a frame of items (and the ones gathered before them), a full mini-batch at a time."""
         if self._features is None:
             self._set_features(tuple(sorted(X.columns, key=repr)))
-        self._learn_pending(self._rows(X), [self._label_index(label) for label in y])
+        labels = list(y)
+        if len(labels) != len(X):
+            raise ValueError(f"{len(X)} items and {len(labels)} labels: one label per item")
+        rows = self._rows(X)
+        self._learn_pending(rows, self._label_indices(labels))
 
     def predict_proba_one(self, x: dict, **kwargs) -> dict:
         if not self._labels or self._features is None:
@@ -580,12 +585,24 @@ class KerasOnlineClassifier(base.MiniBatchClassifier):
             raise ValueError("features must be numbers (one-hot encode the others)") from None
         return np.where(np.isfinite(rows), rows, np.nan)
 
-    def _label_index(self, label) -> int:
-        if label not in self._index:
+    def _label_indices(self, labels: list) -> list[int]:
+        """Each label's class index, every label checked (hashable, one of `classes`, at most
+        `max_classes` in all) before a new one is recorded: a rejected label changes nothing, so
+        the labels that follow it stay paired with their own items."""
+        index, new = dict(self._index), []
+        for label in labels:
+            try:
+                known = label in index
+            except TypeError:
+                raise ValueError(f"label {label!r} is not hashable") from None
+            if known:
+                continue
             if self.classes is not None:
                 raise ValueError(f"label {label!r} is not one of classes={self.classes!r}")
-            if len(self._labels) == self.max_classes:
+            if len(self._labels) + len(new) == self.max_classes:
                 raise ValueError(f"label {label!r}: more than max_classes={self.max_classes} labels")
-            self._index[label] = len(self._labels)
-            self._labels.append(label)
-        return self._index[label]
+            index[label] = len(self._labels) + len(new)
+            new.append(label)
+        self._index.update(index)
+        self._labels.extend(new)
+        return [index[label] for label in labels]
