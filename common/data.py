@@ -48,12 +48,24 @@ def carve_validation(x, y, fraction: float, seed: int = 0):
     """Split off a stratified validation set: (x_train, y_train, x_val, y_val)."""
     from sklearn.model_selection import train_test_split
 
-    counts = np.bincount(y)
-    stratify = y if counts[counts > 0].min() >= 2 else None
     x_tr, x_val, y_tr, y_val = train_test_split(
-        x, y, test_size=fraction, random_state=seed, stratify=stratify
+        x, y, test_size=fraction, random_state=seed, stratify=stratified(y, fraction, 2)
     )
     return x_tr, y_tr, x_val, y_val
+
+
+def stratified(y, share: float, minimum: int, *, absent_classes_block: bool = False):
+    """`y` to stratify a split that holds out `share` of it, or None where stratifying cannot work:
+    a class with fewer than `minimum` examples (with `absent_classes_block`, a label index below the
+    largest with no example counts as such a class), or a held-out part (or the rest) too small to
+    hold one of every class (1 000 classes of 3 examples each: a split of 600 cannot)."""
+    counts = np.bincount(y)
+    present = int((counts > 0).sum())
+    held_out = int(np.ceil(share * len(y)))
+    fewest = counts.min() if absent_classes_block else counts[counts > 0].min()
+    if fewest < minimum or min(held_out, len(y) - held_out) < present:
+        return None
+    return y
 
 
 def subsample(x, y, n: int, seed: int = 0):
@@ -134,7 +146,9 @@ def delimiter_of(text: str) -> str:
 def read_csv_rows(path: str | os.PathLike, target: str | None, flag: str):
     """The header and the non-blank rows of a user's CSV (UTF-8, with or without a byte-order mark;
     comma, semicolon or tab separated) whose `target` column exists beside at least one feature
-    column; every problem raises UsageError naming it (`flag` is how the user gave it)."""
+    column, every column named once; every problem raises UsageError naming it (`flag` is how the
+    user gave it). The one place a CSV's header is read: mlp_classifier, online_learning and
+    transfer_learning's --target-data all come through here."""
     import csv
     import io
 
@@ -153,6 +167,15 @@ def read_csv_rows(path: str | os.PathLike, target: str | None, flag: str):
     if not rows:
         raise UsageError(f"{path} is empty")
     header = [cell.strip() for cell in rows[0]]
+    for i, name in enumerate(header):  # a second copy of a column (the target!) would be a feature
+        if not name:
+            raise UsageError(f"{path}: column {i + 1} of the header has no name")
+        if name in header[:i]:
+            first = header.index(name) + 1
+            raise UsageError(
+                f"{path}: column {name!r} appears twice in the header (columns {first} and {i + 1}); "
+                "rename or drop one"
+            )
     if target not in header:
         raise UsageError(f"{path} has no column {target!r}; columns: {', '.join(header)}")
     if len(header) < 2:
@@ -181,6 +204,9 @@ def load_csv_table(path: str | os.PathLike, target: str | None):
             raise UsageError(f"{path} line {r}: {len(row)} fields, the header has {len(header)}")
     t = header.index(target)
     labels = [row[t].strip() for row in body]
+    for r, label in enumerate(labels, start=2):  # a missing label is not a class of its own
+        if not label:
+            raise UsageError(f"{path} line {r}: target {target!r} has no value")
     blocks, features, encoded = [], [], []
     for i, name in enumerate(header):
         if i == t:
@@ -231,7 +257,7 @@ def hold_out_test(spec: str, x, y, seed: int, stratify_from: int):
 
     if len(x) < 10:
         raise UsageError(f"{spec}: {len(x)} examples are too few to split (need at least 10)")
-    stratify = y if np.bincount(y).min() >= stratify_from else None
+    stratify = stratified(y, 0.2, stratify_from, absent_classes_block=True)
     x_rest, x_test, y_rest, y_test = train_test_split(
         x, y, test_size=0.2, random_state=seed, stratify=stratify
     )
@@ -265,6 +291,9 @@ def read_labelled_npz(spec: str):
         raise UsageError(f"{path}: x contains NaN or infinite values")
     if y.ndim != 1 or len(y) != len(x):
         raise UsageError(f"{path}: y must hold one label per example ({len(x)}), got {y.shape}")
+    missing = np.isnan(y) if np.issubdtype(y.dtype, np.floating) else np.char.str_len(y.astype(str)) == 0
+    if missing.any():  # NaN or an empty text: a missing label, not a class named 'nan' or ''
+        raise UsageError(f"{path}: y has no label for example {int(np.argmax(missing))} (NaN or empty)")
     y, class_names = class_indices([str(label) for label in y.tolist()], f"{path}: y")
     return x, y, class_names
 

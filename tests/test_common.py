@@ -239,12 +239,54 @@ def test_csv_table_loads_numbers_and_names_classes(tmp_path):
         ("a,y\n", "y", "header but no rows"),
         ("a,y\n1,0\n2,0\n", "y", "only one class"),
         ("a,y\nnan,0\n2,1\n", "y", "NaN or infinite"),
+        ("y,a,y\n0,1,0\n1,2,1\n", "y", r"column 'y' appears twice in the header \(columns 1 and 3\)"),
+        ("a,,y\n0,1,0\n", "y", "column 2 of the header has no name"),
+        ("a,y\n1,0\n2,\n3,1\n", "y", "line 3: target 'y' has no value"),
     ],
 )
 def test_bad_csv_gets_a_clear_usage_error(tmp_path, text, target, message):
     spec = write_csv(tmp_path / "bad.csv", text)
     with pytest.raises(UsageError, match=message):
         datasets.load_csv_split(spec, target)
+
+
+def test_a_duplicated_target_column_is_refused_by_every_csv_reader(tmp_path):
+    """A second `label` column must not become a feature (a label leak): the one header reader
+    refuses it, for the mlp_classifier / transfer_learning table and the online_learning stream."""
+    from recipes.online_learning.streams import load_csv_stream
+
+    rows = "".join(f"{i % 7},{i % 2},{i % 2}\n" for i in range(20))
+    path = write_csv(tmp_path / "leak.csv", "noise,label,label\n" + rows)[4:]
+    for read in (
+        lambda: data.load_csv_table(path, "label"),
+        lambda: load_csv_stream(path, "label", None, 20),
+    ):
+        with pytest.raises(UsageError, match="column 'label' appears twice in the header"):
+            read()
+
+
+@pytest.mark.parametrize(
+    "y", [np.array([0.0, 1.0, np.nan, 1.0] * 3), np.array(["a", "b", "", "a"] * 3)], ids=["nan", "empty"]
+)
+def test_a_missing_npz_label_is_refused_not_made_a_class(tmp_path, y):
+    np.savez(tmp_path / "y.npz", x=np.zeros((12, 3), np.float32), y=y)
+    with pytest.raises(UsageError, match="y has no label for example 2 \\(NaN or empty\\)"):
+        data.read_labelled_npz(f"npz:{tmp_path / 'y.npz'}")
+    np.savez(tmp_path / "ok.npz", x=np.zeros((12, 3), np.float32), y=np.arange(12) % 3)
+    assert data.read_labelled_npz(f"npz:{tmp_path / 'ok.npz'}")[2] == ["0", "1", "2"]
+
+
+def test_many_classes_of_few_rows_split_without_stratifying():
+    """1 000 classes of 3 rows: no held-out part can hold one of each, so the split is a plain random
+    one (it was a scikit-learn traceback); where stratifying can work, it still stratifies."""
+    y = np.repeat(np.arange(1000), 3)
+    x = np.arange(len(y), dtype=np.float32)[:, None]
+    x_rest, y_rest, x_test, y_test = data.hold_out_test("many", x, y, seed=0, stratify_from=3)
+    x_tr, y_tr, x_val, y_val = data.carve_validation(x_rest, y_rest, 0.25, seed=0)
+    assert (len(y_tr), len(y_val), len(y_test)) == (1800, 600, 600)
+    assert data.stratified(y, 0.2, 3) is None
+    few = np.repeat(np.arange(4), 10)
+    assert data.stratified(few, 0.2, 3) is few  # 8 held out, 4 classes: stratified
 
 
 def test_a_text_column_is_one_hot_encoded_and_said_so(tmp_path, capsys):
