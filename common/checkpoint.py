@@ -64,13 +64,35 @@ def versions() -> dict:
     return found
 
 
+def input_digests(flags: dict) -> dict:
+    """flag -> the SHA-256 of the file its value names (`csv:PATH`, `npz:PATH` or a plain path, such
+    as --pretrained): a resumed run must read the same data, not only a file at the same path."""
+    import hashlib
+
+    digests = {}
+    for key, value in flags.items():
+        if not isinstance(value, str) or not value:
+            continue
+        path = Path(value.split(":", 1)[1] if value.startswith(("csv:", "npz:")) else value)
+        try:
+            if not path.is_file():
+                continue
+            digest = hashlib.sha256()
+            with open(path, "rb") as handle:
+                for block in iter(lambda: handle.read(1 << 20), b""):
+                    digest.update(block)
+        except OSError:  # unreadable here: the recipe's own check says so, in its words
+            continue
+        digests[key] = digest.hexdigest()
+    return digests
+
+
 def fingerprint(recipe: str, args) -> dict:
     """What must match for `--resume` to continue a run: the recipe, every flag that changes the
-    numbers, and the library versions."""
+    numbers, the content of every input file a flag names, and the library versions."""
     flags = {k: v for k, v in sorted(vars(args).items()) if k not in NEUTRAL_FLAGS}
-    return json.loads(
-        json.dumps({"recipe": recipe, "flags": flags, "versions": versions()}, default=str)
-    )
+    state = {"recipe": recipe, "flags": flags, "inputs": input_digests(flags), "versions": versions()}
+    return json.loads(json.dumps(state, default=str))
 
 
 # -- JSON and arrays ----------------------------------------------------------------------------------
@@ -229,20 +251,28 @@ def refuse_other_run(saved: dict, current: dict, path: Path) -> None:
     if saved == current:
         return
     differences = []
-    for part, noun in (("recipe", "recipe"), ("flags", "flag"), ("versions", "version")):
+    parts = (("recipe", "recipe"), ("flags", "flag"), ("inputs", "input"), ("versions", "version"))
+    for part, noun in parts:
         there, here = saved.get(part), current.get(part)
         if isinstance(here, dict) and isinstance(there, dict):
             for key in sorted(set(here) | set(there)):
                 if here.get(key) != there.get(key):
-                    name = f"--{key.replace('_', '-')}" if part == "flags" else key
-                    differences.append(f"{name} {there.get(key)!r} there, {here.get(key)!r} here")
+                    name = f"--{key.replace('_', '-')}" if part in ("flags", "inputs") else key
+                    if part == "inputs":  # the same path, other content
+                        old, new = (str(d)[:12] if d else None for d in (there.get(key), here.get(key)))
+                        name = f"the file of {name} (sha256 {old} there, {new} here)"
+                        differences.append(name)
+                    else:
+                        differences.append(f"{name} {there.get(key)!r} there, {here.get(key)!r} here")
         elif there != here:
             differences.append(f"{noun} {there!r} there, {here!r} here")
-    kind = (
-        "other library versions"
-        if all(saved.get(p) == current.get(p) for p in ("recipe", "flags"))
-        else "other flags"
-    )
+    same = {p: saved.get(p) == current.get(p) for p, _ in parts}
+    if same["recipe"] and same["flags"] and not same["inputs"]:
+        kind = "other input data"
+    elif same["recipe"] and same["flags"]:
+        kind = "other library versions"
+    else:
+        kind = "other flags"
     raise CheckpointError(
         f"--resume: {path} was made with {kind} ({'; '.join(differences[:4])}); rerun with the "
         f"same flags, or without --resume to start over"

@@ -253,6 +253,27 @@ def test_checkpoints_from_other_flags_or_versions_or_corrupt_ones_are_refused(tm
     assert recipe_cli("rnn_sequence", *args, "--resume").returncode == 0  # the good one still works
 
 
+def test_resume_refuses_an_input_file_whose_content_changed(tmp_path):
+    """The fingerprint holds each input file's SHA-256, not only its path: a table replaced between
+    the kill and --resume is refused with one line naming the flag, never mixed with the old one."""
+    import argparse
+
+    from common.checkpoint import CheckpointError, RunCheckpoint, fingerprint
+
+    table, out = tmp_path / "table.csv", tmp_path / "out"
+    table.write_text("a,y\n1,0\n")
+    args = argparse.Namespace(dataset=f"csv:{table}", pretrained=str(table), seed=0)
+    RunCheckpoint(out, fingerprint("demo", args), resume=False).stage("one", lambda: {"x": 1})
+    again = RunCheckpoint(out, fingerprint("demo", args), resume=True)  # the same bytes: resumes
+    assert again.stage("one", lambda: pytest.fail("recomputed")) == {"x": 1}
+    table.write_text("a,b,y\n1,2,0\n")
+    with pytest.raises(CheckpointError) as refused:
+        RunCheckpoint(out, fingerprint("demo", args), resume=True)
+    message = str(refused.value)
+    assert "was made with other input data (the file of --dataset (sha256 " in message
+    assert "the file of --pretrained (sha256 " in message and len(message.splitlines()) == 1
+
+
 @pytest.mark.parametrize("damage", ["garbage", "truncated", "pickle"])
 def test_damaged_stage_arrays_are_refused_and_never_unpickled(damage, tmp_path):
     """Stage arrays are read with allow_pickle=False: garbage, a truncated file and an object
