@@ -37,6 +37,7 @@ from common.errors import UsageError
 from common.results import VERSION, atomic_write_bytes, atomic_write_text
 
 FOLDER = ".checkpoint"
+LOCK = ".run.lock"  # beside it: held by the one run that writes the folder, removed when it finishes
 FORMAT = 2  # 2: transfer's and activations' stage records changed shape (issue 25, 26)
 # flags that change neither what a run computes nor where: they may differ between a run and its resume
 NEUTRAL_FLAGS = ("output_dir", "resume", "tensorboard", "progress", "quiet", "verbose")
@@ -159,9 +160,15 @@ class RunCheckpoint:
         self.current: str | None = None
         self._fits_in_stage = 0
         self._saved_stages = self._saved_epochs = 0
+        self._lock = None
         self._started = resume and self.state_path.is_file()
         if self._started:
-            self._read()
+            self._hold()
+            try:
+                self._read()
+            except BaseException:  # refused: the folder stays free for the run that may use it
+                self.release()
+                raise
         elif resume:
             print(f"--resume: no checkpoint in {self.folder}: starting from the beginning")
 
@@ -169,6 +176,7 @@ class RunCheckpoint:
         """On the first stage or fit (not before: a run that stops on bad input writes nothing):
         a run without --resume starts over, and the fingerprint is written before anything else."""
         if not self._started:
+            self._hold()  # before anything of another run's can be deleted
             shutil.rmtree(self.folder, ignore_errors=True)
             self._write_state()
             self._started = True
@@ -176,6 +184,32 @@ class RunCheckpoint:
     @property
     def state_path(self) -> Path:
         return self.folder / "state.json"
+
+    def _hold(self) -> None:
+        """Lock the output folder for this run (an exclusive `flock` on .run.lock, which the system
+        releases when the process ends, however it ends: a dead run's lock is simply taken over);
+        CheckpointError naming the process that holds it."""
+        import fcntl
+
+        if self._lock is not None:
+            return
+        self.folder.parent.mkdir(parents=True, exist_ok=True)
+        handle = open(self.folder.parent / LOCK, "a+", encoding="utf-8")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            handle.close()
+            raise CheckpointError(
+                f"{self.folder.parent} is in use by another run ({holder}); wait for it to end, "
+                "or give this one another --output-dir"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"process {os.getpid()}\n")
+        handle.flush()
+        self._lock = handle
 
     def _read(self) -> None:
         try:
@@ -241,9 +275,18 @@ class RunCheckpoint:
         self._saved_epochs += 1
         _maybe_kill("epoch", self._saved_epochs)
 
+    def release(self) -> None:
+        """Let go of the output folder's lock, as the process's end would: its checkpoint stays."""
+        if self._lock is not None:
+            self._lock.close()
+            self._lock = None
+
     def remove(self) -> None:
-        """The run finished: nothing is left to resume."""
+        """The run finished: nothing is left to resume, and the folder is free again."""
         shutil.rmtree(self.folder, ignore_errors=True)
+        if self._lock is not None:
+            (self.folder.parent / LOCK).unlink(missing_ok=True)
+        self.release()
 
 
 def refuse_other_run(saved: dict, current: dict, path: Path) -> None:

@@ -263,15 +263,44 @@ def test_resume_refuses_an_input_file_whose_content_changed(tmp_path):
     table, out = tmp_path / "table.csv", tmp_path / "out"
     table.write_text("a,y\n1,0\n")
     args = argparse.Namespace(dataset=f"csv:{table}", pretrained=str(table), seed=0)
-    RunCheckpoint(out, fingerprint("demo", args), resume=False).stage("one", lambda: {"x": 1})
+    first = RunCheckpoint(out, fingerprint("demo", args), resume=False)
+    first.stage("one", lambda: {"x": 1})
+    first.release()  # the run ends (killed): its lock goes with its process
     again = RunCheckpoint(out, fingerprint("demo", args), resume=True)  # the same bytes: resumes
     assert again.stage("one", lambda: pytest.fail("recomputed")) == {"x": 1}
+    again.release()
     table.write_text("a,b,y\n1,2,0\n")
     with pytest.raises(CheckpointError) as refused:
         RunCheckpoint(out, fingerprint("demo", args), resume=True)
     message = str(refused.value)
     assert "was made with other input data (the file of --dataset (sha256 " in message
     assert "the file of --pretrained (sha256 " in message and len(message.splitlines()) == 1
+
+
+def test_a_second_run_on_a_folder_in_use_is_refused_and_a_dead_runs_lock_taken_over(tmp_path):
+    """The first run (here, this process) holds the output folder's lock from its first stage: a
+    second run on it exits 2 with one line naming that process and deletes nothing of the first's;
+    a lock left by a process that died is taken over; a finished run leaves no lock behind."""
+    import argparse
+    import os
+
+    from common.checkpoint import LOCK, RunCheckpoint, fingerprint
+
+    out = tmp_path / "out"
+    first = RunCheckpoint(out, fingerprint("demo", argparse.Namespace(seed=0)), resume=False)
+    first.stage("one", lambda: {"x": 1})
+    kept = sorted(p.name for p in (out / FOLDER).rglob("*"))
+    result = recipe_cli("mlp_classifier", "--quick", "--dataset", "xor", "--output-dir", str(out))
+    assert result.returncode == 2, result.stderr[-2000:]
+    lines = error_lines(result.stderr)
+    assert len(lines) == 1 and f"is in use by another run (process {os.getpid()})" in lines[0]
+    assert sorted(p.name for p in (out / FOLDER).rglob("*")) == kept  # the first run's, untouched
+    first.release()  # as if the first run's process had died: the system drops its lock
+    assert (out / LOCK).is_file()  # left behind, as a killed run leaves it
+    again = RunCheckpoint(out, fingerprint("demo", argparse.Namespace(seed=0)), resume=True)
+    assert again.stage("one", lambda: pytest.fail("recomputed")) == {"x": 1}
+    again.remove()
+    assert not (out / LOCK).exists() and not (out / FOLDER).exists()
 
 
 @pytest.mark.parametrize("damage", ["garbage", "truncated", "pickle"])
@@ -283,8 +312,10 @@ def test_damaged_stage_arrays_are_refused_and_never_unpickled(damage, tmp_path):
     args = type("Args", (), {})()
     checkpoint = RunCheckpoint(tmp_path, fingerprint("demo", args), resume=False)
     assert checkpoint.stage("one", lambda: {"values": np.arange(3)})["values"].tolist() == [0, 1, 2]
+    checkpoint.release()  # the run ends (killed): its lock goes with its process
     again = RunCheckpoint(tmp_path, fingerprint("demo", args), resume=True)  # reads back fine
     assert again.stage("one", lambda: pytest.fail("recomputed"))["values"].tolist() == [0, 1, 2]
+    again.release()
     stage_file = tmp_path / FOLDER / "stages" / "0.npz"
     if damage == "garbage":
         stage_file.write_bytes(b"PK\x03\x04 not really a zip")
