@@ -303,8 +303,7 @@ def refuse_other_run(saved: dict, current: dict, path: Path) -> None:
                     name = f"--{key.replace('_', '-')}" if part in ("flags", "inputs") else key
                     if part == "inputs":  # the same path, other content
                         old, new = (str(d)[:12] if d else None for d in (there.get(key), here.get(key)))
-                        name = f"the file of {name} (sha256 {old} there, {new} here)"
-                        differences.append(name)
+                        differences.append(f"the file of {name} (sha256 {old} there, {new} here)")
                     else:
                         differences.append(f"{name} {there.get(key)!r} there, {here.get(key)!r} here")
         elif there != here:
