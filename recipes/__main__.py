@@ -1,6 +1,7 @@
-"""`python -m recipes`: list the recipes; `all [--quick]` runs each with its defaults, then redraws the
-figures and the gallery; `plots` redraws every figure and outputs/index.html from saved metrics without
-training; `report` rewrites the README's results table from outputs/*/metrics.json."""
+"""`python -m recipes`: list the recipes; `<name> [flags]` runs one, as `python -m recipes.<name>`
+does; `all [--quick]` runs each with its defaults, then redraws the figures and the gallery; `plots`
+redraws every figure and outputs/index.html from saved metrics without training; `report` rewrites the
+README's results table from outputs/*/metrics.json."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from common.cli import DefaultsHelpFormatter, RecipeArgumentParser, positive_int
 from common.harness import DefaultRun, Recipe
 from common.references import REFERENCES
 from common.results import atomic_write_text, load_metrics
-from recipes import gallery, registry
+from recipes import NAMES, gallery, registry
 
 
 def output_dir(root: Path, recipe: Recipe, run: DefaultRun) -> Path:
@@ -395,13 +396,18 @@ def report(readme: Path, root: Path) -> int:
 
 
 def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0] in NAMES:  # `python -m recipes mlp_classifier --quick`: that recipe's own CLI
+        return importlib.import_module(f"recipes.{argv[0]}").main(argv[1:])
     parser = RecipeArgumentParser(
         prog="python -m recipes",
         description=__doc__,
         formatter_class=DefaultsHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=version_line())
-    commands = parser.add_subparsers(dest="command", metavar="{list,all,plots,report}")
+    commands = parser.add_subparsers(
+        dest="command", metavar="{list,all,plots,report," + ",".join(NAMES) + "}"
+    )
     commands.add_parser("list", help="list the recipes (the default)")
     formatter = DefaultsHelpFormatter
     everything = commands.add_parser(

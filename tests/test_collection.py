@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import inspect
+import json
 import shutil
 
 import pytest
@@ -74,6 +75,22 @@ def test_help_documents_every_flag_with_its_default(name):
         for option in action.option_strings:
             assert f"{option} " in text or f"{option}," in text, option
     assert "(default: None)" not in text and "(default: [" not in text  # once, as a user types it
+
+
+def test_a_recipe_runs_as_a_command_of_recipes(tmp_path):
+    """`python -m recipes <name> [flags]` is `python -m recipes.<name> [flags]`: its --help, a bad
+    flag refused by the recipe's own parser, and a run that writes its outputs."""
+    from recipes.__main__ import main
+
+    with pytest.raises(SystemExit) as shown:
+        main(["mlp_classifier", "--help"])
+    assert shown.value.code == 0
+    with pytest.raises(SystemExit) as refused:
+        main(["mlp_classifier", "--epochs", "0"])
+    assert refused.value.code == 2
+    out = tmp_path / "xor"
+    assert main(["mlp_classifier", "--quick", "--dataset", "xor", "--output-dir", str(out)]) == 0
+    assert json.loads((out / "metrics.json").read_text())["results"]["dataset"] == "xor"
 
 
 def test_listing_names_every_recipe():
