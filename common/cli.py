@@ -47,14 +47,14 @@ def non_negative_int(text: str) -> int:
 
 
 def positive_float(text: str) -> float:
-    value = _float(text)
+    value = number(text)
     if not value > 0:
         raise argparse.ArgumentTypeError(f"must be greater than 0, got {text}")
     return value
 
 
 def fraction(text: str) -> float:
-    value = _float(text)
+    value = number(text)
     if not 0.0 <= value < 1.0:
         raise argparse.ArgumentTypeError(f"must be in [0, 1), got {text}")
     return value
@@ -254,7 +254,8 @@ def _int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
 
 
-def _float(text: str) -> float:
+def number(text: str) -> float:
+    """A float flag's value; an argparse error naming the text when it is not a number."""
     try:
         return float(text)
     except ValueError:

@@ -5,17 +5,14 @@ from __future__ import annotations
 
 import argparse
 
-from common.cli import fraction, positive_float, positive_int, recipe_parser
+from common.cli import fraction, number, positive_float, positive_int, recipe_parser
 
 DATASETS = ("digits", "mnist1d", "mnist", "fashion_mnist", "xor")
 ACTIVATIONS = ("relu", "gelu", "elu", "selu", "tanh", "sigmoid", "silu", "leaky_relu")
 
 
 def non_negative_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    value = number(text)
     if not value >= 0:
         raise argparse.ArgumentTypeError(f"must be 0 or more, got {text}")
     return value

@@ -589,10 +589,10 @@ class KerasOnlineClassifier(base.MiniBatchClassifier):
         """Each label's class index, every label checked (hashable, one of `classes`, at most
         `max_classes` in all) before a new one is recorded: a rejected label changes nothing, so
         the labels that follow it stay paired with their own items."""
-        index, new = dict(self._index), []
+        new: dict = {}  # labels first seen here -> their index, recorded only once all passed
         for label in labels:
             try:
-                known = label in index
+                known = label in self._index or label in new
             except TypeError:
                 raise ValueError(f"label {label!r} is not hashable") from None
             if known:
@@ -601,8 +601,7 @@ class KerasOnlineClassifier(base.MiniBatchClassifier):
                 raise ValueError(f"label {label!r} is not one of classes={self.classes!r}")
             if len(self._labels) + len(new) == self.max_classes:
                 raise ValueError(f"label {label!r}: more than max_classes={self.max_classes} labels")
-            index[label] = len(self._labels) + len(new)
-            new.append(label)
-        self._index.update(index)
+            new[label] = len(self._labels) + len(new)
+        self._index.update(new)
         self._labels.extend(new)
-        return [index[label] for label in labels]
+        return [self._index[label] for label in labels]
