@@ -216,7 +216,7 @@ def load_csv_table(path: str | os.PathLike, target: str | None):
             if not cell:
                 raise UsageError(f"{path} line {r}: column {name!r} has no value")
         try:
-            blocks.append(np.array([float(cell) for cell in cells], dtype=np.float32)[:, None])
+            blocks.append(np.array([float(cell) for cell in cells], dtype=np.float64)[:, None])
             features.append(name)
             continue
         except ValueError:
@@ -228,18 +228,35 @@ def load_csv_table(path: str | os.PathLike, target: str | None):
                 f"encode (at most {MAX_CATEGORIES}); drop it or map it to numbers"
             )
         index = {value: k for k, value in enumerate(values)}
-        blocks.append(np.eye(len(values), dtype=np.float32)[[index[cell] for cell in cells]])
+        blocks.append(np.eye(len(values))[[index[cell] for cell in cells]])
         features += [f"{name}={value}" for value in values]
         encoded.append(
             f"{name!r} ({len(values)}: {', '.join(values[:6])}{', ...' if len(values) > 6 else ''})"
         )
     if encoded:
         print(f"text columns one-hot encoded: {'; '.join(encoded)}", flush=True)
-    x = np.concatenate(blocks, axis=1)
-    if not np.isfinite(x).all():
-        raise UsageError(f"{path}: features contain NaN or infinite values")
+    x = checked_features(np.concatenate(blocks, axis=1), f"{path}: features")
     y, class_names = class_indices(labels, f"{path}: target {target!r}")
     return x, y, class_names, features
+
+
+MAX_MAGNITUDE = 1e15  # beyond this, float32 sums of squares (scaling, variances) overflow
+
+
+def checked_features(x, where: str):
+    """`x` (float64) as float32, or UsageError naming the first value that is NaN, infinite or too
+    large for the float32 arithmetic of training and the baselines."""
+    bad = ~np.isfinite(x)
+    if bad.any():
+        raise UsageError(f"{where}: NaN or infinite value at row {np.argwhere(bad)[0][0] + 1}")
+    large = np.abs(x) > MAX_MAGNITUDE
+    if large.any():
+        first = tuple(np.argwhere(large)[0])
+        raise UsageError(
+            f"{where}: value {x[first]:.3g} at row {first[0] + 1} is beyond ±{MAX_MAGNITUDE:.0e}; "
+            "rescale that column"
+        )
+    return x.astype(np.float32)
 
 
 def user_split(name: str, spec: str, x, y, class_names, seed: int, **info) -> Split:
@@ -284,11 +301,9 @@ def read_labelled_npz(spec: str):
         raise UsageError(f"cannot read {path} as .npz: {error}") from None
     if x.ndim < 2 or 0 in x.shape:
         raise UsageError(f"{path}: x must hold one example per row, got shape {x.shape}")
-    if not np.issubdtype(x.dtype, np.number):
-        raise UsageError(f"{path}: x must hold numbers, got {x.dtype}")
-    x = x.astype(np.float32)
-    if not np.isfinite(x).all():
-        raise UsageError(f"{path}: x contains NaN or infinite values")
+    if not (np.issubdtype(x.dtype, np.integer) or np.issubdtype(x.dtype, np.floating)):
+        raise UsageError(f"{path}: x must hold real numbers, got {x.dtype}")
+    x = checked_features(x.astype(np.float64), f"{path}: x")
     if y.ndim != 1 or len(y) != len(x):
         raise UsageError(f"{path}: y must hold one label per example ({len(x)}), got {y.shape}")
     missing = np.isnan(y) if np.issubdtype(y.dtype, np.floating) else np.char.str_len(y.astype(str)) == 0

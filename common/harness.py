@@ -277,8 +277,9 @@ class Harness:
     # -- the end ------------------------------------------------------------------------------------
 
     def finish(self, results: dict, references: list[dict], plot) -> dict:
-        """Print the checks, build the metrics, draw every figure from them with `plot`, then write
-        metrics.json (last, so a run that fails while drawing leaves none) and say so."""
+        """Print the checks, write metrics.json, then draw every figure from it with `plot` (first the
+        numbers, so a figure that fails loses no training: `python -m recipes plots` redraws) and
+        say so."""
         if self.models:
             results = {**results, "models": self.models}
         if self.checks:
@@ -292,9 +293,9 @@ class Harness:
         if current() is not None:  # a recipe that trains under --distribute: how it was spread
             env["distribution"] = current().describe(getattr(self.args, "batch_size", None))
         metrics = build_metrics(self.name, vars(self.args), results, references, duration, env)
-        plot(metrics, self.out_dir)
         write_metrics(self.out_dir, metrics)
-        self.checkpoint.remove()  # the run finished: nothing is left to resume
+        self.checkpoint.remove()  # the run's numbers are saved: nothing is left to resume
+        plot(metrics, self.out_dir)
         where = f"{self.out_dir}/metrics.json and figures"
         if current() is not None and not current().is_chief:
             where = f"this worker's copy ({current().task}) to a temporary folder, removed at exit"

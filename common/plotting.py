@@ -143,30 +143,29 @@ def plot_bars(
     return save_figure(fig, path)
 
 
+LABELLED_CLASSES = 50  # above this, a confusion matrix is a heat map of bounded size
+
+
 def plot_confusion_matrix(matrix, class_names: list[str], path: str | Path, title: str) -> Path:
-    """Counts with each row (true class) normalised for the colour; the count printed in each cell."""
+    """Counts with each row (true class) normalised for the colour; the count printed in each cell.
+    Above LABELLED_CLASSES classes, a heat map of bounded size without counts or class ticks."""
     matrix = np.asarray(matrix)
     rows = matrix.sum(axis=1, keepdims=True)
     norm = np.divide(matrix, rows, out=np.zeros_like(matrix, dtype=float), where=rows > 0)
-    size = max(4.0, 0.45 * len(class_names) + 2)
+    labelled = len(class_names) <= LABELLED_CLASSES
+    size = max(4.0, 0.45 * len(class_names) + 2) if labelled else 12.0
     fig, ax = plt.subplots(figsize=(size, size))
-    ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
+    ax.imshow(norm, cmap="Blues", vmin=0, vmax=1, interpolation="nearest")
     ax.grid(False)
-    for i in range(matrix.shape[0]):
-        for j in range(matrix.shape[1]):
-            if matrix[i, j]:
-                ax.text(
-                    j,
-                    i,
-                    str(matrix[i, j]),
-                    ha="center",
-                    va="center",
-                    fontsize=7,
-                    color="white" if norm[i, j] > 0.5 else "black",
-                )
-    ticks = np.arange(len(class_names))
-    ax.set_xticks(ticks, class_names, rotation=45 if len(class_names) > 10 else 0)
-    ax.set_yticks(ticks, class_names)
+    if labelled:
+        for i, j in zip(*np.nonzero(matrix)):
+            color = "white" if norm[i, j] > 0.5 else "black"
+            ax.text(j, i, str(matrix[i, j]), ha="center", va="center", fontsize=7, color=color)
+        ticks = np.arange(len(class_names))
+        ax.set_xticks(ticks, class_names, rotation=45 if len(class_names) > 10 else 0)
+        ax.set_yticks(ticks, class_names)
+    else:
+        title = f"{title} ({len(class_names)} classes: row-normalised, no counts)"
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
     ax.set_title(title)

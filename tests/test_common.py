@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from argparse import Namespace
 from pathlib import Path
 
@@ -239,6 +240,8 @@ def test_csv_table_loads_numbers_and_names_classes(tmp_path):
         ("a,y\n", "y", "header but no rows"),
         ("a,y\n1,0\n2,0\n", "y", "only one class"),
         ("a,y\nnan,0\n2,1\n", "y", "NaN or infinite"),
+        ("a,y\n1,0\n3e38,1\n", "y", r"value 3e\+38 at row 2 is beyond ±1e\+15; rescale"),
+        ("a,y\n1e39,0\n2,1\n", "y", r"value 1e\+39 at row 1 is beyond"),  # finite in float64
         ("y,a,y\n0,1,0\n1,2,1\n", "y", r"column 'y' appears twice in the header \(columns 1 and 3\)"),
         ("a,,y\n0,1,0\n", "y", "column 2 of the header has no name"),
         ("a,y\n1,0\n2,\n3,1\n", "y", "line 3: target 'y' has no value"),
@@ -246,7 +249,8 @@ def test_csv_table_loads_numbers_and_names_classes(tmp_path):
 )
 def test_bad_csv_gets_a_clear_usage_error(tmp_path, text, target, message):
     spec = write_csv(tmp_path / "bad.csv", text)
-    with pytest.raises(UsageError, match=message):
+    with warnings.catch_warnings(), pytest.raises(UsageError, match=message):
+        warnings.simplefilter("error")  # one line, no RuntimeWarning before it
         datasets.load_csv_split(spec, target)
 
 
@@ -274,6 +278,22 @@ def test_a_missing_npz_label_is_refused_not_made_a_class(tmp_path, y):
         data.read_labelled_npz(f"npz:{tmp_path / 'y.npz'}")
     np.savez(tmp_path / "ok.npz", x=np.zeros((12, 3), np.float32), y=np.arange(12) % 3)
     assert data.read_labelled_npz(f"npz:{tmp_path / 'ok.npz'}")[2] == ["0", "1", "2"]
+
+
+@pytest.mark.parametrize(
+    "x, message",
+    [
+        (np.ones((12, 2), np.complex64), "x must hold real numbers, got complex64"),
+        (np.full((12, 2, 2), 3e38, np.float32), r"x: value 3e\+38 at row 1 is beyond"),
+        (np.array([[1.0, np.inf]] * 12), r"x: NaN or infinite value at row 1"),
+    ],
+    ids=["complex", "huge", "inf"],
+)
+def test_npz_features_that_would_break_training_are_refused(tmp_path, x, message):
+    np.savez(tmp_path / "x.npz", x=x, y=np.arange(12) % 3)
+    with warnings.catch_warnings(), pytest.raises(UsageError, match=message):
+        warnings.simplefilter("error")
+        data.read_labelled_npz(f"npz:{tmp_path / 'x.npz'}")
 
 
 def test_many_classes_of_few_rows_split_without_stratifying():
@@ -337,6 +357,19 @@ def test_shared_plots_write_pngs(tmp_path):
     for name in ("curves.png", "bars.png", "cm.png"):
         assert_png(tmp_path / name)
     assert not [p for p in os.listdir(tmp_path) if p.endswith(".tmp")]
+
+
+def test_a_confusion_matrix_of_a_thousand_classes_is_a_bounded_heat_map(tmp_path):
+    """1 000 classes drew a figure of ~54 000 px square (~12 GB) after all the training; above 50
+    classes it is a heat map of fixed size, without a count per cell."""
+    from PIL import Image
+
+    matrix = np.eye(1000, dtype=np.int64) * 3
+    names = [f"c{i}" for i in range(1000)]
+    plotting.plot_confusion_matrix(matrix, names, tmp_path / "cm.png", "t")
+    with Image.open(tmp_path / "cm.png") as image:
+        assert max(image.size) <= 2000, image.size
+    assert_png(tmp_path / "cm.png")
 
 
 def test_seeding_makes_keras_initialisation_repeatable():
@@ -488,6 +521,20 @@ def test_harness_checks_are_stored_and_printed_one_way(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "check gru_accuracy: 0.98 >= 0.97: holds" in out and "DOES NOT HOLD" in out
     assert json.loads((tmp_path / "metrics.json").read_text())["results"]["a"] == 1.0
+
+
+def test_the_numbers_are_written_before_a_figure_can_fail(tmp_path):
+    """metrics.json first, then the figures: a figure that fails loses no training."""
+    from common.harness import Harness
+
+    def failing_plot(metrics, out_dir):
+        assert (out_dir / "metrics.json").is_file()
+        raise MemoryError("a figure too large")
+
+    harness = Harness("demo", harness_args(output_dir=str(tmp_path)))
+    with pytest.raises(MemoryError):
+        harness.finish({"a": 2.0}, [], failing_plot)
+    assert json.loads((tmp_path / "metrics.json").read_text())["results"]["a"] == 2.0
 
 
 @pytest.mark.parametrize("progress", [True, False])
