@@ -12,10 +12,26 @@ import argparse
 
 
 class RecipeArgumentParser(argparse.ArgumentParser):
-    """An ArgumentParser whose errors are one line: `<prog>: error: <message> (see --help)`."""
+    """An ArgumentParser whose errors are one line: `<prog>: error: <message> (see --help)`. With
+    `output_root` set (a recipe's parser), an unset `--output-dir` becomes `outputs/<name>`, or
+    `outputs/quick/<name>` for a --quick run: a smoke run never writes over the full run's results."""
+
+    output_root: str | None = None
 
     def error(self, message: str):  # noqa: D401 - argparse's signature
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+    def parse_known_args(self, args=None, namespace=None):
+        namespace, rest = super().parse_known_args(args, namespace)
+        if self.output_root and getattr(namespace, "output_dir", "") is None:
+            namespace.output_dir = default_output_dir(self.output_root, namespace.quick)
+        return namespace, rest
+
+
+def default_output_dir(name: str, quick: bool, root: str = "outputs") -> str:
+    """Where a run writes unless told: `outputs/<name>`, a smoke run `outputs/quick/<name>` (ignored
+    by git, never read by the README or the gallery of the full runs)."""
+    return f"{root}/quick/{name}" if quick else f"{root}/{name}"
 
 
 class DefaultsHelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
@@ -143,6 +159,7 @@ def recipe_parser(
         description=description,
         formatter_class=DefaultsHelpFormatter,
     )
+    parser.output_root = name
     shared = parser.add_argument_group("shared flags")
     shared.add_argument("--version", action="version", version=version_line())
     shared.add_argument(
@@ -165,8 +182,9 @@ def recipe_parser(
     )
     shared.add_argument(
         "--output-dir",
-        default=f"outputs/{name}",
-        help="folder for metrics.json and figures",
+        default=None,
+        help=f"folder for metrics.json and figures (default: outputs/{name}; with --quick, "
+        f"outputs/quick/{name})",
     )
     shared.add_argument(
         "--resume",

@@ -91,6 +91,7 @@ def run_all(args) -> int:
     from common.harness import check_backend
     from common.results import check_writable
 
+    args.output_dir = args.output_dir or ("outputs/quick" if args.quick else "outputs")
     root = Path(args.output_dir)
     try:
         check_backend()
@@ -299,8 +300,34 @@ def redraw(root: Path) -> int:
     return 0 if drawn else 1
 
 
-def headline_rows(run: DefaultRun, metrics: dict | None) -> list[dict]:
-    rows = []
+class RunFacts(dict):
+    """A run's recorded args, for a headline label's `{placeholders}`; `{mean_of_seeds}` reads
+    "mean of 3 seeds" or "one seed"; an unknown name reads "?"."""
+
+    def __missing__(self, key):
+        return "?"
+
+
+def run_facts(recipe: Recipe, run: DefaultRun, metrics: dict | None) -> RunFacts:
+    """What a run was: the args its metrics.json records, else (no run yet) its parser's defaults
+    for the run's flags."""
+    if metrics:
+        facts = RunFacts(metrics.get("args") or {})
+    else:
+        try:
+            parser = importlib.import_module(f"{recipe.module}.recipe").build_parser()
+            facts = RunFacts(vars(parser.parse_args(list(run.flags))))
+        except (ImportError, AttributeError, SystemExit):
+            facts = RunFacts()
+    seeds = facts.get("seeds")
+    facts["mean_of_seeds"] = f"mean of {seeds} seeds" if seeds and seeds > 1 else "one seed"
+    return facts
+
+
+def headline_rows(recipe: Recipe, run: DefaultRun, metrics: dict | None) -> list[dict]:
+    """The run's headline numbers, labelled with what it was (its seeds, data, network, read from
+    its args); a smoke run's labels say so."""
+    facts, rows = run_facts(recipe, run, metrics), []
     for item in run.headlines:
         value = gallery.lookup(metrics, item.path) if metrics else None
         if item.reference:
@@ -311,7 +338,10 @@ def headline_rows(run: DefaultRun, metrics: dict | None) -> list[dict]:
             beside = f"{item.beside_label}: {gallery.fmt(other)} (same run)"
         else:
             beside = ""
-        rows.append({"label": item.label, "value": value, "beside": beside})
+        label = item.label.format_map(facts)
+        if facts.get("quick"):
+            label += " [smoke run: --quick]"
+        rows.append({"label": label, "value": value, "beside": beside})
     return rows
 
 
@@ -337,7 +367,7 @@ def collect(root: Path, relative_to: Path, recipes=None) -> list[dict]:
                     "metrics": metrics,
                     "figures": [f"{rel}/{name}" for name in figures],
                     "captions": [caption_for(name, captions) for name in figures],
-                    "headlines": headline_rows(run, metrics),
+                    "headlines": headline_rows(recipe, run, metrics),
                 }
             )
         command = f"python -m {recipe.module}"
@@ -382,8 +412,23 @@ def write_gallery(root: Path) -> Path:
 
 
 def report(readme: Path, root: Path) -> int:
-    """Rewrite the README's results table from saved metrics (paths relative to the README)."""
-    table = gallery.render_results_table(report_sections(root, readme.parent))
+    """Rewrite the README's results table from saved metrics (paths relative to the README); a
+    smoke run (--quick) is refused: the README shows full runs only."""
+    sections = report_sections(root, readme.parent)
+    smoke = [
+        run["folder"]
+        for section in sections
+        for run in section["runs"]
+        if (run["metrics"] or {}).get("args", {}).get("quick")
+    ]
+    if smoke:
+        print(
+            f"python -m recipes report: error: {', '.join(smoke)} hold a smoke run (--quick), not "
+            "put into the README; run them in full first",
+            file=sys.stderr,
+        )
+        return 2
+    table = gallery.render_results_table(sections)
     text = readme.read_text(encoding="utf-8")
     try:
         updated = gallery.replace_readme_block(text, table)
@@ -416,7 +461,12 @@ def main(argv=None) -> int:
         formatter_class=formatter,
     )
     everything.add_argument("--quick", action="store_true", help="each recipe's smoke run")
-    everything.add_argument("--output-dir", default="outputs", help="root folder for outputs")
+    everything.add_argument(
+        "--output-dir",
+        default=None,
+        help="root folder for outputs (default: outputs; with --quick, outputs/quick, so a smoke run "
+        "never writes over the full runs' results)",
+    )
     everything.add_argument(
         "--resume",
         action="store_true",

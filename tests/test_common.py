@@ -47,6 +47,8 @@ def test_shared_flags_defaults_and_csv(tmp_path, capsys):
     args = parse([])
     assert (args.epochs, args.seed, args.seeds, args.quick, args.resume) == (3, 0, 1, False, False)
     assert args.output_dir == "outputs/demo" and args.dataset == "digits"
+    assert parse(["--quick"]).output_dir == "outputs/quick/demo"  # never over the full run's results
+    assert parse(["--quick", "--output-dir", "x"]).output_dir == "x"
     table = tmp_path / "t.csv"
     table.write_text("a,y\n1,0\n")
     assert parse(["--dataset", f"csv:{table}"], allow_csv=True).dataset == f"csv:{table}"

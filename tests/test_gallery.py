@@ -75,6 +75,24 @@ def test_all_quick_runs_every_recipe_and_records_wall_times(quick_gallery):
     assert "Summary (wall time per recipe):" in result.stdout
 
 
+def test_a_smoke_run_is_labelled_as_one_and_kept_out_of_the_readme(quick_gallery, tmp_path, capsys):
+    """Headline labels read what ran from the run's args (one seed, not "mean of 3 seeds"), say
+    "smoke run", and `report` refuses to put smoke runs into a README, leaving it as it was."""
+    root, _ = quick_gallery
+    rows = [row for s in report_sections(root, root) for run in s["runs"] for row in run["headlines"]]
+    mlp = next(row["label"] for row in rows if "test accuracy, " in row["label"])
+    assert all(row["label"].endswith("[smoke run: --quick]") for row in rows if row["value"] is not None)
+    assert not any("mean of 3 seeds" in row["label"] or "{" in row["label"] for row in rows)
+    assert "one seed" in mlp or "mean of 2 seeds" in mlp, mlp
+    readme = tmp_path / "README.md"
+    text = f"intro\n{gallery.README_START}\nold\n{gallery.README_END}\n"
+    readme.write_text(text)
+    assert collection_main(["report", "--readme", str(readme), "--output-dir", str(root)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "hold a smoke run (--quick)" in err and len(err.splitlines()) == 1, err
+    assert readme.read_text() == text
+
+
 def test_gallery_page_is_self_contained(quick_gallery):
     root, _ = quick_gallery
     page = (root / "index.html").read_text()

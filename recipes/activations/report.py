@@ -8,17 +8,17 @@ DEFAULT_RUNS = (  # what `python -m recipes all` runs, and the README's numbers 
     DefaultRun(
         headlines=(
             Headline(
-                "MNIST-1D test accuracy, ReLU 5x64, mean of 3 seeds",
+                "MNIST-1D test accuracy, ReLU {layers}x{units}, {mean_of_seeds}",
                 "results.mnist1d.relu.test_accuracy",
                 reference="mnist1d_mlp",
             ),
             Headline(
-                "MNIST-1D test accuracy, linear 5x64 (a linear model)",
+                "MNIST-1D test accuracy, linear {layers}x{units} (a linear model)",
                 "results.mnist1d.linear.test_accuracy",
                 reference="mnist1d_logistic",
             ),
             Headline(
-                "MNIST-1D test accuracy, sigmoid 5x64",
+                "MNIST-1D test accuracy, sigmoid {layers}x{units}",
                 "results.mnist1d.sigmoid.test_accuracy",
                 beside_label="tanh",
                 beside_path="results.mnist1d.tanh.test_accuracy",

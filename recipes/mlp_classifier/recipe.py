@@ -262,7 +262,7 @@ RECIPE = Recipe(
         DefaultRun(
             headlines=(
                 Headline(
-                    "digits test accuracy, mean of 3 seeds",
+                    "{dataset} test accuracy, {mean_of_seeds}",
                     "results.test_accuracy",
                     reference="digits_svc",
                 ),

@@ -235,24 +235,24 @@ RECIPE = Recipe(
         DefaultRun(
             headlines=(
                 Headline(
-                    "Agrawal 0->2 prequential accuracy, Keras MLP, mean of 5 seeds",
+                    "Agrawal 0->2 prequential accuracy, Keras MLP, {mean_of_seeds}",
                     "results.agrawal.keras_mlp.accuracy",
                     beside_label="river LogisticRegression",
                     beside_path="results.agrawal.river_lr.accuracy",
                 ),
                 Headline(
-                    "Phishing prequential accuracy, Keras MLP, mean of 5 seeds",
+                    "Phishing prequential accuracy, Keras MLP, {mean_of_seeds}",
                     "results.phishing.keras_mlp.accuracy",
                     beside_label="river LogisticRegression",
                     beside_path="results.phishing.river_lr.accuracy",
                 ),
                 Headline(
-                    "Bananas prequential accuracy, Keras MLP, mean of 5 seeds",
+                    "Bananas prequential accuracy, Keras MLP, {mean_of_seeds}",
                     "results.bananas.keras_mlp.accuracy",
                     reference="river_bananas_lr",
                 ),
                 Headline(
-                    "SEA throughput, items/s, Keras MLP, median of 5 runs",
+                    "SEA throughput, items/s, Keras MLP, median of {seeds} runs",
                     "results.sea.keras_mlp.items_per_second",
                     beside_label="river ARF",
                     beside_path="results.sea.river_arf.items_per_second",
@@ -264,7 +264,7 @@ RECIPE = Recipe(
             subdir="ablation",
             headlines=tuple(
                 Headline(
-                    f"ablation: {stream} accuracy with {setting}, mean of 5 seeds",
+                    f"ablation: {stream} accuracy with {setting}, {{mean_of_seeds}}",
                     f"results.ablation.{setting}.{stream.lower()}.accuracy",
                     beside_label="default",
                     beside_path=f"results.ablation.default.{stream.lower()}.accuracy",
