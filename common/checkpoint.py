@@ -40,7 +40,7 @@ FOLDER = ".checkpoint"
 LOCK = ".run.lock"  # beside it: held by the one run that writes the folder, removed when it finishes
 FORMAT = 2  # 2: transfer's and activations' stage records changed shape (issue 25, 26)
 # flags that change neither what a run computes nor where: they may differ between a run and its resume
-NEUTRAL_FLAGS = ("output_dir", "resume", "tensorboard", "progress", "quiet", "verbose")
+NEUTRAL_FLAGS = ("output_dir", "resume", "tensorboard", "progress", "quiet", "verbose", "worker_timeout")
 LIBRARIES = ("tensorflow", "keras", "numpy", "scikit-learn", "river")
 # fault injection for the tests: RECIPES_KILL_AFTER=stage:N (or epoch:N) makes the process SIGKILL
 # itself right after it has saved its N-th stage (N-th epoch checkpoint): a kill at a known point
@@ -214,9 +214,13 @@ class RunCheckpoint:
     def _read(self) -> None:
         try:
             state = json.loads(self.state_path.read_text(encoding="utf-8"))
+            if not isinstance(state, dict):
+                raise ValueError(f"a JSON {type(state).__name__}, not an object")
             if state.get("format") != FORMAT:
                 raise ValueError(f"format {state.get('format')!r}, expected {FORMAT}")
             saved, stages = state["fingerprint"], state["stages"]
+            if not (isinstance(saved, dict) and isinstance(stages, dict)):
+                raise ValueError("its fingerprint and stages must be JSON objects")
         except (OSError, ValueError, KeyError, TypeError) as error:
             raise CheckpointError(
                 f"--resume: {self.state_path} is truncated or corrupt ({error}); delete "
@@ -326,14 +330,14 @@ def describe_kept(out_dir: Path) -> str:
     path = Path(out_dir) / FOLDER / "state.json"
     try:
         stages = len(json.loads(path.read_text(encoding="utf-8"))["stages"])
-    except (OSError, ValueError, KeyError):
+    except (OSError, ValueError, KeyError, TypeError):
         stages = 0
     fits = sorted((Path(out_dir) / FOLDER / "fits").glob("*/*/fit.json"))
     epochs = 0
     for fit in fits:
         try:
-            epochs = max(epochs, json.loads(fit.read_text(encoding="utf-8"))["epoch"])
-        except (OSError, ValueError, KeyError):
+            epochs = max(epochs, int(json.loads(fit.read_text(encoding="utf-8"))["epoch"]))
+        except (OSError, ValueError, KeyError, TypeError):
             pass
     kept = f"{stages} finished stage(s)"
     if epochs:

@@ -289,7 +289,10 @@ def read_labelled_npz(spec: str):
 
     path = Path(spec[len("npz:") :])
     try:
-        with np.load(path, allow_pickle=False) as arrays:
+        loaded = np.load(path, allow_pickle=False)
+        if not isinstance(loaded, np.lib.npyio.NpzFile):  # a .npy array under an .npz name
+            raise ValueError("it holds one array (a .npy file), not named arrays x and y")
+        with loaded as arrays:
             missing = [name for name in ("x", "y") if name not in arrays.files]
             if missing:
                 raise UsageError(

@@ -137,6 +137,13 @@ def distributed(args, prog: str):
             "workers could not agree on what is left; run again without --resume"
         )
     check_writable(Path(args.output_dir), "--output-dir")  # before anything is set up
+    if os.environ.get("TF_CONFIG") and args.distribute != "multiworker":
+        print(
+            f"{prog}: note: TF_CONFIG is set but not used (it is read by --distribute multiworker "
+            f"only); this run is --distribute {args.distribute}",
+            file=sys.stderr,
+            flush=True,
+        )
     distribution = start(args.distribute, args.worker_timeout, prog)
     scratch = None
     if not distribution.is_chief:
@@ -217,6 +224,8 @@ def parse_tf_config(text: str | None) -> tuple[dict, tuple[str, int]]:
             host, _, port = str(address).rpartition(":")
             if not host or not port.isdigit():
                 raise UsageError(f"TF_CONFIG cluster {job!r}: {address!r} is not host:port")
+            if not 0 < int(port) < 65536:
+                raise UsageError(f"TF_CONFIG cluster {job!r}: {address!r}: a port is 1 to 65535")
     task = config.get("task")
     if not isinstance(task, dict):
         raise UsageError('TF_CONFIG has no task, e.g. "task": {"type": "worker", "index": 0}')

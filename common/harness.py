@@ -37,6 +37,7 @@ from pathlib import Path
 import numpy as np
 
 from common import device, training
+from common.checkpoint import FOLDER as CHECKPOINT_FOLDER
 from common.checkpoint import FitCheckpoint, RunCheckpoint, describe_kept, fingerprint
 from common.distribute import current, distributed
 from common.errors import UsageError
@@ -132,6 +133,20 @@ def expectation(value: float, **bound) -> dict:
     return {"value": value, "expected": f"{symbol} {limit:g}", "holds": bool(compare(value, limit))}
 
 
+def check_layout(out_dir: Path) -> None:
+    """UsageError, before any training, where the run would find a folder in place of a file it
+    writes (metrics.json) or a file, or a folder it cannot write, in place of one it writes into."""
+    for name, folder in (("metrics.json", False), (CHECKPOINT_FOLDER, True), (MODELS, True)):
+        path = out_dir / name
+        if not path.exists():
+            continue
+        if path.is_dir() != folder:
+            found, wanted = ("a folder", "a file") if path.is_dir() else ("a file", "a folder")
+            raise UsageError(f"--output-dir: {path} is {found} where the run writes {wanted}")
+        if folder:
+            check_writable(path, "--output-dir")
+
+
 class Harness:
     """One recipe run: its flags, output folder, clock, device, checks and artifacts."""
 
@@ -143,6 +158,7 @@ class Harness:
         self.models: dict[str, dict] = {}
         self._device: str | None = None
         check_writable(self.out_dir, "--output-dir")
+        check_layout(self.out_dir)
         # the flags as given (before --quick caps them) are what a resumed run must repeat
         self.checkpoint = RunCheckpoint(
             self.out_dir, fingerprint(name, args), getattr(args, "resume", False)

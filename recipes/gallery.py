@@ -196,10 +196,15 @@ def render_results_table(sections: list[dict]) -> str:
             duration = fmt_duration(run["metrics"]["duration_s"]) if run["metrics"] else "n/a"
             label = f"[`{run['label']}`]({run['folder']}/)"
             for row in run["headlines"] or [{"label": "no outputs yet", "value": None, "beside": ""}]:
-                lines.append(
-                    f"| {label} | {row['label']} | {fmt(row['value'])} | {row['beside']} | {duration} |"
-                )
+                cells = (row["label"], fmt(row["value"]), row["beside"], duration)
+                lines.append(f"| {label} | " + " | ".join(map(_cell, cells)) + " |")
     return "\n".join(lines)
+
+
+def _cell(text) -> str:
+    """A Markdown table cell of `text` from metrics: no raw HTML tag (`<` escaped), no column break
+    (`|` escaped), one line."""
+    return " ".join(str(text).split()).replace("<", "&lt;").replace("|", "\\|")
 
 
 def replace_readme_block(readme: str, table: str) -> str:

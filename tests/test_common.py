@@ -298,6 +298,13 @@ def test_npz_features_that_would_break_training_are_refused(tmp_path, x, message
         data.read_labelled_npz(f"npz:{tmp_path / 'x.npz'}")
 
 
+def test_an_npy_file_under_an_npz_name_is_refused_in_one_line(tmp_path):
+    with open(tmp_path / "x.npz", "wb") as handle:
+        np.save(handle, np.zeros((12, 3)))
+    with pytest.raises(UsageError, match="x.npz as .npz: it holds one array \\(a .npy file\\)"):
+        data.read_labelled_npz(f"npz:{tmp_path / 'x.npz'}")
+
+
 def test_many_classes_of_few_rows_split_without_stratifying():
     """1 000 classes of 3 rows: no held-out part can hold one of each, so the split is a plain random
     one (it was a scikit-learn traceback); where stratifying can work, it still stratifies."""

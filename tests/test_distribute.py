@@ -114,6 +114,17 @@ def test_two_workers_train_and_only_the_chief_writes(quick_outputs, tmp_path):
     assert abs(metrics["results"]["test_accuracy"] - one) <= TWO_REPLICAS["mlp_classifier"][2]
 
 
+def test_a_port_outside_1_to_65535_is_refused():
+    from common.distribute import parse_tf_config
+    from common.errors import UsageError
+
+    for port in (0, 70000):
+        config = f'{{"cluster": {{"worker": ["h:{port}"]}}, "task": {{"type": "worker", "index": 0}}}}'
+        with pytest.raises(UsageError, match="a port is 1 to 65535"):
+            parse_tf_config(config)
+    assert parse_tf_config(config.replace("70000", "65535"))[1] == ("worker", 0)
+
+
 @pytest.mark.parametrize(
     "config, message",
     [
@@ -196,7 +207,9 @@ def test_all_with_two_jobs_repeats_the_serial_results(quick_outputs, tmp_path):
         pytest.skip("QUICK_OUTPUTS reuses a folder: the `all --jobs 2` run itself is not under test")
     root = tmp_path / "outputs"
     env = {"PYTHONPROFILEIMPORTTIME": "1"}  # every import of every run, listed on stderr
-    result = run_cli("recipes", "all", "--quick", "--output-dir", str(root), timeout=1200, env=env)
+    result = run_cli(
+        "recipes", "all", "--quick", "--jobs", "1", "--output-dir", str(root), timeout=1200, env=env
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     # single-device runs never import the private Keras patches for several replicas
     assert "common.harness" in result.stderr and "common.multireplica" not in result.stderr

@@ -44,6 +44,15 @@ def test_replace_readme_block_keeps_the_rest():
     assert new == f"intro\n{gallery.README_START}\n| new |\n{gallery.README_END}\noutro\n"
 
 
+def test_the_readme_table_escapes_what_metrics_hold():
+    """A label or value from metrics cannot open an HTML tag or break the table's columns."""
+    row = {"label": "a <script>x</script> | b", "value": "<i>", "beside": "c|d\ne"}
+    run = {"label": "r", "folder": "f", "metrics": {"duration_s": 3}, "headlines": [row]}
+    line = gallery.render_results_table([{"runs": [run]}]).splitlines()[-1]
+    assert "<" not in line.replace("<!--", "") and line.count(" | ") == 4, line
+    assert line == "| [`r`](f/) | a &lt;script>x&lt;/script> \\| b | &lt;i> | c\\|d e | 3 s |"
+
+
 def test_lookup_and_format():
     metrics = {"results": {"a": {"b": 0.12345}}}
     assert gallery.lookup(metrics, "results.a.b") == 0.12345

@@ -303,6 +303,21 @@ def test_a_second_run_on_a_folder_in_use_is_refused_and_a_dead_runs_lock_taken_o
     assert not (out / LOCK).exists() and not (out / FOLDER).exists()
 
 
+@pytest.mark.parametrize(
+    "state", ["[]", '{"format": 2, "fingerprint": {}, "stages": []}', '{"format": 2, "stages": 1}']
+)
+def test_a_checkpoint_state_of_the_wrong_shape_is_refused_in_one_line(state, tmp_path):
+    """Valid JSON of the wrong shape (a list, stages a list) was a traceback; it is a CheckpointError
+    saying the file is corrupt, and describing what was kept never fails on it."""
+    from common.checkpoint import CheckpointError, RunCheckpoint, describe_kept, fingerprint
+
+    (tmp_path / FOLDER).mkdir()
+    (tmp_path / FOLDER / "state.json").write_text(state)
+    assert describe_kept(tmp_path) == "0 finished stage(s)"
+    with pytest.raises(CheckpointError, match="is truncated or corrupt"):
+        RunCheckpoint(tmp_path, fingerprint("demo", type("Args", (), {})()), resume=True)
+
+
 @pytest.mark.parametrize("damage", ["garbage", "truncated", "pickle"])
 def test_damaged_stage_arrays_are_refused_and_never_unpickled(damage, tmp_path):
     """Stage arrays are read with allow_pickle=False: garbage, a truncated file and an object

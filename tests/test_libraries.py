@@ -179,6 +179,14 @@ def test_a_rejected_label_leaves_every_later_label_with_its_own_item():
     assert learner._labels == ["a", "b"]
 
 
+def test_a_first_item_without_features_is_refused_and_the_learner_goes_on():
+    learner = KerasOnlineClassifier(batch_size=2)
+    with pytest.raises(ValueError, match="the first item has no features"):
+        learner.learn_one({}, "a")
+    learner.learn_one({"x": 1.0}, "a")
+    assert learner._features == ("x",) and learner._pending_y == [0]
+
+
 # -- scikit-learn ---------------------------------------------------------------------------------------
 
 # small and quick for scikit-learn's checks, which fit on a few dozen rows, dozens of times
@@ -239,6 +247,28 @@ def test_cross_val_score_on_a_users_csv_sorted_by_class(tmp_path):
     scores = cross_val_score(sklearn_classifier(epochs=60, patience=10), x, y, cv=3)
     assert sorted(classes) == ["blue", "green", "red"]
     assert scores.mean() > 0.7, scores  # chance: 1/3
+
+
+def test_predict_proba_serves_soft_voting_roc_auc_and_calibration():
+    """The softmax as `predict_proba`: rows summing to 1, its argmax `predict`; so the estimator goes
+    into VotingClassifier(voting="soft"), roc_auc scoring and CalibratedClassifierCV."""
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.datasets import make_classification
+    from sklearn.ensemble import VotingClassifier
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import cross_val_score
+
+    x, y = make_classification(200, n_features=5, n_informative=3, random_state=0)
+    mlp = sklearn_classifier(hidden=(16,), epochs=30, patience=30).fit(x, y)
+    p = mlp.predict_proba(x)
+    assert p.shape == (200, 2) and np.allclose(p.sum(axis=1), 1)
+    assert (mlp.classes_[p.argmax(axis=1)] == mlp.predict(x)).all()
+    auc = cross_val_score(sklearn_classifier(hidden=(16,), epochs=30), x, y, cv=2, scoring="roc_auc")
+    assert auc.mean() > 0.65, auc  # chance: 0.5
+    vote = VotingClassifier([("mlp", mlp), ("lr", LogisticRegression())], voting="soft").fit(x, y)
+    assert vote.predict_proba(x).shape == (200, 2)
+    calibrated = CalibratedClassifierCV(sklearn_classifier(hidden=(16,), epochs=30), cv=2).fit(x, y)
+    assert np.allclose(calibrated.predict_proba(x).sum(axis=1), 1)
 
 
 def test_a_pipeline_and_a_grid_search_over_the_hidden_layers():

@@ -568,6 +568,9 @@ class KerasOnlineClassifier(base.MiniBatchClassifier):
         self._pending_x, self._pending_y = list(x[full:]), y[full:].tolist()
 
     def _set_features(self, features: tuple) -> None:
+        """The features every item is read by: the first item's (or frame's), or `features=`."""
+        if not features:  # a network of no inputs: refused here, not deep inside Keras
+            raise ValueError("the first item has no features; pass features= or start with a full item")
         self._features, self._scaler = features, RunningScaler(len(features))
 
     def _row(self, x: dict) -> np.ndarray:
