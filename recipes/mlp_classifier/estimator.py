@@ -27,7 +27,7 @@ from keras.wrappers import SKLearnClassifier as KerasSKLearnClassifier  # noqa: 
 
 
 class SKLearnClassifier(KerasSKLearnClassifier):
-    """`keras.wrappers.SKLearnClassifier` with four repairs, nothing else:
+    """`keras.wrappers.SKLearnClassifier` with four repairs and `predict_proba`:
 
     - `sklearn.base.clone` keeps `fit_kwargs`. Keras 3.15's `__sklearn_clone__` drops them, so every
       fit inside cross_val_score or GridSearchCV ran with `fit`'s defaults (one epoch, no early
@@ -38,6 +38,8 @@ class SKLearnClassifier(KerasSKLearnClassifier):
     - With two classes `decision_function` gives one score per row, positive for `classes_[1]`, as
       scikit-learn defines it (the wrapper gave both probabilities).
     - `predict` and `decision_function` draw no progress bar.
+
+    And one addition: `predict_proba`, the softmax, as scikit-learn expects of a classifier.
     """
 
     def __sklearn_clone__(self):
@@ -73,6 +75,13 @@ class SKLearnClassifier(KerasSKLearnClassifier):
         with quiet():
             scores = super().decision_function(X)
         return scores[:, 1] - scores[:, 0] if scores.shape[1] == 2 else scores
+
+    def predict_proba(self, X):
+        """Each row's class probabilities (the network's softmax), one column per `classes_`: for
+        soft voting, `roc_auc` scoring, CalibratedClassifierCV."""
+        with quiet():
+            probabilities = np.asarray(super().decision_function(X), np.float64)
+        return probabilities / probabilities.sum(axis=1, keepdims=True)
 
 
 @contextlib.contextmanager
