@@ -128,7 +128,8 @@ def run_all(args) -> int:
             atomic_write_text(root / ALL_STATE, json.dumps(state, indent=1) + "\n")
 
     try:
-        if args.jobs == 1:
+        jobs = auto_jobs(len(pending)) if args.jobs == "auto" else args.jobs
+        if jobs == 1:
             started, last = time.perf_counter(), last_times(root)
             for i, (label, command) in enumerate(pending, 1):
                 print(f"\n=== {progress_line(i, pending, started, last)}", flush=True)
@@ -137,7 +138,7 @@ def run_all(args) -> int:
                 code, last_error = run_one(command)
                 record(label, code, last_error, time.perf_counter() - start, {})
         else:
-            run_parallel(longest_first(pending, root), args.jobs, record)
+            run_parallel(longest_first(pending, root), jobs, record)
     except KeyboardInterrupt:
         print(
             f"python -m recipes all: interrupted; {len(finished)} run(s) finished and kept; resume "
@@ -193,6 +194,18 @@ def progress_line(i: int, pending: list, started: float, last: dict[str, float])
     if all(seconds is not None for seconds in left):
         line += f", about {gallery.fmt_duration(sum(left))} left (from the last run's times)"
     return line
+
+
+def jobs_count(text: str):
+    """`--jobs`: "auto" or a positive whole number."""
+    return text if text == "auto" else positive_int(text)
+
+
+def auto_jobs(runs: int) -> int:
+    """--jobs auto: one run per core, at most one per run (at least one)."""
+    from common.device import cpu_count
+
+    return max(1, min(cpu_count(), runs))
 
 
 def run_parallel(pending: list, jobs: int, record) -> None:
@@ -301,7 +314,8 @@ def redraw(root: Path) -> int:
 
 
 class RunFacts(dict):
-    """A run's recorded args, for a headline label's `{placeholders}`; `{mean_of_seeds}` reads
+    """A run's recorded args (and plain results), for a headline label's `{placeholders}`;
+    `{mean_of_seeds}` reads
     "mean of 3 seeds" or "one seed"; an unknown name reads "?"."""
 
     def __missing__(self, key):
@@ -311,8 +325,9 @@ class RunFacts(dict):
 def run_facts(recipe: Recipe, run: DefaultRun, metrics: dict | None) -> RunFacts:
     """What a run was: the args its metrics.json records, else (no run yet) its parser's defaults
     for the run's flags."""
-    if metrics:
-        facts = RunFacts(metrics.get("args") or {})
+    if metrics:  # its args, and the plain values at the top of its results (e.g. a network's shape)
+        plain = {k: v for k, v in metrics.get("results", {}).items() if isinstance(v, (str, int))}
+        facts = RunFacts({**plain, **(metrics.get("args") or {})})
     else:
         try:
             parser = importlib.import_module(f"{recipe.module}.recipe").build_parser()
@@ -477,9 +492,10 @@ def main(argv=None) -> int:
     )
     everything.add_argument(
         "--jobs",
-        type=positive_int,
-        default=1,
-        help="recipe runs at a time, each in its own process with an equal share of the CPU threads; "
+        type=jobs_count,
+        default="auto",
+        help="recipe runs at a time, each in its own process with an equal share of the CPU threads "
+        "(auto: one per core, at most one per run; measured faster than one at a time on 2 cores); "
         "the results are those of --jobs 1",
     )
     plots = commands.add_parser(
