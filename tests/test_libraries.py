@@ -12,6 +12,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from recipes.mlp_classifier import sklearn_classifier
 from recipes.online_learning import KerasOnlineClassifier
+from tests.conftest import ROOT
 
 # -- river ----------------------------------------------------------------------------------------------
 
@@ -291,3 +292,22 @@ def test_a_pipeline_and_a_grid_search_over_the_hidden_layers():
     assert (
         best.model_.get_layer("hidden_1").units == search.best_params_["mlp__model_kwargs"]["hidden"][0]
     )
+
+
+def test_the_installed_versions_meet_the_pins_and_have_what_the_code_relies_on():
+    """pyproject.toml's minimums are the versions tested: keras.wrappers.SKLearnClassifier, and the
+    Keras internals common/multireplica.py patches, exist in them."""
+    import re
+    from importlib.metadata import version
+
+    from keras.src.backend.tensorflow import trainer
+    from keras.wrappers import SKLearnClassifier  # noqa: F401
+
+    text = (ROOT / "pyproject.toml").read_text()
+    for package in ("tensorflow", "keras"):
+        low = re.search(rf'"{package}>=([\d.]+)', text).group(1)
+        have = tuple(int(p) for p in version(package).split(".")[:2])
+        assert have >= tuple(int(p) for p in low.split(".")[:2]), (package, version(package))
+    assert callable(trainer.TensorFlowTrainer._maybe_symbolic_build)
+    assert callable(trainer.reduce_per_replica)
+    assert callable(trainer._collective_all_reduce_multi_worker)
