@@ -14,6 +14,7 @@ BENCHMARKS = Recipe(
     "benchmarks",
     "Benchmarks",
     "speed ratios beside river and scikit-learn (above 1: Keras faster)",
+    package="",
     runs=(
         DefaultRun(
             headlines=(

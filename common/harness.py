@@ -85,10 +85,11 @@ class Recipe:
     title: str
     summary: str
     runs: tuple[DefaultRun, ...] = (DefaultRun(),)
+    package: str = "recipes"  # run as `python -m <package>.<name>`; "" for a top-level package
 
     @property
     def module(self) -> str:
-        return f"recipes.{self.name}"
+        return f"{self.package}.{self.name}" if self.package else self.name
 
 
 def seeds_for(args) -> list[int]:

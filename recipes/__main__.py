@@ -383,6 +383,7 @@ def collect(root: Path, relative_to: Path, recipes=None) -> list[dict]:
                     "figures": [f"{rel}/{name}" for name in figures],
                     "captions": [caption_for(name, captions) for name in figures],
                     "headlines": headline_rows(recipe, run, metrics),
+                    "command": " ".join(["python -m", recipe.module, *run.flags]),
                 }
             )
         command = f"python -m {recipe.module}"
@@ -423,7 +424,10 @@ def report_sections(root: Path, relative_to: Path) -> list[dict]:
 
 def write_gallery(root: Path) -> Path:
     root.mkdir(parents=True, exist_ok=True)
-    return atomic_write_text(root / "index.html", gallery.render_index(collect(root, root)))
+    from benchmarks import BENCHMARKS
+
+    sections = collect(root, root, [*registry().values(), BENCHMARKS])
+    return atomic_write_text(root / "index.html", gallery.render_index(sections))
 
 
 def report(readme: Path, root: Path) -> int:

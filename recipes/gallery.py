@@ -134,6 +134,8 @@ def _render_run(run: dict, titled: bool) -> list[str]:
         f"written {_esc(metrics.get('created', '?'))}{quick}; "
         f"<a href='{_esc(run['folder'])}/metrics.json'>metrics.json</a>.</p>"
     )
+    if run.get("command"):
+        parts.append(f"<p>Made by <code>{_esc(run['command'])}</code></p>")
     parts.append("<table><tr><th>result</th><th>value</th><th>beside it</th></tr>")
     for row in run["headlines"]:
         parts.append(
