@@ -38,7 +38,7 @@ from common.results import VERSION, atomic_write_bytes, atomic_write_text
 
 FOLDER = ".checkpoint"
 LOCK = ".run.lock"  # beside it: held by the one run that writes the folder, removed when it finishes
-FORMAT = 2  # 2: transfer's and activations' stage records changed shape (issue 25, 26)
+FORMAT = 3  # 3: rnn_sequence's stages are named for the data set (issue 27); 2: issue 25, 26
 # flags that change neither what a run computes nor where: they may differ between a run and its resume
 NEUTRAL_FLAGS = ("output_dir", "resume", "tensorboard", "progress", "quiet", "verbose", "worker_timeout")
 LIBRARIES = ("tensorflow", "keras", "numpy", "scikit-learn", "river")

@@ -304,7 +304,7 @@ def test_a_second_run_on_a_folder_in_use_is_refused_and_a_dead_runs_lock_taken_o
 
 
 @pytest.mark.parametrize(
-    "state", ["[]", '{"format": 2, "fingerprint": {}, "stages": []}', '{"format": 2, "stages": 1}']
+    "state", ["[]", '{"format": 3, "fingerprint": {}, "stages": []}', '{"format": 3, "stages": 1}']
 )
 def test_a_checkpoint_state_of_the_wrong_shape_is_refused_in_one_line(state, tmp_path):
     """Valid JSON of the wrong shape (a list, stages a list) was a traceback; it is a CheckpointError

@@ -160,7 +160,7 @@ def test_bad_input_exits_2_with_one_line_and_writes_nothing(tmp_path, argv, mess
     assert_bad_input(NAME, argv, message, tmp_path / "out")
 
 
-def test_user_sequences_from_an_npz_file(tmp_path):
+def test_user_sequences_from_an_npz_file(tmp_path, capsys):
     """--dataset npz:PATH: several features per step, text labels; no MNIST-1D reference or check."""
     rng = np.random.default_rng(0)
     y = rng.integers(0, 3, 300)
@@ -181,6 +181,7 @@ def test_user_sequences_from_an_npz_file(tmp_path):
         str(out),
     ]
     assert rnn_sequence.main(argv) == 0
+    printed = capsys.readouterr().out
     metrics = assert_outputs_contract(out, NAME, quick=False, figures=("confusion_matrix",))
     results = metrics["results"]
     assert results["classes"] == ["high", "low", "mid"]
@@ -188,4 +189,7 @@ def test_user_sequences_from_an_npz_file(tmp_path):
     assert results["mnist1d"]["simple"]["test_accuracy"] > 0.8  # chance is 1/3
     assert all("MNIST-1D" not in ref["name"] for ref in metrics["references"])
     assert "checks" not in results  # the MNIST-1D targets do not apply
-    assert results["models"]["models/mnist1d_simple.keras"]["input_shape"] == [12, 2]
+    # named for the user's data, not for MNIST-1D: printed stages, the model file, the labels
+    assert results["models"]["models/mine_simple.keras"]["input_shape"] == [12, 2]
+    assert "npz:mine.npz/simple seed" in printed and "mnist1d" not in printed.lower()
+    assert results["dataset_name"] == "npz:mine.npz"

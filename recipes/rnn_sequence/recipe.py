@@ -46,7 +46,7 @@ from recipes.rnn_sequence.models import (
 )
 from recipes.rnn_sequence.plots import plot
 from recipes.rnn_sequence.report import DEFAULT_RUNS, describe_seed
-from recipes.rnn_sequence.sequences import load_sequences
+from recipes.rnn_sequence.sequences import file_stem, load_sequences
 
 NAME = "rnn_sequence"
 ACCURACY_TARGETS = {"simple": 0.96, "gru": 0.97, "lstm": 0.97}  # MNIST-1D test accuracy
@@ -131,9 +131,8 @@ def train_seed(seed: int, harness: Harness, split: data.Split, cell: str) -> dic
         record["confusion_matrix"] = confusion_matrix(y, predicted, labels=range(len(names)))
         record["gradient"] = gradient_through_time(model, x, y)
         steps = f"{x.shape[1]} steps of {x.shape[2]} value(s) each"
-        harness.save_model(
-            model, f"mnist1d_{cell}", seed=seed, classes=names, example=x[:4], input=steps
-        )
+        name = f"{file_stem(split.name)}_{cell}"  # mnist1d_gru, or mine_gru for npz:mine.npz
+        harness.save_model(model, name, seed=seed, classes=names, example=x[:4], input=steps)
     return record
 
 
@@ -153,7 +152,7 @@ def train_plain(harness: Harness, split: data.Split, cell: str) -> dict:
 def compare_on_mnist1d(harness: Harness, split: data.Split, cell: str) -> tuple[dict, dict]:
     """One cell: the recipe's model over every seed, the plain model beside it (first seed), and
     how far back the gradient reaches in each. Each seed is a stage, and the plain model another."""
-    stage = f"mnist1d/{cell}"
+    stage = f"{split.name}/{cell}"  # MNIST-1D/gru, or npz:mine.npz/gru: named for the data
     per_seed = harness.over_seeds(train_seed, harness, split, cell, stage=stage, describe=describe_seed)
     histories = [record.pop("history") for record in per_seed]
     first = per_seed[0]
@@ -268,6 +267,7 @@ def run(args) -> dict:
         compared = {cell: compare_on_mnist1d(harness, split, cell) for cell in args.cells}
         results["mnist1d"] = {cell: result for cell, (result, _) in compared.items()}
         results["classes"] = [str(name) for name in split.class_names]
+        results["dataset_name"] = split.name  # for the headline labels
         results["gradient_through_time"] = {cell: grads for cell, (_, grads) in compared.items()}
 
     if "adding" in args.task:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +26,13 @@ def load_sequences(args) -> data.Split:
         split.x_train, split.y_train = data.subsample(split.x_train, split.y_train, 600, args.seed)
         split.x_test, split.y_test = data.subsample(split.x_test, split.y_test, 300, args.seed)
     return split
+
+
+def file_stem(dataset_name: str) -> str:
+    """A data set's name as it starts a file name: mnist1d for MNIST-1D, mine for npz:mine.npz."""
+    if dataset_name.startswith("npz:"):
+        dataset_name = Path(dataset_name[4:]).stem
+    return re.sub(r"[^a-z0-9_]+", "", dataset_name.lower().replace("-", "")) or "data"
 
 
 def load_npz_sequences(spec: str, seed: int = 0) -> data.Split:
