@@ -53,10 +53,11 @@ def test_quick_run_writes_the_outputs_contract(quick_outputs):
                 "seconds_per_epoch",
             ]
             assert r["per_seed"][0]["test_accuracy"] == r["test_accuracy"]
-            assert r["epochs"] == 2  # unregularised: every epoch is trained
+            assert r["epochs"] == 2  # early stopping's patience (15 epochs) is longer than the run
             assert 1 <= r["epochs_to_90pct_best"] <= 2 and r["seconds_per_epoch"] > 0
             assert len(r["history"]["val_accuracy"][0]) == 2
     assert results["digits"]["relu"]["test_accuracy"] > 0.3  # ten classes: chance is 0.1
+    assert metrics["args"]["regularise"] is True  # the default: shifts, cosine decay, early stopping
     assert results["digits"]["relu"]["initializer"] == "he_normal"
     assert results["digits"]["sigmoid"]["initializer"] == "glorot_uniform"
     assert {r["name"] for r in metrics["references"]} >= {"sigmoid, 5x1000 (Glorot & Bengio)"}
@@ -112,7 +113,8 @@ def test_plot_redraws_every_figure_from_metrics_alone(quick_outputs, tmp_path):
 
 def test_subset_of_activations(tmp_path):
     argv = ["--quick", "--activations", "gelu,linear", "--datasets", "digits", "--depth", "3"]
-    assert activations.main([*argv, "--init", "glorot", "--output-dir", str(tmp_path)]) == 0
+    argv += ["--no-regularise", "--init", "glorot"]
+    assert activations.main([*argv, "--output-dir", str(tmp_path)]) == 0
     results = json.loads((tmp_path / "metrics.json").read_text())["results"]
     assert list(results["digits"]) == ["gelu", "linear"] and "mnist1d" not in results
     assert results["digits"]["gelu"]["initializer"] == "glorot_uniform"
@@ -127,9 +129,9 @@ def test_epochs_to_fraction_of_best():
 
 
 def test_check_expectations_reports_a_failing_check(tmp_path):
-    mnist1d = {"linear": {"test_accuracy": 0.32}, "relu": {"test_accuracy": 0.40}}
+    mnist1d = {"linear": {"test_accuracy": 0.32}, "relu": {"test_accuracy": 0.36}}
     gaps = gaps_over_linear(mnist1d)
-    assert gaps == {"relu": pytest.approx(0.08)}
+    assert gaps == {"relu": pytest.approx(0.04)}
     assert gaps_over_linear({"relu": {"test_accuracy": 0.40}}) == {}  # no linear: no gap
     assert gaps_over_linear({"linear": {"test_accuracy": 0.32}}) == {}  # linear alone: no gap
     args = argparse.Namespace(output_dir=str(tmp_path), quick=False, regularise=False)
@@ -137,7 +139,8 @@ def test_check_expectations_reports_a_failing_check(tmp_path):
     check_expectations(harness, {"mnist1d_gap_over_linear": gaps}, {"relu": 1.0, "sigmoid": 0.5})
     checks = harness.checks
     assert checks["mnist1d_min_gap_over_linear"]["holds"] is False
-    assert checks["mnist1d_min_gap_over_linear"]["value"] == pytest.approx(0.08)
+    assert checks["mnist1d_min_gap_over_linear"]["value"] == pytest.approx(0.04)
+    assert checks["mnist1d_min_gap_over_linear"]["expected"] == ">= 0.05"
     assert checks["relu_within_10x"]["holds"] is True
     assert checks["sigmoid_vanishes"]["holds"] is False
     assert "tanh_within_10x" not in checks
@@ -160,7 +163,7 @@ def test_bad_input_exits_2_with_one_line_and_writes_nothing(tmp_path, argv, mess
 
 def test_a_regularised_run_is_held_to_the_published_level(tmp_path):
     """--regularise: ReLU above the paper's MLP, the best at 0.74, linear near logistic regression,
-    sigmoid last, ReLU at 0.97 on digits; the unregularised gap check is not made. Not on --quick."""
+    sigmoid last; the unregularised gap check is not made. Not on --quick."""
     accuracy = {"linear": 0.33, "sigmoid": 0.45, "relu": 0.69, "mish": 0.78}
     results = {
         "mnist1d": {name: {"test_accuracy": value} for name, value in accuracy.items()},
@@ -176,7 +179,6 @@ def test_a_regularised_run_is_held_to_the_published_level(tmp_path):
         "mnist1d_best_test_accuracy": True,
         "mnist1d_linear_near_logistic": True,
         "mnist1d_sigmoid_trails_the_others": True,
-        "digits_relu_test_accuracy": True,
     }
     assert harness.checks["mnist1d_best_test_accuracy"]["value"] == 0.78
     quick = Harness(
