@@ -323,17 +323,17 @@ class RunFacts(dict):
 
 
 def run_facts(recipe: Recipe, run: DefaultRun, metrics: dict | None) -> RunFacts:
-    """What a run was: the args its metrics.json records, else (no run yet) its parser's defaults
-    for the run's flags."""
-    if metrics:  # its args, and the plain values at the top of its results (e.g. a network's shape)
+    """What a run was: the args its metrics.json records and the plain values at the top of its
+    results (e.g. a network's shape), over its parser's defaults for the run's flags (all there is
+    before a first run; a flag added since the run reads its default)."""
+    try:
+        parser = importlib.import_module(f"{recipe.module}.recipe").build_parser()
+        facts = RunFacts(vars(parser.parse_args(list(run.flags))))
+    except (ImportError, AttributeError, SystemExit):
+        facts = RunFacts()
+    if metrics:
         plain = {k: v for k, v in metrics.get("results", {}).items() if isinstance(v, (str, int))}
-        facts = RunFacts({**plain, **(metrics.get("args") or {})})
-    else:
-        try:
-            parser = importlib.import_module(f"{recipe.module}.recipe").build_parser()
-            facts = RunFacts(vars(parser.parse_args(list(run.flags))))
-        except (ImportError, AttributeError, SystemExit):
-            facts = RunFacts()
+        facts.update({**plain, **(metrics.get("args") or {})})
     seeds = facts.get("seeds")
     facts["mean_of_seeds"] = f"mean of {seeds} seeds" if seeds and seeds > 1 else "one seed"
     return facts
@@ -430,9 +430,22 @@ def write_gallery(root: Path) -> Path:
     return atomic_write_text(root / "index.html", gallery.render_index(sections))
 
 
+def recipe_readmes(repo: Path, root: Path) -> list[dict]:
+    """Each recipe folder's README.md (`{"path", "text"}`), links relative to that folder, from the
+    recipe's docstring and the saved metrics under `root`."""
+    readmes = []
+    for recipe in registry().values():
+        (section,) = collect(root, repo / "recipes" / recipe.name, [recipe])
+        docstring = importlib.import_module(f"{recipe.module}.recipe").__doc__ or ""
+        text = gallery.render_recipe_readme(section, docstring)
+        readmes.append({"path": repo / "recipes" / recipe.name / "README.md", "text": text})
+    return readmes
+
+
 def report(readme: Path, root: Path) -> int:
-    """Rewrite the README's results table from saved metrics (paths relative to the README); a
-    smoke run (--quick) is refused: the README shows full runs only."""
+    """Rewrite the README's results table from saved metrics (paths relative to the README), and
+    each recipe folder's README.md beside it (recipes/<name>/); a smoke run (--quick) is refused:
+    the READMEs show full runs only. Nothing is written when anything is refused."""
     sections = report_sections(root, readme.parent)
     smoke = [
         run["folder"]
@@ -454,8 +467,11 @@ def report(readme: Path, root: Path) -> int:
     except ValueError as error:
         print(f"python -m recipes report: error: {readme}: {error}", file=sys.stderr)
         return 2
+    readmes = recipe_readmes(readme.parent, root)
+    for section in readmes:
+        atomic_write_text(section["path"], section["text"])
     atomic_write_text(readme, updated)
-    print(f"rewrote the results table in {readme}")
+    print(f"rewrote the results table in {readme} and {len(readmes)} recipe README.md files")
     return 0
 
 

@@ -209,6 +209,44 @@ def _cell(text) -> str:
     return " ".join(str(text).split()).replace("<", "&lt;").replace("|", "\\|")
 
 
+def render_recipe_readme(section: dict, docstring: str) -> str:
+    """A recipe folder's README.md: its docstring (what it shows, the commands), the headline numbers
+    of each committed run with their references, and how long each run took (from metrics.json)."""
+    lines = docstring.strip("\n").splitlines()
+    title = next((line.split(":", 1)[1].strip() for line in lines if line.startswith("Title:")), "")
+    body = [line for line in lines if not line.startswith(("Title:", "Description:", "Accelerator:"))]
+    parts = [
+        f"# {title or section['title']}",
+        "",
+        "<!-- written by `python -m recipes report` from this recipe's docstring and its saved "
+        "metrics.json; do not edit by hand -->",
+        "",
+        "\n".join(body).strip("\n"),
+        "",
+        "## Results of the committed runs",
+        "",
+        "| run | result | value | beside it |",
+        "|---|---|---|---|",
+    ]
+    for run in section["runs"]:
+        label = f"[`{run['label']}`]({run['folder']}/)"
+        for row in run["headlines"] or [{"label": "no outputs yet", "value": None, "beside": ""}]:
+            cells = (row["label"], fmt(row["value"]), row["beside"])
+            parts.append(f"| {label} | " + " | ".join(map(_cell, cells)) + " |")
+    parts.append("")
+    for run in section["runs"]:
+        metrics = run["metrics"]
+        if metrics:
+            device = (metrics.get("environment") or {}).get("device", "?")
+            parts.append(
+                f"- `{run.get('command', run['label'])}` took {fmt_duration(metrics['duration_s'])} "
+                f"on {device} ({metrics.get('created', '?')})."
+            )
+        else:
+            parts.append(f"- `{run.get('command', run['label'])}`: no outputs yet.")
+    return "\n".join(parts) + "\n"
+
+
 def replace_readme_block(readme: str, table: str) -> str:
     """The README with the text between the two result markers replaced by `table`."""
     pattern = re.compile(re.escape(README_START) + r".*?" + re.escape(README_END), re.DOTALL)

@@ -31,6 +31,18 @@ def test_readme_results_block_is_what_report_writes_from_committed_outputs():
     )
 
 
+def test_every_recipe_folder_has_the_readme_report_writes():
+    """recipes/<name>/README.md: the docstring, the committed runs' headlines and their times."""
+    from recipes.__main__ import recipe_readmes
+
+    for readme in recipe_readmes(ROOT, ROOT / "outputs"):
+        assert readme["path"].is_file(), f"missing {readme['path']}: run `python -m recipes report`"
+        assert readme["path"].read_text() == readme["text"], (
+            f"{readme['path']} is stale: run `python -m recipes report`"
+        )
+        assert "## Results of the committed runs" in readme["text"] and " took " in readme["text"]
+
+
 def test_report_refuses_a_readme_without_markers(tmp_path):
     readme = tmp_path / "README.md"
     readme.write_text("# no markers here\n")

@@ -267,7 +267,7 @@ def run(args) -> dict:
         compared = {cell: compare_on_mnist1d(harness, split, cell) for cell in args.cells}
         results["mnist1d"] = {cell: result for cell, (result, _) in compared.items()}
         results["classes"] = [str(name) for name in split.class_names]
-        results["dataset_name"] = split.name  # for the headline labels
+        results["dataset_name"] = split.name
         results["gradient_through_time"] = {cell: grads for cell, (_, grads) in compared.items()}
 
     if "adding" in args.task:
