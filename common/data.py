@@ -34,6 +34,7 @@ class Split:
     image_shape: tuple[int, ...] | None = None  # (8, 8) for digits; None for tables and sequences
     signal_length: int | None = None  # 40 for MNIST-1D: a 1-D signal, shiftable along its length
     feature_names: list[str] | None = None  # a CSV's feature columns, in the order the model reads
+    columns: list[dict] | None = None  # a CSV's columns as read: {"name", "values": texts or None}
 
     @property
     def num_classes(self) -> int:
@@ -143,17 +144,18 @@ def delimiter_of(text: str) -> str:
     return best if counts[best] > counts[","] else ","
 
 
-def read_csv_rows(path: str | os.PathLike, target: str | None, flag: str):
+def read_csv_rows(path: str | os.PathLike, target: str | None, flag: str, need_target: bool = True):
     """The header and the non-blank rows of a user's CSV (UTF-8, with or without a byte-order mark;
     comma, semicolon or tab separated) whose `target` column exists beside at least one feature
-    column, every column named once; every problem raises UsageError naming it (`flag` is how the
-    user gave it). The one place a CSV's header is read: mlp_classifier, online_learning and
-    transfer_learning's --target-data all come through here."""
+    column (`need_target=False`: rows to predict, no target), every column named once; every problem
+    raises UsageError naming it (`flag` is how the user gave it). The one place a CSV's header is
+    read: mlp_classifier, online_learning, transfer_learning's --target-data and `predict` all come
+    through here."""
     import csv
     import io
 
     path = Path(path)
-    if target is None:
+    if target is None and need_target:
         raise UsageError(f"{flag} csv:PATH needs --target COLUMN (the column to predict)")
     if not path.is_file():
         raise UsageError(f"no such file: {path}")
@@ -176,6 +178,8 @@ def read_csv_rows(path: str | os.PathLike, target: str | None, flag: str):
                 f"{path}: column {name!r} appears twice in the header (columns {first} and {i + 1}); "
                 "rename or drop one"
             )
+    if not need_target:
+        return header, rows[1:]
     if target not in header:
         raise UsageError(f"{path} has no column {target!r}; columns: {', '.join(header)}")
     if len(header) < 2:
@@ -187,7 +191,10 @@ MAX_CATEGORIES = 50  # distinct values a text column may have to be one-hot enco
 
 
 def load_csv_table(path: str | os.PathLike, target: str | None):
-    """A user's CSV: feature columns and one target column. Returns (x, y, class_names, columns).
+    """A user's CSV: feature columns and one target column. Returns (x, y, class_names, features,
+    columns): `features` names each column of x; `columns` each column of the file as read,
+    `{"name", "values"}` with `values` None for a number and the sorted texts for a text column
+    (what common/rawinput.py needs to put the same encoding inside a saved model).
 
     A numeric column is used as it is. A text column (any cell that is not a number) is one-hot
     encoded here, not in the network, so that the scikit-learn and NumPy baselines read the same
@@ -207,7 +214,7 @@ def load_csv_table(path: str | os.PathLike, target: str | None):
     for r, label in enumerate(labels, start=2):  # a missing label is not a class of its own
         if not label:
             raise UsageError(f"{path} line {r}: target {target!r} has no value")
-    blocks, features, encoded = [], [], []
+    blocks, features, encoded, columns = [], [], [], []
     for i, name in enumerate(header):
         if i == t:
             continue
@@ -218,6 +225,7 @@ def load_csv_table(path: str | os.PathLike, target: str | None):
         try:
             blocks.append(np.array([float(cell) for cell in cells], dtype=np.float64)[:, None])
             features.append(name)
+            columns.append({"name": name, "values": None})
             continue
         except ValueError:
             pass
@@ -230,6 +238,7 @@ def load_csv_table(path: str | os.PathLike, target: str | None):
         index = {value: k for k, value in enumerate(values)}
         blocks.append(np.eye(len(values))[[index[cell] for cell in cells]])
         features += [f"{name}={value}" for value in values]
+        columns.append({"name": name, "values": values})
         encoded.append(
             f"{name!r} ({len(values)}: {', '.join(values[:6])}{', ...' if len(values) > 6 else ''})"
         )
@@ -237,7 +246,7 @@ def load_csv_table(path: str | os.PathLike, target: str | None):
         print(f"text columns one-hot encoded: {'; '.join(encoded)}", flush=True)
     x = checked_features(np.concatenate(blocks, axis=1), f"{path}: features")
     y, class_names = class_indices(labels, f"{path}: target {target!r}")
-    return x, y, class_names, features
+    return x, y, class_names, features, columns
 
 
 MAX_MAGNITUDE = 1e15  # beyond this, float32 sums of squares (scaling, variances) overflow

@@ -40,7 +40,8 @@ from common import device, training
 from common.checkpoint import FOLDER as CHECKPOINT_FOLDER
 from common.checkpoint import FitCheckpoint, RunCheckpoint, describe_kept, fingerprint
 from common.distribute import current, distributed
-from common.errors import UsageError
+from common.errors import Terminated, UsageError, stop_on_sigterm
+from common.rawinput import as_tensors
 from common.results import (
     atomic_write_text,
     atomic_write_with,
@@ -281,9 +282,10 @@ class Harness:
         path = atomic_write_with(folder / f"{name}.keras", model.save)
         info = {key: value for key, value in info.items() if value is not None}
         card = {"model": path.name, "recipe": self.name, **to_jsonable(info)}
-        card["input_shape"] = list(model.input_shape[1:])
+        shape = model.input_shape  # a dict for a model of named columns (common/rawinput.py)
+        card["input_shape"] = list(shape[1:]) if isinstance(shape, tuple) else None
         if example is not None:  # called directly (eagerly): the same ops, and bits, in any process
-            outputs = np.asarray(model(np.asarray(example), training=False))
+            outputs = np.asarray(model(as_tensors(example), training=False))
             card["example"] = {"inputs": to_jsonable(example), "outputs": to_jsonable(outputs)}
         atomic_write_text(folder / f"{name}.json", json.dumps(card, indent=1) + "\n")
         self.models[f"{MODELS}/{path.name}"] = {
@@ -344,8 +346,10 @@ def check_backend() -> None:
 
 
 def run_main(name: str, parser: argparse.ArgumentParser, run, argv=None) -> int:
-    """Parse, run, and turn a UsageError into one line on stderr and exit code 2, Ctrl-C into one
-    line saying what was kept and how to resume, and exit code 130."""
+    """Parse, run, and turn a UsageError into one line on stderr and exit code 2, Ctrl-C (SIGINT)
+    and SIGTERM into one line saying what was kept and how to resume, and exit code 130 (SIGTERM:
+    143)."""
+    stop_on_sigterm()
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)
     try:
@@ -359,16 +363,18 @@ def run_main(name: str, parser: argparse.ArgumentParser, run, argv=None) -> int:
     except UsageError as error:
         print(f"{parser.prog}: error: {error}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print(interrupted_message(parser.prog, argv, args.output_dir), file=sys.stderr, flush=True)
-        return 130
+    except KeyboardInterrupt as stop:
+        how = "terminated (SIGTERM)" if isinstance(stop, Terminated) else "interrupted"
+        message = interrupted_message(parser.prog, argv, args.output_dir, how)
+        print(message, file=sys.stderr, flush=True)
+        return 143 if isinstance(stop, Terminated) else 130
     return 0
 
 
-def interrupted_message(prog: str, argv: list[str], output_dir: str) -> str:
+def interrupted_message(prog: str, argv: list[str], output_dir: str, how="interrupted") -> str:
     """`<prog>: interrupted; metrics.json not written; kept ...; resume with: <command> --resume`."""
     command = " ".join([prog, *map(shlex.quote, argv), *([] if "--resume" in argv else ["--resume"])])
     return (
-        f"{prog}: interrupted; metrics.json not written; kept {describe_kept(output_dir)} in "
+        f"{prog}: {how}; metrics.json not written; kept {describe_kept(output_dir)} in "
         f"{output_dir}/.checkpoint; resume with: {command}"
     )

@@ -44,12 +44,33 @@ def run_one(command: list[str]) -> tuple[int, str]:
     last line it wrote to stderr (its error, if it failed)."""
     process = subprocess.Popen(command, stderr=subprocess.PIPE)
     tail = b""
-    while chunk := os.read(process.stderr.fileno(), 4096):
-        sys.stderr.buffer.write(chunk)
-        sys.stderr.flush()
-        tail = (tail + chunk)[-4096:]
+    try:
+        while chunk := os.read(process.stderr.fileno(), 4096):
+            sys.stderr.buffer.write(chunk)
+            sys.stderr.flush()
+            tail = (tail + chunk)[-4096:]
+    except KeyboardInterrupt as stop:
+        stop_children([process], stop)
+        raise
     code = process.wait()
     return code, last_line(tail.decode(errors="replace").replace("\r", "\n").splitlines())
+
+
+def stop_children(processes, stop: KeyboardInterrupt) -> None:
+    """Wait for each running recipe to stop and keep its checkpoint: after Ctrl-C each got the SIGINT
+    itself (one process group); a SIGTERM sent to `all` alone is passed on to each (`stop`)."""
+    from common.errors import Terminated
+
+    for process in processes:
+        if isinstance(stop, Terminated) and process.poll() is None:
+            process.terminate()
+    for process in processes:
+        while True:
+            try:
+                process.wait()
+                break
+            except KeyboardInterrupt:  # a second Ctrl-C or SIGTERM: the children are stopping
+                continue
 
 
 def last_line(lines: list[str]) -> str:
@@ -87,9 +108,11 @@ def run_all(args) -> int:
     N at a time, the longest first (by the last run's times), each given its share of the machine's
     threads. Each finished run is recorded; `--resume` skips those and resumes the others (each from
     its own checkpoint)."""
-    from common.errors import UsageError
+    from common.errors import Terminated, UsageError, stop_on_sigterm
     from common.harness import check_backend
     from common.results import check_writable
+
+    stop_on_sigterm()
 
     args.output_dir = args.output_dir or ("outputs/quick" if args.quick else "outputs")
     root = Path(args.output_dir)
@@ -139,14 +162,16 @@ def run_all(args) -> int:
                 record(label, code, last_error, time.perf_counter() - start, {})
         else:
             run_parallel(longest_first(pending, root), jobs, record)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as stop:
+        terminated = isinstance(stop, Terminated)
         print(
-            f"python -m recipes all: interrupted; {len(finished)} run(s) finished and kept; resume "
-            f"with: python -m recipes all {'--quick ' if args.quick else ''}--output-dir {root} "
-            f"--resume",
+            f"python -m recipes all: {'terminated (SIGTERM)' if terminated else 'interrupted'}; "
+            f"{len(finished)} run(s) finished and kept, the running ones stopped with their "
+            f"checkpoints; resume with: python -m recipes all {'--quick ' if args.quick else ''}"
+            f"--output-dir {root} --resume",
             file=sys.stderr,
         )
-        return 130
+        return 143 if terminated else 130
     order = [run_label(recipe, run) for recipe in registry().values() for run in recipe.runs]
     summary = {label: summary[label] for label in order if label in summary}  # registry order
     atomic_write_text(root / "run_all.json", json.dumps(summary, indent=2) + "\n")
@@ -267,9 +292,9 @@ def run_parallel(pending: list, jobs: int, record) -> None:
                 print(f"=== {label}: job {slot} done in {seconds:.1f} s (exit {process.returncode})")
                 del running[slot]
                 free.append(slot)
-    except KeyboardInterrupt:
-        for _, process, readers, _, _ in running.values():
-            process.wait()  # each got the Ctrl-C too: it saves its checkpoint and exits
+    except KeyboardInterrupt as stop:
+        stop_children([process for _, process, _, _, _ in running.values()], stop)
+        for _, _, readers, _, _ in running.values():
             for reader in readers:
                 reader.join()
         raise
@@ -486,7 +511,7 @@ def main(argv=None) -> int:
     )
     parser.add_argument("--version", action="version", version=version_line())
     commands = parser.add_subparsers(
-        dest="command", metavar="{list,all,plots,report," + ",".join(NAMES) + "}"
+        dest="command", metavar="{list,all,plots,report,predict," + ",".join(NAMES) + "}"
     )
     commands.add_parser("list", help="list the recipes (the default)")
     formatter = DefaultsHelpFormatter
@@ -529,7 +554,22 @@ def main(argv=None) -> int:
     )
     rewrite.add_argument("--output-dir", default="outputs", help="root folder of saved outputs")
     rewrite.add_argument("--readme", default="README.md", help="the README to rewrite")
+    predicting = commands.add_parser(
+        "predict",
+        help="print one prediction per row of INPUT with a kept model (class, probability)",
+        formatter_class=formatter,
+    )
+    predicting.add_argument(
+        "model", metavar="MODEL", help="a .keras file a run kept, its card beside it"
+    )
+    predicting.add_argument(
+        "input", metavar="INPUT", help="a CSV (tabular models, numbers) or an .npz with an array x"
+    )
     args = parser.parse_args(argv)
+    if args.command == "predict":
+        from recipes.predict import predict
+
+        return predict(args.model, args.input)
     if args.command == "all":
         return run_all(args)
     if args.command == "plots":

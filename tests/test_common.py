@@ -73,7 +73,7 @@ def test_a_user_csv_may_carry_a_byte_order_mark_and_use_semicolons_or_tabs(name,
 
     path = tmp_path / name
     path.write_bytes(content.encode("utf-8"))
-    x, y, classes, columns = load_csv_table(path, "species")
+    x, y, classes, columns, _ = load_csv_table(path, "species")
     assert columns == ["a", "b"] and classes == ["x", "y"]
     np.testing.assert_array_equal(x, [[1, 2], [3, 4], [1, 3], [4, 4]])
     assert list(y) == [0, 1, 0, 1]
@@ -322,7 +322,7 @@ def test_a_text_column_is_one_hot_encoded_and_said_so(tmp_path, capsys):
     text = "size,colour,y\n" + "".join(
         f"{i},{('red', 'blue', 'green')[i % 3]},{i % 2}\n" for i in range(12)
     )
-    x, y, classes, features = data.load_csv_table(write_csv(tmp_path / "t.csv", text)[4:], "y")
+    x, y, classes, features, _ = data.load_csv_table(write_csv(tmp_path / "t.csv", text)[4:], "y")
     assert features == ["size", "colour=blue", "colour=green", "colour=red"]
     np.testing.assert_array_equal(x[:3], [[0, 0, 0, 1], [1, 1, 0, 0], [2, 0, 1, 0]])
     assert "text columns one-hot encoded: 'colour' (3: blue, green, red)" in capsys.readouterr().out

@@ -17,7 +17,7 @@ LAYERS = (
     ("augment", "data", "device", "plotting", "references", "numpy_reference"),
     ("multireplica",),  # private Keras patches, imported by distribute on multi-replica paths only
     ("distribute",),
-    ("training", "checkpoint"),
+    ("training", "checkpoint", "rawinput"),
     ("cli",),
     ("harness",),
 )

@@ -244,7 +244,7 @@ def test_cross_val_score_on_a_users_csv_sorted_by_class(tmp_path):
     rows = sorted(zip(names, x.tolist()), key=lambda row: row[0])
     lines = ["a,b,c,d,e,f,colour"] + [",".join(map(str, v)) + f",{c}" for c, v in rows]
     (tmp_path / "table.csv").write_text("\n".join(lines) + "\n")
-    x, y, classes, _ = load_csv_table(tmp_path / "table.csv", "colour")
+    x, y, classes, *_ = load_csv_table(tmp_path / "table.csv", "colour")
     scores = cross_val_score(sklearn_classifier(epochs=60, patience=10), x, y, cv=3)
     assert sorted(classes) == ["blue", "green", "red"]
     assert scores.mean() > 0.7, scores  # chance: 1/3

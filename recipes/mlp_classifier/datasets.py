@@ -70,5 +70,6 @@ def load_xor() -> Split:
 
 def load_csv_split(spec: str, target: str | None, seed: int = 0) -> Split:
     """`csv:PATH`: a stratified 60/20/20 train / validation / test split of a user's table."""
-    x, y, class_names, features = load_csv_table(spec[len("csv:") :], target)
-    return user_split("csv", spec, x, y, class_names, seed, feature_names=features)
+    x, y, class_names, features, columns = load_csv_table(spec[len("csv:") :], target)
+    info = {"feature_names": features, "columns": columns}
+    return user_split("csv", spec, x, y, class_names, seed, **info)

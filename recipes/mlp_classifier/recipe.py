@@ -31,6 +31,7 @@ import common  # noqa: F401  (quiet TensorFlow's start-up logs)
 from common import data
 from common.augment import random_shift
 from common.harness import DefaultRun, Harness, Headline, Recipe, run_main, seed_summary
+from common.rawinput import decode_rows, rows_model
 from common.references import references
 from common.results import save_arrays
 from common.training import Timer, make_dataset, seed_everything, standard_callbacks
@@ -165,10 +166,11 @@ def train_one_seed(seed: int, harness: Harness, split: data.Split) -> dict:
         record["predicted"] = probs.argmax(axis=1)
         if split.image_shape:
             record["first_layer_kernel"] = model.get_layer("hidden_1").get_weights()[0][:, :32]
-        classes, features = split.class_names, split.feature_names
-        harness.save_model(
-            model, "mlp", seed=seed, classes=classes, features=features, example=split.x_test[:4]
-        )
+        kept, example, columns = model, split.x_test[:4], split.columns
+        if columns:  # a CSV: the kept model takes its rows as they are, the encoding inside it
+            kept, example = rows_model(model, columns), decode_rows(example, columns)
+        info = {"classes": split.class_names, "features": split.feature_names, "columns": columns}
+        harness.save_model(kept, "mlp", seed=seed, example=example, **info)
     return record
 
 

@@ -37,6 +37,7 @@ import common  # noqa: F401  (quiet TensorFlow's start-up logs)
 from common.cli import recipe_parser
 from common.errors import UsageError
 from common.harness import DefaultRun, Harness, Headline, Recipe, run_main, seed_summary
+from common.rawinput import scaled_model
 from common.references import references
 from common.training import seed_everything
 from recipes.online_learning.flags import add_recipe_flags, validate_args
@@ -131,16 +132,16 @@ def train_keras(seed: int, harness, x, y, stream, args, stage: str, keep: bool) 
     result["params"] = int(learner.model.count_params())
     result["weights_finite"] = bool(all(np.isfinite(w).all() for w in learner.model.get_weights()))
     if keep:
-        scaler = learner.scaler
+        scaler = learner.scaler  # inside the kept model: it takes the stream's values as they are
         harness.save_model(
-            learner.model,
+            scaled_model(learner.model, scaler.mean, scaler.std()),
             f"{stream.name.lower()}_keras_mlp",
             seed=seed,
             output="logits",
             classes=[str(c) for c in stream.classes],
             features=list(stream.features),
-            scaling={"mean": scaler.mean, "std": scaler.std()},
-            example=scaler.apply(x[-4:]),
+            scaling={"mean": scaler.mean, "std": scaler.std(), "inside_the_model": True},
+            example=x[-4:],
         )
     return result
 

@@ -56,7 +56,7 @@ def user_target(spec: str, column: str | None, width: int, args) -> dict:
     from common.errors import UsageError
 
     if spec.startswith("csv:"):
-        x, y, classes, _ = data.load_csv_table(spec[len("csv:") :], column)
+        x, y, classes, *_ = data.load_csv_table(spec[len("csv:") :], column)
     else:
         x, y, classes = data.read_labelled_npz(spec)
         x = x.reshape(len(x), -1)

@@ -1,0 +1,101 @@
+"""Saved models take the rows a user has: `python -m recipes predict MODEL INPUT`, in a fresh process."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from tests.conftest import error_lines, run_cli
+
+
+def predicted(model, rows_file) -> list[str]:
+    """The classes `predict` prints for each row of `rows_file` (a fresh process)."""
+    result = run_cli("recipes", "predict", str(model), str(rows_file))
+    assert result.returncode == 0, result.stderr[-2000:]
+    lines = result.stdout.strip().splitlines()
+    for line in lines:
+        name, probability = line.split("\t")
+        assert 0 < float(probability) <= 1
+    return [line.split("\t")[0] for line in lines]
+
+
+def refused(model, rows_file, message: str) -> None:
+    result = run_cli("recipes", "predict", str(model), str(rows_file))
+    assert result.returncode == 2 and result.stdout == ""
+    lines = error_lines(result.stderr)
+    assert len(lines) == 1 and message in lines[0], result.stderr
+    assert lines[0].startswith("python -m recipes predict: error:")
+
+
+def card_classes(card: dict) -> list[str]:
+    outputs = np.asarray(card["example"]["outputs"])
+    return [card["classes"][i] for i in outputs.argmax(axis=1)]
+
+
+@pytest.fixture(scope="module")
+def csv_model(tmp_path_factory):
+    """mlp_classifier on a table with a text column: its kept model takes the raw rows."""
+    folder = tmp_path_factory.mktemp("csv_model")
+    rng = np.random.default_rng(0)
+    colour = rng.choice(["red", "blue", "green"], 240)
+    size = rng.normal(size=240)
+    label = np.where((size > 0) ^ (colour == "red"), "hi", "lo")
+    lines = ["size,colour,label"] + [f"{s:.3f},{c},{y}" for s, c, y in zip(size, colour, label)]
+    (folder / "table.csv").write_text("\n".join(lines) + "\n")
+    out = folder / "out"
+    argv = ["--dataset", f"csv:{folder / 'table.csv'}", "--target", "label", "--quick"]
+    result = run_cli("recipes.mlp_classifier", *argv, "--output-dir", str(out))
+    assert result.returncode == 0, result.stderr[-2000:]
+    return out / "models" / "mlp.keras", folder
+
+
+def test_a_model_trained_on_a_csv_with_a_text_column_predicts_raw_rows(csv_model):
+    """The card's example rows, written as a user would (text as text, columns in another order,
+    an extra column): `predict` in a new process gives the classes the run's model gave them."""
+    model, folder = csv_model
+    card = json.loads(model.with_suffix(".json").read_text())
+    assert [c["name"] for c in card["columns"]] == ["size", "colour"]
+    assert card["columns"][1]["values"] == ["blue", "green", "red"]  # the encoding, inside the model
+    rows = card["example"]["inputs"]
+    lines = ["colour,note,size"] + [f"{c[0]},x,{s[0]}" for s, c in zip(rows["size"], rows["colour"])]
+    (folder / "rows.csv").write_text("\n".join(lines) + "\n")
+    assert predicted(model, folder / "rows.csv") == card_classes(card)
+
+
+def test_rows_that_do_not_fit_the_model_are_refused_in_one_line(csv_model):
+    model, folder = csv_model
+    (folder / "missing.csv").write_text("colour\nred\n")
+    refused(model, folder / "missing.csv", "no column 'size' (the model reads: size, colour)")
+    (folder / "unseen.csv").write_text("size,colour\n1.0,purple\n")
+    refused(model, folder / "unseen.csv", "column 'colour' has 'purple', not seen in training")
+    (folder / "text.csv").write_text("size,colour\nbig,red\n")
+    refused(model, folder / "text.csv", "column 'size': 'big' is not a number")
+    refused(folder / "none.keras", folder / "unseen.csv", "not a .keras file a run kept")
+
+
+def test_the_online_learners_model_scales_inside_and_takes_the_streams_values(quick_outputs, tmp_path):
+    """Its running scaling is a Normalization layer in the kept model: raw feature values in, the
+    classes the run's learner gave out."""
+    folder = quick_outputs.folder("online_learning") / "models"
+    model = sorted(folder.glob("*_keras_mlp.keras"))[0]
+    card = json.loads(model.with_suffix(".json").read_text())
+    assert card["scaling"]["inside_the_model"] is True
+    lines = [",".join(card["features"])]
+    lines += [",".join(map(repr, row)) for row in card["example"]["inputs"]]
+    (tmp_path / "rows.csv").write_text("\n".join(lines) + "\n")
+    assert predicted(model, tmp_path / "rows.csv") == card_classes(card)
+
+
+def test_a_sequence_model_predicts_an_npz_and_refuses_another_shape(quick_outputs, tmp_path):
+    folder = quick_outputs.folder("rnn_sequence") / "models"
+    model = sorted(folder.glob("mnist1d_*.keras"))[0]
+    card = json.loads(model.with_suffix(".json").read_text())
+    np.savez(tmp_path / "x.npz", x=np.asarray(card["example"]["inputs"], np.float32))
+    assert predicted(model, tmp_path / "x.npz") == card_classes(card)
+    np.savez(tmp_path / "short.npz", x=np.zeros((3, 12, 1), np.float32))
+    steps = tuple(card["input_shape"])
+    refused(
+        model, tmp_path / "short.npz", f"rows of shape (12, 1); the model takes rows of shape {steps}"
+    )
