@@ -33,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
-from common.errors import UsageError
+from common.errors import UsageError, check_terminated
 from common.results import VERSION, atomic_write_bytes, atomic_write_text
 
 FOLDER = ".checkpoint"
@@ -266,6 +266,7 @@ class RunCheckpoint:
         shutil.rmtree(self.folder / "fits" / _slug(key), ignore_errors=True)
         self._saved_stages += 1
         _maybe_kill("stage", self._saved_stages)
+        check_terminated()  # a SIGTERM a library swallowed: stop here, the stage just saved
         return copy.deepcopy(self.stages[key])  # the caller may change it; the record stays
 
     def fit_folder(self) -> Path:
@@ -465,5 +466,6 @@ class FitCheckpoint:
 
             def on_epoch_end(self, epoch, logs=None):
                 checkpoint.save(self.model, callbacks, epoch, logs)
+                check_terminated()  # the epoch is saved: a safe point to stop at
 
         return SaveEveryEpoch()

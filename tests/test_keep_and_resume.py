@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -15,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from common.checkpoint import FOLDER, KILL_AFTER
+from common.checkpoint import FOLDER, KILL_AFTER, LOCK
 from recipes import NAMES, registry
 from tests.conftest import ROOT, comparable, error_lines, run_cli
 
@@ -373,6 +374,56 @@ def test_ctrl_c_says_what_was_kept_and_how_to_resume_and_exits_130(tmp_path):
     assert lines[0].endswith(f"resume with: python -m recipes.activations {' '.join(argv)} --resume")
     assert not (out / "metrics.json").exists()
     assert not [p for p in out.rglob("*.tmp*")], "a half-written file was left"
+
+
+def test_sigterm_stops_a_recipe_as_ctrl_c_does_and_resume_finishes_it(tmp_path):
+    """SIGTERM (a scheduler's stop, `kill`): one line saying what was kept, exit 143, the checkpoint
+    kept; `--resume` then finishes the run."""
+    out = tmp_path / "act"
+    argv = ["--quick", "--output-dir", str(out)]
+    code = signal_after_first_stage("activations", argv, out, signal.SIGTERM, tmp_path / "log")
+    stderr = (tmp_path / "log").read_text()
+    assert code == 143, stderr[-2000:]
+    lines = error_lines(stderr)
+    assert len(lines) == 1 and "terminated (SIGTERM); metrics.json not written; kept " in lines[0]
+    assert not (out / "metrics.json").exists() and (out / FOLDER / "state.json").is_file()
+    resumed = recipe_cli("activations", *argv, "--resume")
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert (out / "metrics.json").is_file()
+
+
+def test_sigterm_to_all_stops_the_recipes_it_runs_and_waits_for_them(tmp_path):
+    """SIGTERM to `python -m recipes all` alone: it passes it on to every recipe it runs, waits for
+    them to stop (each keeping its checkpoint), and exits 143; no recipe goes on without it."""
+    root = tmp_path / "outputs"
+    with open(tmp_path / "log", "w") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "recipes", "all", "--quick", "--output-dir", str(root)],
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+        )
+        try:
+            deadline = time.monotonic() + 300
+            while time.monotonic() < deadline and process.poll() is None:
+                states = list(root.glob(f"*/{FOLDER}/state.json"))
+                if any(json.loads(state.read_text())["stages"] for state in states):
+                    process.send_signal(signal.SIGTERM)
+                    break
+                time.sleep(0.05)
+            code = process.wait(timeout=120)
+        finally:
+            if process.poll() is None:
+                process.kill()
+    stderr = (tmp_path / "log").read_text()
+    assert code == 143, stderr[-3000:]
+    assert "python -m recipes all: terminated (SIGTERM)" in stderr
+    assert "terminated (SIGTERM); metrics.json not written" in stderr  # a recipe's own line
+    for lock in root.glob(f"*/{LOCK}"):  # every recipe that ran: its process is gone
+        pid = int(lock.read_text().split()[1])
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+    assert not (root / "run_all.json").exists()
 
 
 # -- all --resume ---------------------------------------------------------------------------------
