@@ -138,9 +138,17 @@ def test_tensorboard_flag_writes_event_files(xor_run):
         (["--dataset", "csv:{tmp}/text.csv", "--target", "y"], "60 distinct values, too many"),
         (["--dataset", "csv:{tmp}/text.csv", "--target", "z"], "has no column 'z'"),
         (["--dropout", "1.5"], "--dropout: must be in [0, 1)"),
+        # issue 28: a label leak, a missing label, a value float32 training cannot hold
+        (["--dataset", "csv:{tmp}/twice.csv", "--target", "y"], "column 'y' appears twice"),
+        (["--dataset", "csv:{tmp}/nolabel.csv", "--target", "y"], "line 3: target 'y' has no value"),
+        (["--dataset", "csv:{tmp}/huge.csv", "--target", "y"], "value 3e+38 at row 2 is beyond"),
     ],
 )
 def test_bad_input_exits_2_with_one_line_and_writes_nothing(tmp_path, argv, message):
+    rows = "".join(f"{i},{i % 2}\n" for i in range(20))
+    (tmp_path / "twice.csv").write_text("a,y,y\n" + "".join(f"{i},{i % 2},{i % 2}\n" for i in range(20)))
+    (tmp_path / "nolabel.csv").write_text("a,y\n1,0\n2,\n" + rows)
+    (tmp_path / "huge.csv").write_text("a,y\n1,0\n3e38,1\n" + rows)
     (tmp_path / "empty.csv").write_text("")
     (tmp_path / "text.csv").write_text("a,y\n" + "".join(f"t{i},{i % 2}\n" for i in range(60)))
     out = tmp_path / "out"

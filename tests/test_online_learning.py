@@ -274,10 +274,12 @@ def without_timings(value):
         (["--stream", "csv:{tmp}/t.csv", "--target", "y", "--classes", "1"], "at least two classes"),
         (["--stream", "csv:{tmp}/t.csv", "--target", "y"], "2 valid records, fewer than --batch-size"),
         (["--classes", "a,b"], "--classes only applies to --stream csv:PATH"),
+        (["--stream", "csv:{tmp}/twice.csv", "--target", "y"], "column 'y' appears twice"),
     ],
 )
 def test_bad_input_exits_2_with_one_line_and_writes_nothing(tmp_path, argv, message):
     (tmp_path / "t.csv").write_text("a,y\n1,0\n2,1\n")
+    (tmp_path / "twice.csv").write_text("y,a,y\n" + "".join(f"{i % 2},{i},{i % 2}\n" for i in range(40)))
     out = tmp_path / "out"
     argv = [a.replace("{tmp}", str(tmp_path)) for a in argv]
     assert_bad_input("online_learning", argv, message, out)
