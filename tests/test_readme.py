@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from tests.conftest import ROOT
@@ -49,3 +52,44 @@ def test_every_python_block_of_the_readme_runs_as_written(quick_outputs, tmp_pat
     assert "Accuracy:" in out  # river's progressive_val_score
     assert "best_params_" not in out and "{'model_kwargs':" in out  # the grid search's best
     assert re.search(r"\['\w+'(, '\w+')*\]", out), out  # the class names predicted
+
+
+@pytest.mark.slow
+def test_the_readmes_quick_shell_commands_run_as_written(quick_outputs, tmp_path):
+    """The README's commands that take under a minute, run as written from a folder laid out as a
+    checkout (the others train for minutes; the recipe tests run each one's --quick form):
+    `python -m recipes`, `python -m recipes plots` (on a quick run's outputs), `python -m recipes
+    report` (on the committed outputs: the README comes out as it is) and the `predict` example."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    for command in ("`python -m recipes`", "`python -m recipes plots`", "`python -m recipes report`"):
+        assert command in readme, command
+    predict = re.search(r"^(python -m recipes predict \S+ (\S+))", readme, re.M)
+    assert predict, "the README's predict example"
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2"}
+
+    def run(command: str, cwd) -> subprocess.CompletedProcess:
+        argv = [sys.executable, *command.split()[1:]]  # `python`: this environment's
+        result = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, timeout=300, env=env)
+        assert result.returncode == 0, f"{command}: {result.stderr[-2000:]}"
+        return result
+
+    assert "mlp_classifier" in run("python -m recipes", tmp_path).stdout
+    quick = tmp_path / "quick"
+    shutil.copytree(quick_outputs.root, quick / "outputs", symlinks=True)
+    run("python -m recipes plots", quick)
+    assert (quick / "outputs" / "index.html").is_file()
+    committed = tmp_path / "committed"
+    shutil.copytree(ROOT / "outputs", committed / "outputs")
+    shutil.copy(ROOT / "README.md", committed / "README.md")
+    shutil.copytree(
+        ROOT / "recipes", committed / "recipes", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    run("python -m recipes report", committed)
+    assert (committed / "README.md").read_text(encoding="utf-8") == readme
+    card = json.loads((quick / "outputs/mlp_classifier/models/mlp.json").read_text())
+    rows = [",".join(map(str, row)) for row in card["example"]["inputs"]]
+    header = ",".join(f"pixel_{i}" for i in range(len(card["example"]["inputs"][0])))
+    (quick / predict.group(2)).write_text("\n".join([header, *rows]) + "\n")
+    lines = run(predict.group(1), quick).stdout.strip().splitlines()
+    classes = [card["classes"][i] for i in np.asarray(card["example"]["outputs"]).argmax(axis=1)]
+    assert [line.split("\t")[0] for line in lines] == classes
