@@ -171,3 +171,43 @@ def quick_outputs(tmp_path_factory) -> QuickOutputs:
 @pytest.fixture
 def out_dir(tmp_path) -> Path:
     return tmp_path / "out"
+
+
+# -- the fast tier: `pytest -m "not slow"` ------------------------------------------------------------
+
+# what starts a recipe, a TensorFlow process or a training run: a test that does any of these is slow
+SLOW_CALLS = (
+    "run_cli(",
+    "recipe_cli(",
+    "assert_bad_input(",
+    "signal_after_first_stage(",
+    "subprocess.",
+    ".main(",
+    "main([",
+    "main(argv",
+    "quick_outputs",
+    "quick_gallery",
+    "train_",
+    ".fit(",
+    "cross_val_score(",
+    "GridSearchCV(",
+)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark `slow` every test that starts a recipe or a TensorFlow process, uses the shared quick
+    runs, or trains a model (by the calls in its source, SLOW_CALLS), besides those marked by hand:
+    `pytest -m "not slow"` is then the fast tier for an edit-test loop."""
+    import inspect
+
+    for item in items:
+        function = getattr(item, "function", None)
+        try:
+            source = inspect.getsource(function) if function else ""
+        except (OSError, TypeError):
+            source = ""
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if fixtures & {"quick_outputs", "quick_gallery", "csv_model"} or any(
+            call in source for call in SLOW_CALLS
+        ):
+            item.add_marker(pytest.mark.slow)
