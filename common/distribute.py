@@ -168,6 +168,7 @@ def start(
     cluster = task = None
     if choice == "multiworker":  # checked before TensorFlow starts: a bad TF_CONFIG fails at once
         cluster, task = parse_tf_config(os.environ.get("TF_CONFIG"))
+        check_port_free(cluster[task[0]][task[1]])
     configure_devices()
     import tensorflow as tf
 
@@ -194,6 +195,22 @@ def start(
         build_from_first_replica()
         return Distribution(choice, tf.distribute.MirroredStrategy(devices))
     return Distribution(choice, tf.distribute.get_strategy())
+
+
+def check_port_free(address: str) -> None:
+    """UsageError when this task's own port is taken (TensorFlow's server would fail deep inside)."""
+    import socket
+
+    port = int(address.rpartition(":")[2])
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("", port))
+        except OSError as error:
+            raise UsageError(
+                f"TF_CONFIG: this task's address {address} cannot be served: port {port} is in use "
+                f"({error.strerror or error}); free it or give this task another port"
+            ) from None
 
 
 def parse_tf_config(text: str | None) -> tuple[dict, tuple[str, int]]:

@@ -114,6 +114,21 @@ def test_two_workers_train_and_only_the_chief_writes(quick_outputs, tmp_path):
     assert abs(metrics["results"]["test_accuracy"] - one) <= TWO_REPLICAS["mlp_classifier"][2]
 
 
+def test_a_port_in_use_is_refused_in_one_line_before_tensorflow_starts():
+    import socket
+
+    from common.distribute import check_port_free
+    from common.errors import UsageError
+
+    with socket.socket() as taken:
+        taken.bind(("", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(UsageError, match=f"port {port} is in use"):
+            check_port_free(f"localhost:{port}")
+    check_port_free(f"localhost:{port}")  # free again
+
+
 def test_a_port_outside_1_to_65535_is_refused():
     from common.distribute import parse_tf_config
     from common.errors import UsageError
