@@ -86,7 +86,7 @@ def add_recipe_flags(parser: argparse.ArgumentParser) -> None:
     )
     adding.add_argument("--adding-test", type=positive_int, default=2_000, help="test sequences")
     adding.add_argument(
-        "--adding-epochs", type=positive_int, default=15, help="training epochs per length"
+        "--adding-epochs", type=positive_int, default=8, help="training epochs per length"
     )
     adding.add_argument(
         "--adding-units", type=positive_int, default=32, help="units of the one recurrent layer"

@@ -22,7 +22,7 @@ DEFAULT_RUNS = (  # what `python -m recipes all` runs, and the README's numbers 
         headlines=(
             *(
                 Headline(
-                    f"{{dataset}} test accuracy, {LABELS[cell]} (2 bidirectional layers)",
+                    f"{{dataset_name}} test accuracy, {LABELS[cell]} (2 bidirectional layers)",
                     f"results.mnist1d.{cell}.test_accuracy",
                     reference=reference,
                 )
