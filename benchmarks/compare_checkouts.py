@@ -1,0 +1,74 @@
+"""Time whole commands in two checkouts of the collection, one after the other on this machine.
+
+    python -m benchmarks.compare_checkouts BEFORE AFTER [--commands rnn,fast,suite,all] [--repeats N]
+
+BEFORE and AFTER are folders holding a checkout each (e.g. `git worktree add /tmp/before <commit>`);
+both run with this interpreter. Each command runs in BEFORE, then in AFTER, `--repeats` times in
+turn, each into a fresh temporary output folder, and the script prints each side's median wall time
+and the ratio AFTER / BEFORE. It measures and prints; it asserts nothing (the machines are shared and
+noisy: quote the ratios of one run, not an absolute time alone).
+
+Commands: `rnn` the rnn_sequence default run; `all` `python -m recipes all` (its default jobs);
+`suite` the whole test suite (`pytest`); `fast` the fast tier (`pytest -m "not slow"`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+COMMANDS = {
+    "rnn": ["-m", "recipes.rnn_sequence", "--quiet", "--output-dir", "{out}"],
+    "all": ["-m", "recipes", "all", "--quiet", "--output-dir", "{out}"],
+    "suite": ["-m", "pytest", "-q", "-p", "no:cacheprovider"],
+    "fast": ["-m", "pytest", "-q", "-p", "no:cacheprovider", "-m", "not slow"],
+}
+
+
+def timed(checkout: Path, name: str) -> tuple[float, int]:
+    """(seconds, exit code) of one run of command `name` in `checkout`."""
+    with tempfile.TemporaryDirectory(prefix=f"compare-{name}-") as out:
+        argv = [sys.executable, *(part.replace("{out}", out) for part in COMMANDS[name])]
+        start = time.perf_counter()
+        result = subprocess.run(argv, cwd=checkout, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        return time.perf_counter() - start, result.returncode
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.compare_checkouts",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("before", type=Path, help="the checkout to compare against")
+    parser.add_argument("after", type=Path, help="the checkout measured")
+    parser.add_argument("--commands", default="rnn,fast", help=f"comma-separated: {', '.join(COMMANDS)}")
+    parser.add_argument("--repeats", type=int, default=1, help="runs of each command on each side")
+    args = parser.parse_args(argv)
+    names = [name.strip() for name in args.commands.split(",") if name.strip()]
+    unknown = [name for name in names if name not in COMMANDS]
+    if unknown or args.repeats < 1:
+        parser.error(
+            f"unknown command(s) {', '.join(unknown)}" if unknown else "--repeats must be 1 or more"
+        )
+    for name in names:
+        times = {"before": [], "after": []}
+        for repeat in range(args.repeats):
+            for side in ("before", "after"):
+                seconds, code = timed(getattr(args, side), name)
+                times[side].append(seconds)
+                print(f"{name} {side} run {repeat + 1}: {seconds:.1f} s (exit {code})", flush=True)
+        before, after = (statistics.median(times[side]) for side in ("before", "after"))
+        print(
+            f"{name}: before {before:.1f} s, after {after:.1f} s, ratio {after / before:.2f} (medians)"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
