@@ -340,8 +340,7 @@ def redraw(root: Path) -> int:
 
 class RunFacts(dict):
     """A run's recorded args (and plain results), for a headline label's `{placeholders}`;
-    `{mean_of_seeds}` reads
-    "mean of 3 seeds" or "one seed"; an unknown name reads "?"."""
+    `{mean_of_seeds}` reads "mean of 3 seeds" or "one seed"; an unknown name reads "?"."""
 
     def __missing__(self, key):
         return "?"

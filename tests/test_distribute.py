@@ -129,6 +129,24 @@ def test_a_port_in_use_is_refused_in_one_line_before_tensorflow_starts():
     check_port_free(f"localhost:{port}")  # free again
 
 
+def test_tf_config_set_for_a_run_that_does_not_read_it_is_said(tmp_path, monkeypatch, capsys):
+    """TF_CONFIG without --distribute multiworker was ignored without a word; now one note says so."""
+    import argparse
+
+    from common.distribute import distributed
+
+    monkeypatch.setenv("TF_CONFIG", '{"cluster": {"worker": ["localhost:1"]}}')
+    args = argparse.Namespace(distribute="auto", output_dir=str(tmp_path), worker_timeout=5.0)
+    with distributed(args, "python -m recipes.demo") as distribution:
+        assert distribution.is_chief
+    err = capsys.readouterr().err
+    assert "note: TF_CONFIG is set but not used" in err and "--distribute auto" in err
+    monkeypatch.delenv("TF_CONFIG")
+    with distributed(args, "python -m recipes.demo"):
+        pass
+    assert "TF_CONFIG" not in capsys.readouterr().err
+
+
 def test_a_port_outside_1_to_65535_is_refused():
     from common.distribute import parse_tf_config
     from common.errors import UsageError
