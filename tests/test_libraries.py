@@ -222,12 +222,14 @@ def test_the_mlp_passes_scikit_learns_own_estimator_checks(estimator, check):
 @pytest.mark.slow
 def test_cross_val_score_on_digits_is_above_95_percent():
     """5-fold cross-validation on all 1 797 digits (scikit-learn's folds, not shuffled), with the
-    recipe's defaults and its random one-pixel shifts of the 8x8 images."""
+    recipe's network and its random one-pixel shifts of the 8x8 images, trained at most 60 epochs
+    (patience 15) rather than the defaults' 200 (patience 30): 30 s instead of 91 s here, 0.959."""
     from sklearn.datasets import load_digits
     from sklearn.model_selection import cross_val_score
 
     x, y = load_digits(return_X_y=True)
-    scores = cross_val_score(sklearn_classifier(image_shape=(8, 8)), x, y, cv=5)
+    estimator = sklearn_classifier(image_shape=(8, 8), epochs=60, patience=15)
+    scores = cross_val_score(estimator, x, y, cv=5)
     assert scores.mean() > 0.95, scores
 
 
