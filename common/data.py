@@ -290,32 +290,43 @@ def hold_out_test(spec: str, x, y, seed: int, stratify_from: int):
     return x_rest, y_rest, x_test, y_test
 
 
-def read_labelled_npz(spec: str):
-    """`npz:PATH` -> (x float32, y class indices, class names): arrays `x` (one example per row, any
-    further shape) and `y` (one label each, numbers or text), read without pickle. Every problem
+def read_npz_examples(path: Path, names: tuple[str, ...] = ("x", "y")) -> dict:
+    """The arrays `names` of the `.npz` at `path`, read without pickle, `x` checked as examples (one
+    per row, real numbers, finite and within float32's reach) and returned as float32. Every problem
     raises UsageError naming it."""
     import zipfile
 
-    path = Path(spec[len("npz:") :])
     try:
         loaded = np.load(path, allow_pickle=False)
         if not isinstance(loaded, np.lib.npyio.NpzFile):  # a .npy array under an .npz name
-            raise ValueError("it holds one array (a .npy file), not named arrays x and y")
+            raise ValueError(f"it holds one array (a .npy file), not named arrays {', '.join(names)}")
         with loaded as arrays:
-            missing = [name for name in ("x", "y") if name not in arrays.files]
+            missing = [name for name in names if name not in arrays.files]
             if missing:
                 raise UsageError(
                     f"{path} has no array {' or '.join(map(repr, missing))} (it has: "
-                    f"{', '.join(arrays.files) or 'nothing'}); save with np.savez(PATH, x=..., y=...)"
+                    f"{', '.join(arrays.files) or 'nothing'}); save with np.savez(PATH, "
+                    f"{', '.join(f'{name}=...' for name in names)})"
                 )
-            x, y = arrays["x"], arrays["y"]
+            found = {name: arrays[name] for name in names}
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as error:
         raise UsageError(f"cannot read {path} as .npz: {error}") from None
+    x = found["x"]
     if x.ndim < 2 or 0 in x.shape:
         raise UsageError(f"{path}: x must hold one example per row, got shape {x.shape}")
     if not (np.issubdtype(x.dtype, np.integer) or np.issubdtype(x.dtype, np.floating)):
         raise UsageError(f"{path}: x must hold real numbers, got {x.dtype}")
-    x = checked_features(x.astype(np.float64), f"{path}: x")
+    found["x"] = checked_features(x.astype(np.float64), f"{path}: x")
+    return found
+
+
+def read_labelled_npz(spec: str):
+    """`npz:PATH` -> (x float32, y class indices, class names): arrays `x` (one example per row, any
+    further shape) and `y` (one label each, numbers or text), read without pickle. Every problem
+    raises UsageError naming it."""
+    path = Path(spec[len("npz:") :])
+    arrays = read_npz_examples(path)
+    x, y = arrays["x"], arrays["y"]
     if y.ndim != 1 or len(y) != len(x):
         raise UsageError(f"{path}: y must hold one label per example ({len(x)}), got {y.shape}")
     missing = np.isnan(y) if np.issubdtype(y.dtype, np.floating) else np.char.str_len(y.astype(str)) == 0

@@ -16,12 +16,11 @@ model described by its card takes, or raises UsageError naming what does not fit
 
 from __future__ import annotations
 
-import zipfile
 from pathlib import Path
 
 import numpy as np
 
-from common.data import checked_features, read_csv_rows
+from common.data import checked_features, read_csv_rows, read_npz_examples
 from common.errors import UsageError
 
 
@@ -97,7 +96,7 @@ def read_inputs(card: dict, path: str | Path):
     if card.get("columns"):
         return _csv_columns(path, card["columns"])
     if path.suffix == ".npz":
-        x = _npz_x(path)
+        x = read_npz_examples(path, ("x",))["x"]
     else:
         x = _csv_numbers(path, card.get("features"))
     if tuple(x.shape[1:]) != shape:
@@ -108,24 +107,6 @@ def read_inputs(card: dict, path: str | Path):
                 f"{path}: rows of shape {tuple(x.shape[1:])}; the model takes rows of shape {shape}"
             )
     return x
-
-
-def _npz_x(path: Path) -> np.ndarray:
-    try:
-        loaded = np.load(path, allow_pickle=False)
-        if not isinstance(loaded, np.lib.npyio.NpzFile):
-            raise ValueError("it holds one array (a .npy file), not an array named x")
-        with loaded as arrays:
-            if "x" not in arrays.files:
-                raise ValueError(f"no array 'x' (it has: {', '.join(arrays.files) or 'nothing'})")
-            x = arrays["x"]
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as error:
-        raise UsageError(f"cannot read {path} as .npz: {error}") from None
-    if x.ndim < 2 or 0 in x.shape:
-        raise UsageError(f"{path}: x must hold one example per row, got shape {x.shape}")
-    if not (np.issubdtype(x.dtype, np.integer) or np.issubdtype(x.dtype, np.floating)):
-        raise UsageError(f"{path}: x must hold real numbers, got {x.dtype}")
-    return checked_features(x.astype(np.float64), f"{path}: x")
 
 
 def _table(path: Path, needed: list[str]) -> tuple[list[str], list[list[str]]]:

@@ -42,11 +42,16 @@ def ctrl_c_as_in_a_terminal():
 def signal_after_first_stage(recipe: str, argv: list[str], out: Path, sig, log: Path) -> int:
     """Start `python -m recipes.<recipe> ARGV` and send it `sig` from this process as soon as its
     first finished stage is on disk; its exit code (its stderr in `log`)."""
-    state = out / FOLDER / "state.json"
+    return signal_after_a_stage([f"recipes.{recipe}", *argv], out, sig, log)
+
+
+def signal_after_a_stage(module_argv: list[str], out: Path, sig, log: Path) -> int:
+    """Start `python -m MODULE ARGV` and send it `sig` as soon as a finished stage is on disk in
+    `out/.checkpoint` or, for `all`, in any `out/*/.checkpoint`; its exit code (stderr in `log`)."""
     with open(log, "w") as stderr:
         with ctrl_c_as_in_a_terminal():  # only while the child starts: it inherits the disposition
             process = subprocess.Popen(
-                [sys.executable, "-m", f"recipes.{recipe}", *argv],
+                [sys.executable, "-m", *module_argv],
                 cwd=ROOT,
                 stdout=subprocess.DEVNULL,
                 stderr=stderr,
@@ -54,7 +59,8 @@ def signal_after_first_stage(recipe: str, argv: list[str], out: Path, sig, log: 
         try:
             deadline = time.monotonic() + 300
             while time.monotonic() < deadline and process.poll() is None:
-                if state.is_file() and json.loads(state.read_text())["stages"]:
+                states = [out / FOLDER / "state.json", *out.glob(f"*/{FOLDER}/state.json")]
+                if any(state.is_file() and json.loads(state.read_text())["stages"] for state in states):
                     process.send_signal(sig)
                     break
                 time.sleep(0.01)
@@ -396,25 +402,8 @@ def test_sigterm_to_all_stops_the_recipes_it_runs_and_waits_for_them(tmp_path):
     """SIGTERM to `python -m recipes all` alone: it passes it on to every recipe it runs, waits for
     them to stop (each keeping its checkpoint), and exits 143; no recipe goes on without it."""
     root = tmp_path / "outputs"
-    with open(tmp_path / "log", "w") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "recipes", "all", "--quick", "--output-dir", str(root)],
-            cwd=ROOT,
-            stdout=subprocess.DEVNULL,
-            stderr=log,
-        )
-        try:
-            deadline = time.monotonic() + 300
-            while time.monotonic() < deadline and process.poll() is None:
-                states = list(root.glob(f"*/{FOLDER}/state.json"))
-                if any(json.loads(state.read_text())["stages"] for state in states):
-                    process.send_signal(signal.SIGTERM)
-                    break
-                time.sleep(0.05)
-            code = process.wait(timeout=120)
-        finally:
-            if process.poll() is None:
-                process.kill()
+    argv = ["recipes", "all", "--quick", "--output-dir", str(root)]
+    code = signal_after_a_stage(argv, root, signal.SIGTERM, tmp_path / "log")
     stderr = (tmp_path / "log").read_text()
     assert code == 143, stderr[-3000:]
     assert "python -m recipes all: terminated (SIGTERM)" in stderr
