@@ -474,6 +474,35 @@ def harness_args(**flags) -> Namespace:
     return Namespace(**{**values, **flags})
 
 
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda out: (out / ".checkpoint").write_text("x"), ".checkpoint is a file where the run"),
+        (lambda out: (out / "models").write_text("x"), "models is a file where the run writes a folder"),
+        (lambda out: (out / "metrics.json").mkdir(), "metrics.json is a folder where the run writes a"),
+    ],
+    ids=["checkpoint-file", "models-file", "metrics-folder"],
+)
+def test_a_file_or_folder_in_the_way_is_refused_before_anything_runs(tmp_path, make, message):
+    """Found only after all the training before (a traceback); now one line from the harness."""
+    from common.harness import Harness
+
+    out = tmp_path / "out"
+    out.mkdir()
+    make(out)
+    before = sorted(p.name for p in out.iterdir())
+    with pytest.raises(UsageError, match=message):
+        Harness("demo", harness_args(output_dir=str(out)))
+    assert sorted(p.name for p in out.iterdir()) == before
+
+
+def test_worker_timeout_changes_nothing_a_resumed_run_must_repeat():
+    from common.checkpoint import fingerprint
+
+    one, other = (fingerprint("demo", harness_args(worker_timeout=t)) for t in (5.0, 60.0))
+    assert one == other and "worker_timeout" not in one["flags"]
+
+
 def test_harness_quick_caps_only_with_quick():
     from common.harness import Harness
 
