@@ -187,6 +187,25 @@ def read_csv_rows(path: str | os.PathLike, target: str | None, flag: str, need_t
     return header, rows[1:]
 
 
+def check_table(path: Path, header: list[str], body: list[list[str]]) -> None:
+    """UsageError for a table of no rows, or a row whose fields the header does not match."""
+    if not body:
+        raise UsageError(f"{path} has a header but no rows")
+    for r, row in enumerate(body, start=2):
+        if len(row) != len(header):
+            raise UsageError(f"{path} line {r}: {len(row)} fields, the header has {len(header)}")
+
+
+def column_cells(path: Path, header: list[str], body: list[list[str]], name: str) -> list[str]:
+    """Column `name`'s cells, stripped; UsageError naming the first line where it has no value."""
+    i = header.index(name)
+    cells = [row[i].strip() for row in body]
+    for r, cell in enumerate(cells, start=2):
+        if not cell:
+            raise UsageError(f"{path} line {r}: column {name!r} has no value")
+    return cells
+
+
 MAX_CATEGORIES = 50  # distinct values a text column may have to be one-hot encoded
 
 
@@ -204,11 +223,7 @@ def load_csv_table(path: str | os.PathLike, target: str | None):
     """
     header, body = read_csv_rows(path, target, "--dataset")
     path = Path(path)
-    if not body:
-        raise UsageError(f"{path} has a header but no rows")
-    for r, row in enumerate(body, start=2):
-        if len(row) != len(header):
-            raise UsageError(f"{path} line {r}: {len(row)} fields, the header has {len(header)}")
+    check_table(path, header, body)
     t = header.index(target)
     labels = [row[t].strip() for row in body]
     for r, label in enumerate(labels, start=2):  # a missing label is not a class of its own
@@ -218,10 +233,7 @@ def load_csv_table(path: str | os.PathLike, target: str | None):
     for i, name in enumerate(header):
         if i == t:
             continue
-        cells = [row[i].strip() for row in body]
-        for r, cell in enumerate(cells, start=2):
-            if not cell:
-                raise UsageError(f"{path} line {r}: column {name!r} has no value")
+        cells = column_cells(path, header, body, name)
         try:
             blocks.append(np.array([float(cell) for cell in cells], dtype=np.float64)[:, None])
             features.append(name)

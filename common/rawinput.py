@@ -20,7 +20,13 @@ from pathlib import Path
 
 import numpy as np
 
-from common.data import checked_features, read_csv_rows, read_npz_examples
+from common.data import (
+    check_table,
+    checked_features,
+    column_cells,
+    read_csv_rows,
+    read_npz_examples,
+)
 from common.errors import UsageError
 
 
@@ -116,11 +122,7 @@ def _table(path: Path, needed: list[str]) -> tuple[list[str], list[list[str]]]:
         raise UsageError(
             f"{path}: no column {', '.join(map(repr, missing))} (the model reads: {', '.join(needed)})"
         )
-    if not body:
-        raise UsageError(f"{path} has a header but no rows")
-    for r, row in enumerate(body, start=2):
-        if len(row) != len(header):
-            raise UsageError(f"{path} line {r}: {len(row)} fields, the header has {len(header)}")
+    check_table(path, header, body)
     return header, body
 
 
@@ -143,9 +145,7 @@ def _is_number(cell: str) -> bool:
 def _csv_numbers(path: Path, features: list[str] | None) -> np.ndarray:
     header, body = _table(path, list(features or []))
     names = list(features) if features else header
-    columns = [
-        _numbers([row[header.index(n)].strip() for row in body], f"{path}: column {n!r}") for n in names
-    ]
+    columns = [_numbers(column_cells(path, header, body, n), f"{path}: column {n!r}") for n in names]
     return checked_features(np.stack(columns, axis=1), f"{path}: values")
 
 
@@ -155,10 +155,7 @@ def _csv_columns(path: Path, columns: list[dict]) -> dict:
     rows = {}
     for column in columns:
         name, values = column["name"], column["values"]
-        cells = [row[header.index(name)].strip() for row in body]
-        for r, cell in enumerate(cells, start=2):
-            if not cell:
-                raise UsageError(f"{path} line {r}: column {name!r} has no value")
+        cells = column_cells(path, header, body, name)
         if values is None:
             numbers = _numbers(cells, f"{path}: column {name!r}")
             rows[name] = checked_features(numbers[:, None], f"{path}: column {name!r}")
