@@ -368,31 +368,32 @@ def test_a_damaged_fit_checkpoint_is_refused(tmp_path):
 # -- Ctrl-C ---------------------------------------------------------------------------------------
 
 
-def test_ctrl_c_says_what_was_kept_and_how_to_resume_and_exits_130(tmp_path):
+def stopped_after_a_stage(tmp_path, sig, code: int, how: str) -> tuple[Path, list[str]]:
+    """A quick activations run sent `sig` after its first stage: exit `code`, one line saying `how`
+    it stopped, what was kept and how to resume; no metrics.json, no half-written file, the
+    checkpoint kept. (its output folder, its argv)"""
     out = tmp_path / "act"
     argv = ["--quick", "--output-dir", str(out)]
-    code = signal_after_first_stage("activations", argv, out, signal.SIGINT, tmp_path / "log")
+    stopped = signal_after_first_stage("activations", argv, out, sig, tmp_path / "log")
     stderr = (tmp_path / "log").read_text()
-    assert code == 130, stderr[-2000:]
+    assert stopped == code, stderr[-2000:]
     lines = error_lines(stderr)
     assert len(lines) == 1, stderr
-    assert "interrupted; metrics.json not written; kept " in lines[0]
+    assert f"{how}; metrics.json not written; kept " in lines[0]
     assert lines[0].endswith(f"resume with: python -m recipes.activations {' '.join(argv)} --resume")
-    assert not (out / "metrics.json").exists()
+    assert not (out / "metrics.json").exists() and (out / FOLDER / "state.json").is_file()
     assert not [p for p in out.rglob("*.tmp*")], "a half-written file was left"
+    return out, argv
+
+
+def test_ctrl_c_says_what_was_kept_and_how_to_resume_and_exits_130(tmp_path):
+    stopped_after_a_stage(tmp_path, signal.SIGINT, 130, "interrupted")
 
 
 def test_sigterm_stops_a_recipe_as_ctrl_c_does_and_resume_finishes_it(tmp_path):
     """SIGTERM (a scheduler's stop, `kill`): one line saying what was kept, exit 143, the checkpoint
     kept; `--resume` then finishes the run."""
-    out = tmp_path / "act"
-    argv = ["--quick", "--output-dir", str(out)]
-    code = signal_after_first_stage("activations", argv, out, signal.SIGTERM, tmp_path / "log")
-    stderr = (tmp_path / "log").read_text()
-    assert code == 143, stderr[-2000:]
-    lines = error_lines(stderr)
-    assert len(lines) == 1 and "terminated (SIGTERM); metrics.json not written; kept " in lines[0]
-    assert not (out / "metrics.json").exists() and (out / FOLDER / "state.json").is_file()
+    out, argv = stopped_after_a_stage(tmp_path, signal.SIGTERM, 143, "terminated (SIGTERM)")
     resumed = recipe_cli("activations", *argv, "--resume")
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert (out / "metrics.json").is_file()
