@@ -128,12 +128,6 @@ def build_mlp(split: data.Split, activation: str, layers: int, units: int, init:
     return model
 
 
-def name_shifted(split) -> bool:
-    import os
-
-    return split.name in os.environ.get("SHIFTED", "mnist1d,digits").split(",")
-
-
 def learning_rate(split: data.Split, args):
     """--regularise: the rate decayed to 0 on a cosine over the run's epochs; else constant."""
     import keras
