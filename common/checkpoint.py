@@ -43,7 +43,8 @@ FORMAT = 3  # 3: rnn_sequence's stages are named for the data set (issue 27); 2:
 NEUTRAL_FLAGS = ("output_dir", "resume", "tensorboard", "progress", "quiet", "verbose", "worker_timeout")
 LIBRARIES = ("tensorflow", "keras", "numpy", "scikit-learn", "river")
 # fault injection for the tests: RECIPES_KILL_AFTER=stage:N (or epoch:N) makes the process SIGKILL
-# itself right after it has saved its N-th stage (N-th epoch checkpoint): a kill at a known point
+# itself right after it has saved its N-th stage (N-th epoch checkpoint): a kill at a known point;
+# several, comma-separated ("epoch:1,stage:1": at the first save of either kind), the first to come
 KILL_AFTER = "RECIPES_KILL_AFTER"
 
 
@@ -142,7 +143,7 @@ def _slug(text: str) -> str:
 
 
 def _maybe_kill(kind: str, count: int) -> None:
-    if os.environ.get(KILL_AFTER) == f"{kind}:{count}":
+    if f"{kind}:{count}" in os.environ.get(KILL_AFTER, "").split(","):
         os.kill(os.getpid(), signal.SIGKILL)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -13,6 +14,7 @@ import time
 
 import pytest
 
+from common.checkpoint import FOLDER, KILL_AFTER
 from recipes import registry
 from tests.conftest import ROOT, comparable, error_lines, run_cli
 
@@ -234,28 +236,47 @@ def test_resume_is_refused_under_multiworker(tmp_path):
     assert "--resume with --distribute multiworker" in error_lines(result.stderr)[0]
 
 
-def test_all_with_two_jobs_repeats_the_serial_results(quick_outputs, tmp_path):
-    """The shared quick run is `all --quick --jobs 2`; here the serial `all --quick` runs beside it."""
+def test_a_serial_all_killed_at_every_runs_first_save_resumes_to_the_parallel_results(
+    quick_outputs, tmp_path
+):
+    """The shared quick run is `all --quick --jobs 2`; beside it runs the serial `all --quick
+    --jobs 1`, every run in it SIGKILLing itself at its first save (mid-fit, or after the first
+    stage where a run has no fit), then `all --resume`: one serial run that shows both that --jobs 2
+    repeats the serial results and that every default run, killed, resumes to them exactly."""
     if quick_outputs.result is None:
         pytest.skip("QUICK_OUTPUTS reuses a folder: the `all --jobs 2` run itself is not under test")
     root = tmp_path / "outputs"
+    argv = ["recipes", "all", "--quick", "--jobs", "1", "--output-dir", str(root)]
+    killed = run_cli(*argv, timeout=600, env={KILL_AFTER: "epoch:1,stage:1"})
+    assert killed.returncode == 1, killed.stderr[-3000:]
+    labels = [
+        (recipe.name, run, recipe.name + (f" ({run.subdir})" if run.subdir else ""))
+        for recipe in registry().values()
+        for run in recipe.runs
+    ]
+    summary = json.loads((root / "run_all.json").read_text())
+    for name, run, label in labels:
+        out = root / name / run.subdir
+        assert summary[label]["exit_code"] == -signal.SIGKILL, label
+        assert not (out / "metrics.json").exists() and (out / FOLDER / "state.json").is_file()
+
     env = {"PYTHONPROFILEIMPORTTIME": "1"}  # every import of every run, listed on stderr
-    result = run_cli(
-        "recipes", "all", "--quick", "--jobs", "1", "--output-dir", str(root), timeout=1200, env=env
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
+    resumed = run_cli(*argv, "--resume", timeout=1200, env=env)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
     # single-device runs never import the private Keras patches for several replicas
-    assert "common.harness" in result.stderr and "common.multireplica" not in result.stderr
-    summary = json.loads((quick_outputs.root / "run_all.json").read_text())
-    for recipe in registry().values():
-        for run in recipe.runs:
-            label = recipe.name + (f" ({run.subdir})" if run.subdir else "")
-            assert summary[label]["exit_code"] == 0 and summary[label]["job"] in (1, 2)
-            assert summary[label]["threads"] >= 1
-            serial = json.loads((root / recipe.name / run.subdir / "metrics.json").read_text())
-            parallel = quick_outputs.metrics(recipe.name, run.subdir)
-            assert parallel["args"] == {**serial["args"], "output_dir": parallel["args"]["output_dir"]}
-            assert comparable(parallel) == comparable(serial), label
+    assert "common.harness" in resumed.stderr and "common.multireplica" not in resumed.stderr
+    assert resumed.stdout.count(" read from ") == len(labels)  # each run went on from its save
+    parallel_summary = json.loads((quick_outputs.root / "run_all.json").read_text())
+    for name, run, label in labels:
+        out = root / name / run.subdir
+        assert not (out / FOLDER).exists(), f"{label}: a finished run leaves no checkpoint"
+        assert parallel_summary[label]["exit_code"] == 0 and parallel_summary[label]["job"] in (1, 2)
+        assert parallel_summary[label]["threads"] >= 1
+        serial = json.loads((out / "metrics.json").read_text())
+        parallel = quick_outputs.metrics(name, run.subdir)
+        neutral = {"output_dir": parallel["args"]["output_dir"], "resume": False}
+        assert parallel["args"] == {**serial["args"], **neutral}
+        assert comparable(parallel) == comparable(serial), label
     assert "[rnn_sequence] " in quick_outputs.result.stdout  # each line says which run wrote it
 
 

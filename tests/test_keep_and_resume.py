@@ -165,17 +165,8 @@ def kill_then_resume(recipe: str, kill_after: str, tmp_path: Path, argv=("--quic
     return json.loads((out / "metrics.json").read_text())
 
 
-@pytest.mark.parametrize(
-    "recipe, kill_after",
-    [
-        ("rnn_sequence", "stage:1"),  # after the first seed of the first cell
-        ("activations", "stage:1"),
-        ("transfer_learning", "epoch:1"),  # in the middle of pretraining's fit: epoch 1 of 2
-    ],
-)
-def test_a_killed_run_resumes_to_the_uninterrupted_metrics(recipe, kill_after, quick_outputs, tmp_path):
-    resumed = kill_then_resume(recipe, kill_after, tmp_path)
-    assert comparable(resumed) == comparable(quick_outputs.metrics(recipe))
+# Every default run killed at its first save and resumed to the uninterrupted results: the serial
+# `all` of tests/test_distribute.py (test_a_serial_all_killed_at_every_runs_first_save_...).
 
 
 @pytest.mark.slow
