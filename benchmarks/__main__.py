@@ -354,10 +354,15 @@ def main(argv=None) -> int:
     if args.recipes:
         print("each recipe's default run:", flush=True)
         results["recipes"] = recipe_wall_times()
-    from common.device import describe_device
+    from common.device import describe_device, intra_op_threads
 
     metrics = build_metrics(
-        NAME, vars(args), results, [], time.perf_counter() - started, environment(describe_device())
+        NAME,
+        vars(args),
+        results,
+        [],
+        time.perf_counter() - started,
+        environment(describe_device(), intra_op_threads()),
     )
     plot(metrics, out)
     write_metrics(out, metrics)

@@ -17,15 +17,64 @@ class RecipeArgumentParser(argparse.ArgumentParser):
     `outputs/quick/<name>` for a --quick run: a smoke run never writes over the full run's results."""
 
     output_root: str | None = None
+    quick_settings: dict | None = None  # flag (dest) -> its value under --quick (`set_quick`)
+    quick_applied: dict | None = None  # what the last parse set for --quick
 
     def error(self, message: str):  # noqa: D401 - argparse's signature
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
+    def set_quick(self, settings: dict, also: str = "") -> None:
+        """What --quick sets: each flag in `settings` (by its dest) takes the value given there unless
+        the flag itself is given beside --quick (then the flag wins); `also` says what it changes
+        beyond flags (the data). Written into --quick's help, where a user reads it."""
+        self.quick_settings = dict(settings)
+        shown = " ".join(f"{flag_name(dest)} {shown_value(v)}" for dest, v in settings.items())
+        for action in self._actions:
+            if action.dest == "quick":
+                action.help = (
+                    f"smoke run: every code path once in a few seconds, not a result: {shown}"
+                    f"{'; ' + also if also else ''} (a flag given beside --quick wins)"
+                )
+
     def parse_known_args(self, args=None, namespace=None):
         namespace, rest = super().parse_known_args(args, namespace)
+        self.quick_applied = {}
+        if self.quick_settings and getattr(namespace, "quick", False):
+            given = self.given_flags(args)
+            for dest, value in self.quick_settings.items():
+                if dest not in given:
+                    setattr(namespace, dest, list(value) if isinstance(value, tuple) else value)
+                    self.quick_applied[dest] = value
         if self.output_root and getattr(namespace, "output_dir", "") is None:
             namespace.output_dir = default_output_dir(self.output_root, namespace.quick)
         return namespace, rest
+
+    def given_flags(self, args=None) -> set[str]:
+        """The dests of the flags on the command line (`args`, else sys.argv): parsed once more into
+        a namespace that already holds every dest, where argparse sets only what it is given."""
+        unset = object()
+        probe = argparse.Namespace(
+            **{a.dest: unset for a in self._actions if a.dest != argparse.SUPPRESS}
+        )
+        super().parse_known_args(args, probe)
+        return {dest for dest, value in vars(probe).items() if value is not unset}
+
+
+def describe_quick(applied: dict) -> str:
+    """`--quick: --epochs 1 --seeds 1 (...)`: the line a smoke run prints first."""
+    shown = " ".join(f"{flag_name(dest)} {shown_value(v)}" for dest, v in applied.items())
+    return f"--quick: {shown} (a smoke run: a flag given beside --quick wins)"
+
+
+def flag_name(dest: str) -> str:
+    return "--" + dest.replace("_", "-")
+
+
+def shown_value(value) -> str:
+    """A flag's value as a user types it: `relu,sigmoid` for a list."""
+    if isinstance(value, (list, tuple)):
+        return ",".join(map(str, value))
+    return str(value)
 
 
 def default_output_dir(name: str, quick: bool, root: str = "outputs") -> str:
@@ -165,7 +214,7 @@ def recipe_parser(
     shared.add_argument(
         "--quick",
         action="store_true",
-        help="smoke run of a few seconds: tiny data, one or two epochs, same code path",
+        help="smoke run: every code path once in a few seconds, not a result",
     )
     if default_epochs is not None:
         shared.add_argument(

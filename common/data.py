@@ -4,6 +4,9 @@
   second half test, no shuffle); validation carved from the training half.
 - `mnist1d`: generated locally by `mnist1d.data.make_dataset(get_dataset_args())`, identical to the
   published frozen set (4000 train / 1000 test, length 40). Its downloading `get_dataset` is never used.
+  Generating it takes seconds, so each set generated is kept in this process and in a cache folder
+  (RECIPES_CACHE_DIR, else $XDG_CACHE_HOME/keras-recipes, else ~/.cache/keras-recipes), named by the
+  mnist1d version and every argument it was made with.
 - a user's own table (`load_csv_table`: a CSV with a target column) or arrays (`read_labelled_npz`),
   and the stratified splits of them (`user_split`).
 """
@@ -17,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from common.errors import UsageError
+from common.results import atomic_write_with
 
 
 @dataclass
@@ -99,11 +103,21 @@ def load_digits_split(val_fraction: float = 0.1, seed: int = 0) -> Split:
     )
 
 
+MNIST1D_ARRAYS = ("x", "y", "x_test", "y_test", "t")
+_generated: dict[str, dict] = {}  # this process's MNIST-1D sets, by cache key
+
+
 def mnist1d_dataset(seed: int | None = None, **overrides) -> dict:
-    """`mnist1d.data.make_dataset` with the published arguments, optionally another seed or params.
+    """`mnist1d.data.make_dataset` with the published arguments, optionally another seed or params:
+    its arrays x, y, x_test, y_test and t (fresh copies).
 
     With no arguments this is the published frozen set (4000 train / 1000 test sequences of length 40).
+    A set made before with the same arguments and mnist1d version is read back (`mnist1d_cache`).
     """
+    import hashlib
+    import importlib.metadata
+    import json
+
     from mnist1d.data import get_dataset_args, make_dataset
 
     args = get_dataset_args()
@@ -113,7 +127,43 @@ def mnist1d_dataset(seed: int | None = None, **overrides) -> dict:
         if not hasattr(args, key):
             raise ValueError(f"mnist1d has no dataset argument {key!r}")
         setattr(args, key, value)
-    return make_dataset(args)
+    made_with = {"mnist1d": importlib.metadata.version("mnist1d"), "args": vars(args)}
+    key = hashlib.sha256(json.dumps(made_with, sort_keys=True).encode()).hexdigest()[:20]
+    if key not in _generated:
+        path = mnist1d_cache() / f"mnist1d-{key}.npz"
+        _generated[key] = read_mnist1d_cache(path)
+        if _generated[key] is None:
+            made = make_dataset(args)
+            _generated[key] = {name: np.asarray(made[name]) for name in MNIST1D_ARRAYS}
+            write_mnist1d_cache(path, _generated[key])
+    return {name: array.copy() for name, array in _generated[key].items()}
+
+
+def mnist1d_cache() -> Path:
+    """The folder generated MNIST-1D sets are kept in."""
+    if os.environ.get("RECIPES_CACHE_DIR"):
+        return Path(os.environ["RECIPES_CACHE_DIR"])
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "keras-recipes"
+
+
+def read_mnist1d_cache(path: Path) -> dict | None:
+    """The arrays a cache file holds, or None where there is none or it cannot be read whole (then
+    the set is generated again and the file written anew)."""
+    try:
+        with np.load(path, allow_pickle=False) as kept:
+            return {name: kept[name] for name in MNIST1D_ARRAYS}
+    except (OSError, ValueError, KeyError, EOFError):
+        return None
+
+
+def write_mnist1d_cache(path: Path, arrays: dict) -> None:
+    """Keep `arrays` at `path` (whole, through a rename); a cache folder that cannot be written only
+    means the next run generates the set again."""
+    try:
+        atomic_write_with(path, lambda tmp: np.savez(tmp, **arrays))
+    except OSError:
+        pass
 
 
 def load_mnist1d_split(val_fraction: float = 0.1, seed: int = 0) -> Split:

@@ -90,14 +90,23 @@ def describe_device() -> str:
             details = tf.config.experimental.get_device_details(gpu)
             names.append(f"GPU:{index} {details.get('device_name', gpu.name)}")
         return ", ".join(names)
-    threads = (
+    threads = intra_op_threads()
+    logical = len(tf.config.list_logical_devices("CPU"))
+    split = f", {logical} logical devices" if logical > 1 else ""
+    return f"CPU ({threads} threads{split})"
+
+
+def intra_op_threads() -> int:
+    """The threads one TensorFlow op may use on the CPU: as configured, else TF_NUM_INTRAOP_THREADS,
+    else one per core (TensorFlow's default). On some CPUs (an AMD EPYC, measured) a run's numbers
+    depend on it, in their last digits: metrics.json records it (environment.threads)."""
+    import tensorflow as tf
+
+    return (
         tf.config.threading.get_intra_op_parallelism_threads()
         or int(os.environ.get("TF_NUM_INTRAOP_THREADS", "0") or 0)
         or cpu_count()
     )
-    logical = len(tf.config.list_logical_devices("CPU"))
-    split = f", {logical} logical devices" if logical > 1 else ""
-    return f"CPU ({threads} threads{split})"
 
 
 def cpu_count() -> int:

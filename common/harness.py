@@ -3,8 +3,7 @@
 A recipe declares what it is (`Recipe`: its name, title, default runs and the headline numbers the
 gallery and README show, read from the keys its run writes), then its `run(args)` goes:
 
-    harness = Harness(NAME, args)
-    harness.quick(epochs=2, seeds=1)                      # --quick caps, one place
+    harness = Harness(NAME, args)                         # (--quick's settings: flags.py)
     ...data, model...
     per_seed = harness.over_seeds(train_one, model, stage="relu")  # train_one(seed, model) per seed
     harness.check("relu_accuracy", accuracy, at_least=0.5)  # declared, printed and stored one way
@@ -39,6 +38,7 @@ import numpy as np
 from common import device, training
 from common.checkpoint import FOLDER as CHECKPOINT_FOLDER
 from common.checkpoint import FitCheckpoint, RunCheckpoint, describe_kept, fingerprint
+from common.cli import describe_quick
 from common.distribute import current, distributed
 from common.errors import Terminated, UsageError, stop_on_sigterm
 from common.rawinput import as_tensors
@@ -161,38 +161,12 @@ class Harness:
         self._device: str | None = None
         check_writable(self.out_dir, "--output-dir")
         check_layout(self.out_dir)
-        # the flags as given (before --quick caps them) are what a resumed run must repeat
+        # the flags (--quick's settings included) are what a resumed run must repeat
         self.checkpoint = RunCheckpoint(
             self.out_dir, fingerprint(name, args), getattr(args, "resume", False)
         )
 
     # -- set-up -----------------------------------------------------------------------------------
-
-    def quick(self, **caps) -> dict:
-        """With --quick, cap each named flag: a number at `min(value, cap)`, a list at its first
-        `cap` items, an unset (None) flag set to `cap`; print one line naming each flag it changed.
-        Returns `{flag: (before, after)}` for those flags; without --quick, nothing changes and it
-        returns {}."""
-        if not self.args.quick:
-            return {}
-        changed = {}
-        for flag, cap in caps.items():
-            before = getattr(self.args, flag)
-            if before is None:
-                after = cap
-            elif isinstance(before, list):
-                after = before[:cap]
-            else:
-                after = min(before, cap)
-            setattr(self.args, flag, after)
-            if after != before:
-                changed[flag] = (before, after)
-        if changed:
-            caps_line = ", ".join(
-                f"--{flag.replace('_', '-')} {after}" for flag, (_, after) in changed.items()
-            )
-            print(f"--quick: {caps_line}", flush=True)
-        return changed
 
     def setup_device(self) -> str:
         """Set TensorFlow's device up (GPU memory growth) and print what it runs on, once; call it
@@ -308,7 +282,7 @@ class Harness:
                 print(f"check {name}: {check['value']:.4g} {check['expected']}: {verdict}")
         self.out_dir.mkdir(parents=True, exist_ok=True)
         duration = time.perf_counter() - self.started
-        env = environment(self.setup_device())
+        env = environment(self.setup_device(), device.intra_op_threads())
         if current() is not None:  # a recipe that trains under --distribute: how it was spread
             env["distribution"] = current().describe(getattr(self.args, "batch_size", None))
         metrics = build_metrics(self.name, vars(self.args), results, references, duration, env)
@@ -352,6 +326,8 @@ def run_main(name: str, parser: argparse.ArgumentParser, run, argv=None) -> int:
     stop_on_sigterm()
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)
+    if getattr(parser, "quick_applied", None):
+        print(describe_quick(parser.quick_applied), flush=True)
     try:
         check_backend()
         device.import_tensorflow(verbose=args.verbose)

@@ -96,10 +96,12 @@ def to_jsonable(value):
 LIBRARIES = ("scikit-learn", "scipy", "river", "mnist1d", "matplotlib")  # besides TF, Keras, NumPy
 
 
-def environment(device: str) -> dict:
+def environment(device: str, threads: int) -> dict:
     """What produced the numbers: Python, TensorFlow, Keras, NumPy, the device (as
-    `common.device.describe_device` says it), the platform, and the version of every other library a
-    number or figure depends on (the baselines, the generated data sets, the drawing), or "not
+    `common.device.describe_device` says it), `threads`, the CPU threads one op may use
+    (`common.device.intra_op_threads`: on some CPUs the numbers depend on them, so same seed, same
+    machine and same threads give the same numbers), the platform, and the version of every other library
+    a number or figure depends on (the baselines, the generated data sets, the drawing), or "not
     installed"."""
     import keras
     import tensorflow as tf
@@ -110,6 +112,7 @@ def environment(device: str) -> dict:
         "keras": keras.__version__,
         "numpy": np.__version__,
         "device": device,
+        "threads": threads,
         "platform": platform.platform(),
     }
     for name in LIBRARIES:

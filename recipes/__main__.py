@@ -14,7 +14,13 @@ import time
 from pathlib import Path
 
 import common  # noqa: F401  (quiet TensorFlow before any recipe imports it)
-from common.cli import DefaultsHelpFormatter, RecipeArgumentParser, positive_int, version_line
+from common.cli import (
+    DefaultsHelpFormatter,
+    RecipeArgumentParser,
+    comma_list,
+    positive_int,
+    version_line,
+)
 from common.harness import DefaultRun, Recipe
 from common.references import REFERENCES
 from common.results import atomic_write_text, load_metrics
@@ -39,10 +45,21 @@ def list_recipes() -> int:
     return 0
 
 
-def run_one(command: list[str]) -> tuple[int, str]:
-    """Run a recipe in its own process, passing its output through; return its exit code and the
-    last line it wrote to stderr (its error, if it failed)."""
-    process = subprocess.Popen(command, stderr=subprocess.PIPE)
+def thread_env(threads: int | None) -> dict:
+    """The environment of a recipe's process: this one's, with `threads` (when set) as TensorFlow's
+    intra- and inter-op threads (TF_NUM_INTRAOP_THREADS / TF_NUM_INTEROP_THREADS) and OpenMP's
+    (OMP_NUM_THREADS). On some CPUs a run's numbers depend on its intra-op thread count (the order
+    in which a multi-threaded kernel sums): metrics.json records it as environment.threads."""
+    if threads is None:
+        return dict(os.environ)
+    names = ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "OMP_NUM_THREADS")
+    return {**os.environ, **{name: str(threads) for name in names}}
+
+
+def run_one(command: list[str], threads: int | None = None) -> tuple[int, str]:
+    """Run a recipe in its own process (with `threads`, see `thread_env`), passing its output
+    through; return its exit code and the last line it wrote to stderr (its error, if it failed)."""
+    process = subprocess.Popen(command, stderr=subprocess.PIPE, env=thread_env(threads))
     tail = b""
     try:
         while chunk := os.read(process.stderr.fileno(), 4096):
@@ -90,7 +107,8 @@ def all_state(root: Path, args) -> tuple[dict, dict]:
     with other flags or versions, or unreadable), empty otherwise."""
     from common.checkpoint import CheckpointError, refuse_other_run, versions
 
-    fingerprint = {"recipe": "all", "flags": {"quick": args.quick}, "versions": versions()}
+    flags = {"quick": args.quick, "threads": args.threads}
+    fingerprint = {"recipe": "all", "flags": flags, "versions": versions()}
     path = root / ALL_STATE
     if not (args.resume and path.is_file()):
         return fingerprint, {}
@@ -108,6 +126,7 @@ def run_all(args) -> int:
     N at a time, the longest first (by the last run's times), each given its share of the machine's
     threads. Each finished run is recorded; `--resume` skips those and resumes the others (each from
     its own checkpoint)."""
+    from common.device import cpu_count
     from common.errors import Terminated, UsageError, stop_on_sigterm
     from common.harness import check_backend
     from common.results import check_writable
@@ -125,6 +144,8 @@ def run_all(args) -> int:
         return 2
     summary, pending = {}, []
     for recipe in registry().values():
+        if args.only and recipe.name not in args.only:
+            continue
         for run in recipe.runs:
             label = run_label(recipe, run)
             if label in finished:
@@ -158,10 +179,12 @@ def run_all(args) -> int:
                 print(f"\n=== {progress_line(i, pending, started, last)}", flush=True)
                 print(f"    python {' '.join(command[1:])}", flush=True)
                 start = time.perf_counter()
-                code, last_error = run_one(command)
-                record(label, code, last_error, time.perf_counter() - start, {})
+                code, last_error = run_one(command, args.threads)
+                where = {"threads": args.threads} if args.threads else {}
+                record(label, code, last_error, time.perf_counter() - start, where)
         else:
-            run_parallel(longest_first(pending, root), jobs, record)
+            threads = args.threads or max(1, cpu_count() // jobs)
+            run_parallel(longest_first(pending, root), jobs, threads, record)
     except KeyboardInterrupt as stop:
         terminated = isinstance(stop, Terminated)
         print(
@@ -180,7 +203,8 @@ def run_all(args) -> int:
         status = (
             "ok" if item["exit_code"] == 0 else f"FAILED (exit {item['exit_code']}): {item['error']}"
         )
-        where = f"  job {item['job']}, {item['threads']} thread(s)" if "job" in item else ""
+        where = f"  job {item['job']}," if "job" in item else ""
+        where += f" {item['threads']} thread(s)" if "threads" in item else ""
         print(f"  {label:<32} {item['seconds']:7.1f} s  {status}{where}")
     print(f"  {'all':<32} {sum(i['seconds'] for i in summary.values()):7.1f} s")
     redraw(root)
@@ -233,22 +257,14 @@ def auto_jobs(runs: int) -> int:
     return max(1, min(cpu_count(), runs))
 
 
-def run_parallel(pending: list, jobs: int, record) -> None:
-    """Run `pending` ((label, command) pairs) `jobs` at a time, each process given an equal share of
-    the machine's threads (TensorFlow's TF_NUM_INTRAOP_THREADS / TF_NUM_INTEROP_THREADS, OpenMP's
-    OMP_NUM_THREADS): its output passed through line by line, each line led by `[label]`; `record`
-    gets each run's exit code, error, seconds and where it ran. Ctrl-C stops the runs (each keeps
-    its checkpoint) and raises KeyboardInterrupt."""
+def run_parallel(pending: list, jobs: int, threads: int, record) -> None:
+    """Run `pending` ((label, command) pairs) `jobs` at a time, each process given `threads` threads
+    (`thread_env`; by default the machine's divided by the jobs): its output passed through line by line,
+    each line led by `[label]`; `record` gets each run's exit code, error, seconds and where it ran.
+    Ctrl-C stops the runs (each keeps its checkpoint) and raises KeyboardInterrupt."""
     import threading
 
-    from common.device import cpu_count
-
-    threads = max(1, cpu_count() // jobs)
-    env = {
-        **os.environ,
-        **{var: str(threads) for var in ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")},
-        "OMP_NUM_THREADS": str(threads),
-    }
+    env = thread_env(threads)
     print(f"\n=== {len(pending)} run(s), {jobs} at a time, {threads} thread(s) each", flush=True)
     queue, running, free = list(pending), {}, list(range(1, jobs + 1))
     started = time.perf_counter()
@@ -540,7 +556,22 @@ def main(argv=None) -> int:
         default="auto",
         help="recipe runs at a time, each in its own process with an equal share of the CPU threads "
         "(auto: one per core, at most one per run; measured faster than one at a time on 2 cores); "
-        "the results are those of --jobs 1",
+        "each run's numbers are those it gives alone with the same --threads",
+    )
+    everything.add_argument(
+        "--threads",
+        type=positive_int,
+        default=None,
+        help="CPU threads for each run (TensorFlow's intra- and inter-op, OpenMP's); default: the "
+        "machine's divided by --jobs, or TensorFlow's own choice with --jobs 1. On some CPUs a "
+        "different thread count changes the last digits of some numbers; metrics.json records it "
+        "(environment.threads)",
+    )
+    everything.add_argument(
+        "--only",
+        type=comma_list(NAMES, noun="recipe"),
+        default=None,
+        help=f"comma-separated recipes to run, of: {', '.join(NAMES)} (default: all of them)",
     )
     plots = commands.add_parser(
         "plots",

@@ -15,6 +15,13 @@ import pytest
 from common.results import LIBRARIES, SCHEMA_KEYS
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# One CPU thread per TensorFlow op in every run the suite makes, in this process (set before
+# TensorFlow is imported) and in each process it starts, as in `all --threads 1`: on some CPUs (an
+# AMD EPYC, measured) a run's last digits depend on its thread count, and the tests compare runs
+# with one another. It also suits pytest-xdist's one worker per core.
+THREADS = 1
+for _name in ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "OMP_NUM_THREADS"):
+    os.environ[_name] = str(THREADS)
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -36,7 +43,7 @@ def error_lines(stderr: str) -> list[str]:
     return [line for line in stderr.splitlines() if line.strip() and not line.startswith(noise)]
 
 
-def assert_bad_input(recipe: str, argv: list[str], message: str, out: Path) -> None:
+def assert_bad_input(recipe: str, argv: list[str], message: str, out: Path) -> str:
     """`python -m recipes.<recipe> ARGV --output-dir OUT` exits 2 with one error line holding `message`,
     and writes nothing. Run as the recipe's `main` in this process: the code a new process runs once
     it has started, without paying TensorFlow's start-up for every case (test_collection.py and
@@ -57,6 +64,7 @@ def assert_bad_input(recipe: str, argv: list[str], message: str, out: Path) -> N
     assert len(lines) == 1, stderr.getvalue()
     assert message in lines[0] and lines[0].startswith(f"python -m recipes.{recipe}: error:")
     assert not out.exists()
+    return lines[0]
 
 
 def assert_png(path: Path) -> None:
@@ -127,6 +135,7 @@ def assert_outputs_contract(
     assert metrics["duration_s"] > 0
     for key in ("python", "tensorflow", "keras", "numpy", "device", "platform", *LIBRARIES):
         assert metrics["environment"][key], key
+    assert metrics["environment"]["threads"] == THREADS  # what the numbers were made with
     assert_finite_numbers(metrics["results"], allow_null=allow_null)
     for reference in metrics["references"]:
         assert {"name", "value", "source"} <= set(reference) and reference["source"]
@@ -156,12 +165,12 @@ class QuickOutputs:
 
 @pytest.fixture(scope="session")
 def quick_outputs(tmp_path_factory) -> QuickOutputs:
-    """Every recipe's quick run, made once per test session by `python -m recipes all --quick --jobs 2`
-    (which also draws the gallery; two runs at a time, results identical to the serial run's:
-    test_distribute checks it) and shared by the recipe tests, the collection tests and the gallery
-    tests. Under pytest-xdist the first worker to ask makes it, in the session's common folder, and
-    the others wait for it. QUICK_OUTPUTS=FOLDER reuses a folder such a run wrote (while working on
-    one recipe)."""
+    """Every recipe's quick run, made once per test session by `python -m recipes all --quick --jobs 2
+    --threads 1` (which also draws the gallery; two runs at a time, each with the one thread every run of
+    the suite has, so results identical to a serial run's: test_distribute checks it) and shared by the
+    recipe tests, the collection tests and the gallery tests. Under pytest-xdist the first worker to ask
+    makes it, in the session's common folder, and the others wait for it. QUICK_OUTPUTS=FOLDER reuses a
+    folder such a run wrote (while working on one recipe)."""
     if os.environ.get("QUICK_OUTPUTS"):  # a folder an earlier `all --quick` wrote: reuse it
         return QuickOutputs(Path(os.environ["QUICK_OUTPUTS"]), None)
     shared = tmp_path_factory.getbasetemp()
@@ -172,9 +181,8 @@ def quick_outputs(tmp_path_factory) -> QuickOutputs:
     with open(shared / "quick" / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
         if not made.exists():
-            result = run_cli(
-                "recipes", "all", "--quick", "--jobs", "2", "--output-dir", str(root), timeout=1200
-            )
+            argv = ["all", "--quick", "--jobs", "2", "--threads", str(THREADS)]
+            result = run_cli("recipes", *argv, "--output-dir", str(root), timeout=1200)
             made.write_text(json.dumps([result.returncode, result.stdout, result.stderr]))
     code, stdout, stderr = json.loads(made.read_text())
     return QuickOutputs(root, subprocess.CompletedProcess("all --quick", code, stdout, stderr))

@@ -181,16 +181,17 @@ def test_metrics_schema_and_json(tmp_path):
 
 
 def test_environment_names_every_field():
-    from common.device import describe_device
+    from common.device import describe_device, intra_op_threads
 
-    env = results.environment(describe_device())
-    core = {"python", "tensorflow", "keras", "numpy", "device", "platform"}
+    env = results.environment(describe_device(), intra_op_threads())
+    core = {"python", "tensorflow", "keras", "numpy", "device", "threads", "platform"}
     assert set(env) == core | {"scikit-learn", "scipy", "river", "mnist1d", "matplotlib"}
     assert env["keras"].startswith("3.")
     import importlib.metadata
 
     assert env["river"] == importlib.metadata.version("river")  # read from the installed package
     assert env["device"].startswith(("CPU", "GPU"))
+    assert env["threads"] == 1  # tests/conftest.py: one intra-op thread for every run of the suite
 
 
 def test_arrays_round_trip(tmp_path):
@@ -503,15 +504,26 @@ def test_worker_timeout_changes_nothing_a_resumed_run_must_repeat():
     assert one == other and "worker_timeout" not in one["flags"]
 
 
-def test_harness_quick_caps_only_with_quick():
-    from common.harness import Harness
+def test_quick_sets_its_flags_unless_one_is_given_and_help_says_what_it_sets():
+    from common.cli import describe_quick, recipe_parser
 
-    args = harness_args(lengths=[25, 50, 100])
-    Harness("demo", args).quick(epochs=2, lengths=1, items=["a"])
-    assert (args.epochs, args.lengths, args.items) == (30, [25, 50, 100], None)
-    args = harness_args(quick=True, epochs=1, lengths=[25, 50, 100])
-    Harness("demo", args).quick(epochs=2, seeds=1, lengths=1, items=["a"])
-    assert (args.epochs, args.seeds, args.lengths, args.items) == (1, 1, [25], ["a"])
+    parser = recipe_parser("demo", "demo", default_epochs=30, default_seeds=3)
+    parser.add_argument("--cells", default=None)
+    parser.set_quick({"epochs": 1, "seeds": 1, "cells": ("simple",)}, also="300 examples")
+    args = parser.parse_args([])
+    assert (args.epochs, args.seeds, args.cells) == (30, 3, None) and parser.quick_applied == {}
+    args = parser.parse_args(["--quick"])
+    assert (args.epochs, args.seeds, args.cells) == (1, 1, ["simple"])
+    args = parser.parse_args(["--quick", "--epochs", "5", "--cells=gru", "--seeds", "3"])
+    assert (args.epochs, args.seeds, args.cells) == (5, 3, "gru")  # given beside --quick: it wins
+    assert parser.quick_applied == {} and args.output_dir == "outputs/quick/demo"
+    parser.parse_args(["--epochs", "5", "--quick"])  # in any order
+    assert parser.quick_applied == {"seeds": 1, "cells": ("simple",)}
+    assert describe_quick(parser.quick_applied) == (
+        "--quick: --seeds 1 --cells simple (a smoke run: a flag given beside --quick wins)"
+    )
+    text = " ".join(parser.format_help().split())
+    assert "--epochs 1 --seeds 1 --cells simple; 300 examples (a flag given beside --quick wins)" in text
 
 
 def test_harness_seed_loop_gives_one_per_seed_schema(capsys):

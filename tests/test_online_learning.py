@@ -18,7 +18,7 @@ from tests.conftest import without_timings as shared_without_timings
 
 NAME = "online_learning"
 STREAMS = ["sea", "agrawal", "phishing", "bananas"]
-LEARNERS = ["keras_mlp", "river_lr", "river_hatc", "river_arf", "sklearn_sgd"]
+LEARNERS = ["keras_mlp", "river_lr", "river_arf", "sklearn_sgd"]  # --quick: one of each kind
 
 
 # null by design: a stream without a known drift; a learner that never came back after it
@@ -36,8 +36,8 @@ def test_quick_run_writes_the_outputs_contract(quick_outputs):
     assert results["streams"] == STREAMS and results["learners"] == LEARNERS
     for stream in STREAMS:
         data = results[stream]
-        assert data["rejected"] == 0 and data["valid"] == data["items"] <= 2000
-        assert data["known_drift"] == (1000 if stream in ("sea", "agrawal") else None)
+        assert data["rejected"] == 0 and data["valid"] == data["items"] <= 1000
+        assert data["known_drift"] == (500 if stream in ("sea", "agrawal") else None)
         for name in LEARNERS:
             r = data[name]
             assert 0.0 <= r["accuracy"] <= 1.0 and r["items_per_second"] > 0, (stream, name)
@@ -50,9 +50,9 @@ def test_quick_run_writes_the_outputs_contract(quick_outputs):
                 assert rec is None
         keras = data["keras_mlp"]
         assert keras["weights_finite"] and keras["finished"] and keras["items_seen"] == data["valid"]
-        runs = keras["per_seed"]  # --quick runs two seeds: mean accuracy, median throughput
-        assert [list(r) for r in runs] == [["seed", "accuracy", "items_per_second"]] * 2
-        assert [r["seed"] for r in runs] == [0, 1]
+        runs = keras["per_seed"]  # --quick runs one seed: its mean and median are its own
+        assert [list(r) for r in runs] == [["seed", "accuracy", "items_per_second"]]
+        assert [r["seed"] for r in runs] == [0]
         assert keras["accuracy"] == pytest.approx(np.mean([r["accuracy"] for r in runs]))
         assert keras["items_per_second"] == pytest.approx(
             np.median([r["items_per_second"] for r in runs])

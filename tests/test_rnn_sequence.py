@@ -25,17 +25,17 @@ FIGURES = (
 def test_quick_run_writes_the_outputs_contract(quick_outputs):
     metrics = assert_outputs_contract(quick_outputs.folder(NAME), NAME, figures=FIGURES)
     results = metrics["results"]
-    assert list(results["mnist1d"]) == ["simple", "lstm"]
+    assert list(results["mnist1d"]) == ["simple"]  # --quick: one cell, one epoch
     for r in results["mnist1d"].values():
         for key in ("test_accuracy", "test_accuracy_std", "per_seed", "params", "seconds_per_epoch"):
             assert key in r, key
         assert [list(record)[0] for record in r["per_seed"]] == ["seed"]  # --quick: one seed
         assert r["per_seed"][0]["test_accuracy"] == r["test_accuracy"] and r["test_accuracy_std"] == 0
         assert r["params"] > r["plain"]["params"] > 0 and r["seconds_per_epoch"] > 0
-        assert len(r["history"]["loss"][0]) == 2
+        assert len(r["history"]["loss"][0]) == 1
         assert np.sum(r["confusion_matrix"]) == 300  # every quick test sequence, once
-    # two epochs on 600 sequences: well short of the targets, but above ten-class chance
-    assert max(r["test_accuracy"] for r in results["mnist1d"].values()) > 0.15
+    # a smoke run, one epoch on 300 sequences: its numbers are no result, only finite and in range
+    assert all(0 <= r["test_accuracy"] <= 1 for r in results["mnist1d"].values())
     for cell, per_length in results["adding"].items():
         assert list(per_length) == ["25"], cell
         r = per_length["25"]
@@ -48,7 +48,7 @@ def test_quick_run_writes_the_outputs_contract(quick_outputs):
 def test_gradient_through_time_covers_every_step(quick_outputs):
     results = quick_outputs.metrics(NAME)["results"]
     gradients = results["gradient_through_time"]
-    assert set(gradients) == {"simple", "lstm"}
+    assert set(gradients) == {"simple"}
     for r in gradients.values():
         for key in ("plain_init", "plain_trained", "model_trained"):
             assert len(r[key]) == 40 and all(v > 0 for v in r[key]), key

@@ -18,7 +18,7 @@ expected to show.
 
     python -m recipes.activations                          # everything: 12 activations, 3 seeds
     python -m recipes.activations --activations relu,gelu  # a subset
-    python -m recipes.activations --quick                  # smoke run: relu and sigmoid, 1 seed
+    python -m recipes.activations --quick                  # smoke run: sigmoid, 1 epoch
     python -m recipes.activations --no-regularise --epochs 30 --batch-size 64 --learning-rate 3e-3
 
 Writes metrics.json, curves.npz and the figures of `plots.py` to outputs/activations/. Reference:
@@ -45,7 +45,7 @@ from common.training import (
     standard_callbacks,
     steps_per_epoch,
 )
-from recipes.activations.flags import ACTIVATIONS, QUICK_ACTIVATIONS, build_parser  # setup
+from recipes.activations.flags import ACTIVATIONS, build_parser  # setup: the flags
 from recipes.activations.gradient_flow import first_over_last, gradient_flow
 from recipes.activations.plots import plot
 from recipes.activations.report import DEFAULT_RUNS, SUMMARY
@@ -95,7 +95,7 @@ def activation_curves(names) -> tuple[np.ndarray, dict, dict]:
 def load_data(name: str, args) -> data.Split:
     split = (data.load_digits_split if name == "digits" else data.load_mnist1d_split)(seed=args.seed)
     if args.quick:  # tiny data: a smoke run of the same code path
-        split.x_train, split.y_train = data.subsample(split.x_train, split.y_train, 600, args.seed)
+        split.x_train, split.y_train = data.subsample(split.x_train, split.y_train, 300, args.seed)
     return split
 
 
@@ -245,9 +245,8 @@ def check_expectations(harness: Harness, results: dict, first_over_last: dict) -
 
 def run(args) -> dict:
     harness = Harness(NAME, args)
-    harness.quick(epochs=2, seeds=1)
     if args.activations is None:
-        args.activations = list(QUICK_ACTIVATIONS if args.quick else ACTIVATIONS)
+        args.activations = list(ACTIVATIONS)
     names = args.activations
     harness.setup_device()  # before any op runs
 

@@ -18,6 +18,10 @@ def non_negative_float(text: str) -> float:
     return value
 
 
+# --quick: every stage once (one epoch, one seed) on the smallest net of the same two layers
+QUICK = {"epochs": 1, "seeds": 1, "hidden": [32, 16]}
+
+
 def build_parser():
     parser = recipe_parser(
         "mlp_classifier",
@@ -46,4 +50,5 @@ def build_parser():
         default=True,
         help="images and signals: random shifts every epoch (and a nudged set for small image data)",
     )
+    parser.set_quick(QUICK, also="300 training examples; the baselines a few iterations")
     return parser

@@ -16,7 +16,7 @@ effect can be measured; weight decay is off by default, and `--l2` lets a user m
 
     python -m recipes.mlp_classifier                     # digits, 3 seeds
     python -m recipes.mlp_classifier --dataset mnist1d   # or --dataset csv:table.csv --target label
-    python -m recipes.mlp_classifier --quick             # smoke run: 400 training examples, 2 epochs
+    python -m recipes.mlp_classifier --quick             # smoke run: 300 training examples, 1 epoch
 
 Writes metrics.json, models/mlp.keras (the first seed's model, with models/mlp.json) and the figures
 of `plots.py` to outputs/mlp_classifier/. Reference: scikit-learn's gallery SVC on the digits split;
@@ -52,7 +52,7 @@ REFERENCE_KEYS = {
 
 
 def load_data(args) -> data.Split:
-    """The chosen data set as train / validation / test; --quick keeps 400 training examples."""
+    """The chosen data set as train / validation / test; --quick keeps 300 training examples."""
     if args.dataset == "digits":
         split = data.load_digits_split(seed=args.seed)
     elif args.dataset == "mnist1d":
@@ -64,7 +64,7 @@ def load_data(args) -> data.Split:
     else:
         split = load_csv_split(args.dataset, args.target, seed=args.seed)
     if args.quick:  # tiny data: a smoke run of the same code path
-        split.x_train, split.y_train = data.subsample(split.x_train, split.y_train, 400, args.seed)
+        split.x_train, split.y_train = data.subsample(split.x_train, split.y_train, 300, args.seed)
         split.x_test, split.y_test = data.subsample(split.x_test, split.y_test, 2000, args.seed)
     return split
 
@@ -197,7 +197,6 @@ def per_class_report(y_true, y_pred, class_names) -> dict:
 
 def run(args) -> dict:
     harness = Harness(NAME, args)
-    harness.quick(epochs=2, seeds=1, patience=2)
     split = load_data(args)  # bad input fails here, before anything is written
     harness.setup_device()  # before any model is built
     print(

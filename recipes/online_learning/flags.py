@@ -14,6 +14,16 @@ from common.errors import UsageError
 from recipes.online_learning.prequential import BASELINES
 from recipes.online_learning.streams import STREAMS, stream_list
 
+# --quick: every stage once, on every stream (each is loaded its own way): 1 000 items (the drift at
+# 500), one seed, one baseline of each kind (river per item, river's forest, scikit-learn per batch);
+# ARF's budget (a time) far above what 1 000 items take, so that a smoke run repeats exactly
+QUICK = {
+    "items": 1000,
+    "seeds": 1,
+    "baselines": ["river_lr", "river_arf", "sklearn_sgd"],
+    "arf_budget": 20.0,
+}
+
 
 def add_recipe_flags(parser: argparse.ArgumentParser) -> None:
     own = parser.add_argument_group("online_learning flags")
@@ -101,6 +111,7 @@ def add_recipe_flags(parser: argparse.ArgumentParser) -> None:
         default=True,
         help="tqdm progress bar (items seen, rolling accuracy)",
     )
+    parser.set_quick(QUICK)
 
 
 def validate_args(args) -> None:

@@ -18,7 +18,7 @@ LogisticRegression, Hoeffding adaptive tree and ARF, and scikit-learn's SGDClass
     python -m recipes.online_learning --stream csv:table.csv --target label
     python -m recipes.online_learning --resume        # after a kill: the finished runs are kept
     python -m recipes.online_learning --ablation      # the Keras learner under each of ABLATION
-    python -m recipes.online_learning --quick         # smoke run: 2 000 items a stream, 2 seeds
+    python -m recipes.online_learning --quick         # smoke run: 1 000 items a stream, 1 seed
 
 Writes metrics.json, rolling_accuracy_<stream>.png, throughput.png and accuracy_vs_throughput.png
 (ablation.png with --ablation), and each stream's final network (models/<stream>_keras_mlp.keras) to
@@ -91,7 +91,7 @@ def build_parser():
         "Test-then-train learning on drifting streams: a Keras MLP beside river and scikit-learn.",
         default_seeds=5,
     )
-    add_recipe_flags(parser)  # streams, the learner, baselines, ablation, checkpoints: flags.py
+    add_recipe_flags(parser)  # streams, learner, baselines, ablation, checkpoints, --quick: flags.py
     return parser
 
 
@@ -207,7 +207,6 @@ def ablation(harness, args) -> dict:
 
 def run(args) -> dict:
     harness = Harness(NAME, args)
-    harness.quick(items=2000, seeds=2, arf_budget=20.0)  # smoke run: the same code path
     validate_args(args)
     for spec in args.stream:  # bad CSV input fails here, before anything is written
         if spec.startswith("csv:"):

@@ -9,7 +9,19 @@ from common.cli import comma_list, non_negative_int, positive_float, positive_in
 from recipes.rnn_sequence.models import CELLS
 
 TASKS = ("mnist1d", "adding")
-QUICK_CELLS = ("simple", "lstm")
+# --quick: every stage once: one cell (the loop over cells runs the same code), one epoch, one seed,
+# the smallest widths, the adding problem at one short length
+QUICK = {
+    "epochs": 1,
+    "seeds": 1,
+    "cells": ["simple"],
+    "units": 8,
+    "lengths": [25],
+    "adding_train": 256,
+    "adding_test": 128,
+    "adding_epochs": 1,
+    "adding_units": 8,
+}
 
 
 def sequence_length(text: str) -> int:
@@ -36,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
         allow_npz=True,
     )
     add_recipe_flags(parser)
+    parser.set_quick(QUICK, also="300 training and 300 test sequences of MNIST-1D")
     return parser
 
 
@@ -51,8 +64,7 @@ def add_recipe_flags(parser: argparse.ArgumentParser) -> None:
         "--cells",
         type=comma_list(CELLS),
         default=None,
-        help=f"comma-separated subset of: {', '.join(CELLS)} (default: all; --quick: "
-        f"{','.join(QUICK_CELLS)})",
+        help=f"comma-separated subset of: {', '.join(CELLS)} (default: all)",
     )
     own.add_argument("--units", type=positive_int, default=64, help="units per direction and layer")
     own.add_argument(

@@ -15,7 +15,7 @@ far back the gradient reaches: the norm of d(loss)/d(x_t) at every input step.
     python -m recipes.rnn_sequence                        # both tasks, all three cells, one seed
     python -m recipes.rnn_sequence --task mnist1d --seeds 3
     python -m recipes.rnn_sequence --task adding --lengths 50,200 --cells simple,gru
-    python -m recipes.rnn_sequence --quick                # smoke run: SimpleRNN and LSTM, tiny data
+    python -m recipes.rnn_sequence --quick                # smoke run: SimpleRNN, tiny data
     python -m recipes.rnn_sequence --task mnist1d --dataset npz:mine.npz   # your own sequences
 
 Writes metrics.json and the figures of `plots.py` to outputs/rnn_sequence/. Reference: MNIST-1D
@@ -37,7 +37,7 @@ from common.training import (
     standard_callbacks,
     steps_per_epoch,
 )
-from recipes.rnn_sequence.flags import QUICK_CELLS, build_parser  # setup: the flags
+from recipes.rnn_sequence.flags import build_parser  # setup: the flags
 from recipes.rnn_sequence.models import (
     CELLS,
     LABELS,
@@ -249,10 +249,7 @@ def check_expectations(harness: Harness, results: dict) -> None:
 def run(args) -> dict:
     harness = Harness(NAME, args)
     if args.cells is None:
-        args.cells = list(QUICK_CELLS if args.quick else CELLS)
-    # smoke run: MNIST-1D for 2 epochs (600 / 300 sequences, in sequences.py); the adding problem at
-    # its first length only, 512 / 256 sequences, 1 epoch
-    harness.quick(epochs=2, seeds=1, lengths=1, adding_train=512, adding_test=256, adding_epochs=1)
+        args.cells = list(CELLS)
     harness.setup_device()  # before any model is built
 
     results = {}

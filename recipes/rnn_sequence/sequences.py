@@ -13,7 +13,7 @@ from common.errors import UsageError
 
 
 def load_sequences(args) -> data.Split:
-    """The split the recurrent classifiers train on; with --quick, at most 600 training and 300
+    """The split the recurrent classifiers train on; with --quick, at most 300 training and 300
     test sequences (a smoke run of the same code path)."""
     if args.dataset.startswith("npz:"):
         split = load_npz_sequences(args.dataset, seed=args.seed)
@@ -23,7 +23,7 @@ def load_sequences(args) -> data.Split:
             setattr(split, part, getattr(split, part)[..., np.newaxis])
         split.name = "MNIST-1D"
     if args.quick:
-        split.x_train, split.y_train = data.subsample(split.x_train, split.y_train, 600, args.seed)
+        split.x_train, split.y_train = data.subsample(split.x_train, split.y_train, 300, args.seed)
         split.x_test, split.y_test = data.subsample(split.x_test, split.y_test, 300, args.seed)
     return split
 

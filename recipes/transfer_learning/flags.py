@@ -15,11 +15,31 @@ from common.cli import (
     positive_int,
 )
 from common.errors import UsageError
+from recipes.transfer_learning.models import BLOCKS
 from recipes.transfer_learning.tasks import NUM_CLASSES
 
 SCENARIOS = ("shift", "split")
 DATASETS = ("digits", "mnist1d")
 LABEL_BUDGETS = "1,2,5,10,20,50,all"
+# --quick: every stage once: one epoch of pretraining, one seed, three label budgets (one, the kept
+# model's, all), a few steps of each target training
+QUICK = {
+    "epochs": 1,
+    "seeds": 1,
+    "target_steps": 10,
+    "target_epochs": 1,
+    "labels_per_class": ["1", "5", "all"],
+    "anb_blocks": [0, BLOCKS],  # none copied (training from scratch) and all of them
+}
+
+
+def anb_blocks(text: str) -> int:
+    """One n of AnB-n: a whole number of feature blocks, 0 to BLOCKS."""
+    if not text.isdigit() or int(text) > BLOCKS:
+        raise argparse.ArgumentTypeError(f"a block count is 0 to {BLOCKS}, got {text!r}")
+    return int(text)
+
+
 FINETUNE_LR_FACTOR = 10
 
 
@@ -92,6 +112,12 @@ def add_recipe_flags(parser: argparse.ArgumentParser) -> None:
         help="labelled examples per class for the AnB-n curve (one value)",
     )
     own.add_argument(
+        "--anb-blocks",
+        type=comma_list(item=anb_blocks, noun="block count", sort_key=int),
+        default=",".join(str(n) for n in range(BLOCKS + 1)),
+        help=f"the n of the AnB-n curve: feature blocks copied and frozen, each 0 to {BLOCKS}",
+    )
+    own.add_argument(
         "--pretrained",
         type=existing_file(".keras", what="Keras model"),
         default=None,
@@ -120,13 +146,12 @@ def add_recipe_flags(parser: argparse.ArgumentParser) -> None:
     own.add_argument(
         "--patience", type=positive_int, default=5, help="pretraining early-stopping patience"
     )
+    parser.set_quick(QUICK, also="1000 sequences a task")
 
 
 def validate_args(args) -> None:
     """What argparse cannot check alone, found before anything is written, and the flags whose value
-    depends on others' (the data set of a scenario, the label budgets of --quick)."""
-    if args.quick and args.labels_per_class == label_budgets(LABEL_BUDGETS):
-        args.labels_per_class = ["1", "5", "all"]  # three budgets: a smoke run of the same path
+    depends on others' (the data set of a scenario)."""
     if args.scenario == "shift":
         if args.dataset not in (None, "mnist1d"):
             raise UsageError(

@@ -17,7 +17,7 @@ may be too specific to the source classes to help: the run measures whether they
 
     python -m recipes.transfer_learning                    # shift, 3 seeds
     python -m recipes.transfer_learning --scenario split   # digits 0-4 -> 5-9
-    python -m recipes.transfer_learning --quick            # smoke run: k in {1, 5, all}, 1 seed
+    python -m recipes.transfer_learning --quick            # smoke run: k in {1, 5, all}, 1 epoch
 
 Writes metrics.json, models/source.keras with models/source.json (reuse it with --pretrained PATH),
 the scratch, frozen and fine-tuned target models at 5 labels per class, and the figures of `plots.py`
@@ -69,7 +69,7 @@ def build_parser():
         default_seeds=3,
         tensorboard=True,
     )
-    add_recipe_flags(parser)  # scenario, classes, label budgets, --pretrained, training: flags.py
+    add_recipe_flags(parser)  # scenario, classes, label budgets, --pretrained, training, --quick
     return parser
 
 
@@ -243,7 +243,6 @@ def anb(seed: int, source_model, arch: dict, target: dict, n: int, args) -> dict
 
 def run(args) -> dict:
     harness = Harness(NAME, args)
-    harness.quick(epochs=2, seeds=1, target_steps=50, target_epochs=1)
     validate_args(args)  # bad flags fail here, before anything is written (flags.py)
     arch = source_architecture(args)
     harness.setup_device()  # before the first model is built
@@ -275,7 +274,7 @@ def run(args) -> dict:
     for k in args.labels_per_class:
         given = (harness, source_model, target_arch, target, k, modes, keep_k)  # learn_target(seed, ...)
         learned[k] = harness.over_seeds(learn_target, *given, stage=f"k={k}", describe=describe_modes)
-    for n in range(BLOCKS + 1):
+    for n in args.anb_blocks:
         given, stage = (source_model, target_arch, target, n, args), f"AnB-{n} (k={args.anb_labels})"
         anb_runs[n] = harness.over_seeds(anb, *given, stage=stage, describe=describe_anb)
     target_seconds = time.perf_counter() - target_start
