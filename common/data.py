@@ -150,10 +150,12 @@ def mnist1d_cache() -> Path:
 def read_mnist1d_cache(path: Path) -> dict | None:
     """The arrays a cache file holds, or None where there is none or it cannot be read whole (then
     the set is generated again and the file written anew)."""
+    import zipfile
+
     try:
         with np.load(path, allow_pickle=False) as kept:
             return {name: kept[name] for name in MNIST1D_ARRAYS}
-    except (OSError, ValueError, KeyError, EOFError):
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
         return None
 
 

@@ -218,6 +218,32 @@ def test_mnist1d_is_generated_locally_with_published_sizes():
     assert set(np.unique(split.y_test)) == set(range(10))
 
 
+def test_a_generated_mnist1d_set_is_kept_and_read_back_as_generated(tmp_path, monkeypatch):
+    """Kept by mnist1d version and every argument: read back equal to a fresh generation, another
+    argument is another file, and a damaged file is generated again, not trusted."""
+    from mnist1d.data import get_dataset_args, make_dataset
+
+    monkeypatch.setenv("RECIPES_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(data, "_generated", {})
+    first = data.mnist1d_dataset(seed=5, num_samples=200)
+    (kept,) = tmp_path.glob("mnist1d-*.npz")
+    args = get_dataset_args()
+    args.seed, args.num_samples = 5, 200
+    fresh = make_dataset(args)
+    for name in data.MNIST1D_ARRAYS:
+        assert np.array_equal(first[name], fresh[name]), name
+    monkeypatch.setattr(data, "_generated", {})  # a new process: read from the file
+    again = data.mnist1d_dataset(seed=5, num_samples=200)
+    assert all(np.array_equal(again[name], fresh[name]) for name in data.MNIST1D_ARRAYS)
+    again["x"][:] = 0  # a copy: the kept set is not changed through it
+    assert np.array_equal(data.mnist1d_dataset(seed=5, num_samples=200)["x"], fresh["x"])
+    data.mnist1d_dataset(seed=6, num_samples=200)
+    assert len(list(tmp_path.glob("mnist1d-*.npz"))) == 2
+    kept.write_bytes(kept.read_bytes()[:100])  # damaged
+    monkeypatch.setattr(data, "_generated", {})
+    assert np.array_equal(data.mnist1d_dataset(seed=5, num_samples=200)["x"], fresh["x"])
+
+
 def write_csv(path, text):
     path.write_text(text)
     return f"csv:{path}"
