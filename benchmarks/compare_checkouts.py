@@ -1,6 +1,6 @@
 """Time whole commands in two checkouts of the collection, one after the other on this machine.
 
-    python -m benchmarks.compare_checkouts BEFORE AFTER [--commands rnn,fast,suite,all] [--repeats N]
+    python -m benchmarks.compare_checkouts BEFORE AFTER [--commands rnn,fast,suite,...] [--repeats N]
 
 BEFORE and AFTER are folders holding a checkout each (e.g. `git worktree add /tmp/before <commit>`);
 both run with this interpreter. Each command runs in BEFORE, then in AFTER, `--repeats` times in
@@ -9,7 +9,9 @@ and the ratio AFTER / BEFORE. It measures and prints; it asserts nothing (the ma
 noisy: quote the ratios of one run, not an absolute time alone).
 
 Commands: `rnn` the rnn_sequence default run; `all` `python -m recipes all` (its default jobs);
-`suite` the whole test suite (`pytest`); `fast` the fast tier (`pytest -m "not slow"`).
+`all-quick` `python -m recipes all --quick --jobs 1`; `quick-<recipe>` one recipe's `--quick`
+(process start to exit, Python and TensorFlow's start included); `suite` the whole test suite
+(`pytest`, the README's test command); `fast` the fast tier (`pytest -m "not slow"`).
 """
 
 from __future__ import annotations
@@ -22,9 +24,15 @@ import tempfile
 import time
 from pathlib import Path
 
+RECIPES = ("activations", "mlp_classifier", "rnn_sequence", "transfer_learning", "online_learning")
 COMMANDS = {
     "rnn": ["-m", "recipes.rnn_sequence", "--quiet", "--output-dir", "{out}"],
     "all": ["-m", "recipes", "all", "--quiet", "--output-dir", "{out}"],
+    "all-quick": ["-m", "recipes", "all", "--quick", "--jobs", "1", "--quiet", "--output-dir", "{out}"],
+    **{
+        f"quick-{name}": ["-m", f"recipes.{name}", "--quick", "--quiet", "--output-dir", "{out}"]
+        for name in RECIPES
+    },
     "suite": ["-m", "pytest", "-q", "-p", "no:cacheprovider"],
     "fast": ["-m", "pytest", "-q", "-p", "no:cacheprovider", "-m", "not slow"],
 }

@@ -163,29 +163,65 @@ class QuickOutputs:
         return json.loads((self.folder(recipe, subdir) / "metrics.json").read_text())
 
 
+def quick_folder() -> Path:
+    """The folder of this test session's shared quick run: one per session, shared by its
+    pytest-xdist workers (named by the run's id, which every worker of one run has)."""
+    import tempfile
+
+    run = os.environ.get("PYTEST_XDIST_TESTRUNUID") or f"pid{os.getpid()}"
+    return Path(tempfile.gettempdir()) / f"recipes-tests-{run}" / "quick"
+
+
+def start_quick_outputs() -> None:
+    """Start the shared quick run in the background, once per session (the first worker to come
+    starts it): `python -m recipes all --quick --jobs 2 --threads 1`, its output and exit code into
+    files of `quick_folder()`. The tests that need it wait for it; the others run meanwhile."""
+    folder = quick_folder()
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if (folder / "started").exists():
+            return
+        (folder / "started").write_text(str(os.getpid()))
+        argv = [sys.executable, "-m", "recipes", "all", "--quick", "--jobs", "2"]
+        argv += ["--threads", str(THREADS), "--output-dir", str(folder / "outputs")]
+        # the exit code is written last, through a rename: a waiting worker never reads half of it
+        script = '"$@" >stdout 2>stderr; echo $? >code.tmp; mv code.tmp code'
+        subprocess.Popen(
+            ["sh", "-c", script, "sh", *argv], cwd=folder, env={**os.environ, "PYTHONPATH": str(ROOT)}
+        )
+
+
+def pytest_collection_finish(session) -> None:
+    """As soon as the tests are known: start the shared quick run if any of them needs it."""
+    if os.environ.get("QUICK_OUTPUTS"):
+        return
+    if any("quick_outputs" in getattr(item, "fixturenames", ()) for item in session.items):
+        start_quick_outputs()
+
+
 @pytest.fixture(scope="session")
-def quick_outputs(tmp_path_factory) -> QuickOutputs:
+def quick_outputs() -> QuickOutputs:
     """Every recipe's quick run, made once per test session by `python -m recipes all --quick --jobs 2
-    --threads 1` (which also draws the gallery; two runs at a time, each with the one thread every run of
-    the suite has, so results identical to a serial run's: test_distribute checks it) and shared by the
-    recipe tests, the collection tests and the gallery tests. Under pytest-xdist the first worker to ask
-    makes it, in the session's common folder, and the others wait for it. QUICK_OUTPUTS=FOLDER reuses a
-    folder such a run wrote (while working on one recipe)."""
+    --threads 1` (which also draws the gallery; two runs at a time, each with the one thread every
+    run of the suite has, so results identical to a serial run's: test_distribute checks it) and
+    shared by the recipe tests, the collection tests and the gallery tests. It starts in the
+    background as soon as the tests are collected (`start_quick_outputs`), and the tests that need
+    it run last (`pytest_collection_modifyitems`), so the workers run the others meanwhile.
+    QUICK_OUTPUTS=FOLDER reuses a folder such a run wrote (while working on one recipe)."""
     if os.environ.get("QUICK_OUTPUTS"):  # a folder an earlier `all --quick` wrote: reuse it
         return QuickOutputs(Path(os.environ["QUICK_OUTPUTS"]), None)
-    shared = tmp_path_factory.getbasetemp()
-    if os.environ.get("PYTEST_XDIST_WORKER"):
-        shared = shared.parent  # the session's folder, above each worker's own
-    root, made = shared / "quick" / "outputs", shared / "quick" / "result.json"
-    root.parent.mkdir(exist_ok=True)
-    with open(shared / "quick" / ".lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
-        if not made.exists():
-            argv = ["all", "--quick", "--jobs", "2", "--threads", str(THREADS)]
-            result = run_cli("recipes", *argv, "--output-dir", str(root), timeout=1200)
-            made.write_text(json.dumps([result.returncode, result.stdout, result.stderr]))
-    code, stdout, stderr = json.loads(made.read_text())
-    return QuickOutputs(root, subprocess.CompletedProcess("all --quick", code, stdout, stderr))
+    import time
+
+    start_quick_outputs()  # started already, unless this test was selected some other way
+    folder = quick_folder()
+    deadline = time.monotonic() + 1200
+    while not (folder / "code").exists():
+        assert time.monotonic() < deadline, "the shared quick run took over 20 minutes"
+        time.sleep(0.2)
+    code = int((folder / "code").read_text())
+    stdout, stderr = ((folder / name).read_text() for name in ("stdout", "stderr"))
+    return QuickOutputs(folder / "outputs", subprocess.CompletedProcess("all", code, stdout, stderr))
 
 
 @pytest.fixture
@@ -219,6 +255,8 @@ def pytest_collection_modifyitems(config, items):
     `pytest -m "not slow"` is then the fast tier for an edit-test loop."""
     import inspect
 
+    # the tests that wait for the shared quick run last: the others run while it is made
+    items.sort(key=lambda item: "quick_outputs" in getattr(item, "fixturenames", ()))
     for item in items:
         function = getattr(item, "function", None)
         try:
