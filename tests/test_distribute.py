@@ -211,19 +211,10 @@ def test_a_worker_that_never_comes_ends_the_run_with_one_line(tmp_path):
     assert not out.exists()
 
 
-def test_resume_is_refused_under_multiworker(tmp_path):
-    result = run_cli(
-        "recipes.mlp_classifier",
-        "--quick",
-        "--distribute",
-        "multiworker",
-        "--resume",
-        "--output-dir",
-        str(tmp_path / "out"),
-        env={"TF_CONFIG": tf_config([1, 2], 0)},
-    )
-    assert result.returncode == 2
-    assert "--resume with --distribute multiworker" in error_lines(result.stderr)[0]
+def test_resume_is_refused_under_multiworker(tmp_path, monkeypatch):
+    monkeypatch.setenv("TF_CONFIG", tf_config([1, 2], 0))
+    argv = ["--quick", "--distribute", "multiworker", "--resume"]
+    assert_bad_input("mlp_classifier", argv, "--resume with --distribute multiworker", tmp_path / "o")
 
 
 # two short recipes, one whose first save is mid-fit (mlp_classifier), one whose runs have no fit and

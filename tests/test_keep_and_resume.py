@@ -5,6 +5,7 @@ reload to the same predictions, kill-and-resume to the same metrics, refused che
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import os
 import signal
@@ -97,9 +98,8 @@ def test_the_probe_leaves_no_folder_behind_on_bad_input(tmp_path):
     """The output folder is probed first; bad input found after that still leaves nothing."""
     (tmp_path / "empty.csv").write_text("")
     out = tmp_path / "new" / "deeper"
-    argv = ["--dataset", f"csv:{tmp_path}/empty.csv", "--target", "y", "--output-dir", str(out)]
-    result = recipe_cli("mlp_classifier", *argv)
-    assert result.returncode == 2 and "is empty" in result.stderr
+    argv = ["--dataset", f"csv:{tmp_path}/empty.csv", "--target", "y"]
+    assert_bad_input("mlp_classifier", argv, "is empty", out)
     assert not (tmp_path / "new").exists()
 
 
@@ -174,7 +174,7 @@ def test_a_regularised_activations_run_killed_after_a_seed_resumes_exactly(tmp_p
     from recipes import activations
 
     argv = ["--quick", "--epochs", "2", "--seeds", "2", "--datasets", "mnist1d", "--activations"]
-    argv += ["relu", "--regularise"]  # --quick's data, the flags given beside it win
+    argv += ["relu", "--regularise", "--depth", "2"]  # --quick's data, the flags given beside it win
     assert activations.main([*argv, "--quiet", "--output-dir", str(tmp_path / "whole")]) == 0
     whole = json.loads((tmp_path / "whole" / "metrics.json").read_text())
     resumed = kill_then_resume("activations", "stage:1", tmp_path, argv=argv)
@@ -232,10 +232,13 @@ def test_checkpoints_from_other_flags_or_versions_or_corrupt_ones_are_refused(tm
     state_path = out / FOLDER / "state.json"
     good = state_path.read_text()
 
-    def refused(*extra: str) -> str:
-        result = recipe_cli("rnn_sequence", *args, *extra, "--resume", timeout=120)
-        assert result.returncode == 2, result.stderr[-2000:]
-        lines = error_lines(result.stderr)
+    def refused(*extra: str) -> str:  # the recipe's main, in this process: no TensorFlow start each
+        from recipes import rnn_sequence
+
+        stderr = io.StringIO()
+        with contextlib.redirect_stderr(stderr):
+            assert rnn_sequence.main([*args, *extra, "--resume"]) == 2, stderr.getvalue()
+        lines = error_lines(stderr.getvalue())
         assert len(lines) == 1 and lines[0].startswith("python -m recipes.rnn_sequence: error:")
         assert not (out / "metrics.json").exists()
         return lines[0]

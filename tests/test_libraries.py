@@ -262,15 +262,15 @@ def test_predict_proba_serves_soft_voting_roc_auc_and_calibration():
     from sklearn.model_selection import cross_val_score
 
     x, y = make_classification(200, n_features=5, n_informative=3, random_state=0)
-    mlp = sklearn_classifier(hidden=(16,), epochs=30, patience=30).fit(x, y)
+    mlp = sklearn_classifier(hidden=(16,), epochs=15, patience=15).fit(x, y)
     p = mlp.predict_proba(x)
     assert p.shape == (200, 2) and np.allclose(p.sum(axis=1), 1)
     assert (mlp.classes_[p.argmax(axis=1)] == mlp.predict(x)).all()
-    auc = cross_val_score(sklearn_classifier(hidden=(16,), epochs=30), x, y, cv=2, scoring="roc_auc")
+    auc = cross_val_score(sklearn_classifier(hidden=(16,), epochs=15), x, y, cv=2, scoring="roc_auc")
     assert auc.mean() > 0.65, auc  # chance: 0.5
     vote = VotingClassifier([("mlp", mlp), ("lr", LogisticRegression())], voting="soft").fit(x, y)
     assert vote.predict_proba(x).shape == (200, 2)
-    calibrated = CalibratedClassifierCV(sklearn_classifier(hidden=(16,), epochs=30), cv=2).fit(x, y)
+    calibrated = CalibratedClassifierCV(sklearn_classifier(hidden=(16,), epochs=15), cv=2).fit(x, y)
     assert np.allclose(calibrated.predict_proba(x).sum(axis=1), 1)
 
 

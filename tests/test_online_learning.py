@@ -17,7 +17,7 @@ from tests.conftest import assert_bad_input, assert_outputs_contract, assert_png
 from tests.conftest import without_timings as shared_without_timings
 
 NAME = "online_learning"
-STREAMS = ["sea", "agrawal", "phishing", "bananas"]
+STREAMS = ["sea", "phishing"]  # --quick: one generated with a drift, one read from a file
 LEARNERS = ["keras_mlp", "river_lr", "river_arf", "sklearn_sgd"]  # --quick: one of each kind
 
 
@@ -59,8 +59,7 @@ def test_quick_run_writes_the_outputs_contract(quick_outputs):
         )
         # better than always predicting the most frequent class, seen in hindsight
         assert keras["accuracy"] > data["majority_rate"] + 0.02, stream
-    assert results["agrawal"]["keras_mlp"]["accuracy"] > results["agrawal"]["river_lr"]["accuracy"]
-    assert {r["name"] for r in metrics["references"]} >= {"river ARF, Bananas", "river ARF, Phishing"}
+    assert {r["name"] for r in metrics["references"]} >= {"river ARF, Phishing"}
     assert "epochs" not in metrics["args"] and "tensorboard" not in metrics["args"]
     assert not (out / ".checkpoint").exists(), "a finished run leaves no checkpoint"
     assert set(metrics["results"]["models"]) == {f"models/{s}_keras_mlp.keras" for s in STREAMS}

@@ -14,10 +14,12 @@ from common.errors import UsageError
 from recipes.online_learning.prequential import BASELINES
 from recipes.online_learning.streams import STREAMS, stream_list
 
-# --quick: every stage once, on every stream (each is loaded its own way): 1 000 items (the drift at
-# 500), one seed, one baseline of each kind (river per item, river's forest, scikit-learn per batch);
-# ARF's budget (a time) far above what 1 000 items take, so that a smoke run repeats exactly
+# --quick: every stage once: one stream of each kind (SEA generated with its drift, Phishing read
+# from river's bundled file), 1 000 items (the drift at 500), one seed, one baseline of each kind
+# (river per item, river's forest, scikit-learn per batch); ARF's budget (a time) far above what
+# 1 000 items take, so that a smoke run repeats exactly
 QUICK = {
+    "stream": ["sea", "phishing"],
     "items": 1000,
     "seeds": 1,
     "baselines": ["river_lr", "river_arf", "sklearn_sgd"],
