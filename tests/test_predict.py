@@ -22,10 +22,19 @@ def predicted(model, rows_file) -> list[str]:
 
 
 def refused(model, rows_file, message: str) -> None:
-    result = run_cli("recipes", "predict", str(model), str(rows_file))
-    assert result.returncode == 2 and result.stdout == ""
-    lines = error_lines(result.stderr)
-    assert len(lines) == 1 and message in lines[0], result.stderr
+    """`python -m recipes predict MODEL ROWS` refuses with one line and exit 2, printing nothing:
+    its main in this process (the code a process runs; test_collection runs the real processes)."""
+    import contextlib
+    import io
+
+    from recipes.__main__ import main
+
+    stdout, stderr = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+        code = main(["predict", str(model), str(rows_file)])
+    assert code == 2 and stdout.getvalue() == "", stderr.getvalue()
+    lines = error_lines(stderr.getvalue())
+    assert len(lines) == 1 and message in lines[0], stderr.getvalue()
     assert lines[0].startswith("python -m recipes predict: error:")
 
 
