@@ -17,7 +17,7 @@ may be too specific to the source classes to help: the run measures whether they
 
     python -m recipes.transfer_learning                    # shift, 3 seeds
     python -m recipes.transfer_learning --scenario split   # digits 0-4 -> 5-9
-    python -m recipes.transfer_learning --quick            # smoke run: k in {1, 5, all}, 1 epoch
+    python -m recipes.transfer_learning --quick            # smoke run: k in {5, all}, 1 epoch
 
 Writes metrics.json, models/source.keras with models/source.json (reuse it with --pretrained PATH),
 the scratch, frozen and fine-tuned target models at 5 labels per class, and the figures of `plots.py`
