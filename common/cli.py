@@ -28,11 +28,11 @@ class RecipeArgumentParser(argparse.ArgumentParser):
         the flag itself is given beside --quick (then the flag wins); `also` says what it changes
         beyond flags (the data). Written into --quick's help, where a user reads it."""
         self.quick_settings = dict(settings)
-        shown = " ".join(f"{flag_name(dest)} {shown_value(v)}" for dest, v in settings.items())
         for action in self._actions:
             if action.dest == "quick":
                 action.help = (
-                    f"smoke run: every code path once in a few seconds, not a result: {shown}"
+                    "smoke run: every code path once in a few seconds, not a result: "
+                    f"{as_flags(settings)}"
                     f"{'; ' + also if also else ''} (a flag given beside --quick wins)"
                 )
 
@@ -62,19 +62,16 @@ class RecipeArgumentParser(argparse.ArgumentParser):
 
 def describe_quick(applied: dict) -> str:
     """`--quick: --epochs 1 --seeds 1 (...)`: the line a smoke run prints first."""
-    shown = " ".join(f"{flag_name(dest)} {shown_value(v)}" for dest, v in applied.items())
-    return f"--quick: {shown} (a smoke run: a flag given beside --quick wins)"
+    return f"--quick: {as_flags(applied)} (a smoke run: a flag given beside --quick wins)"
 
 
-def flag_name(dest: str) -> str:
-    return "--" + dest.replace("_", "-")
-
-
-def shown_value(value) -> str:
-    """A flag's value as a user types it: `relu,sigmoid` for a list."""
-    if isinstance(value, (list, tuple)):
-        return ",".join(map(str, value))
-    return str(value)
+def as_flags(values: dict) -> str:
+    """`{dest: value}` as a user types the flags: `--epochs 1 --activations relu,sigmoid`."""
+    return " ".join(
+        f"--{dest.replace('_', '-')} "
+        + (",".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value))
+        for dest, value in values.items()
+    )
 
 
 def default_output_dir(name: str, quick: bool, root: str = "outputs") -> str:
