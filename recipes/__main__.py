@@ -187,10 +187,13 @@ def run_all(args) -> int:
             run_parallel(longest_first(pending, root), jobs, threads, record)
     except KeyboardInterrupt as stop:
         terminated = isinstance(stop, Terminated)
+        again = ["--quick"] if args.quick else []  # the flags a resumed `all` must repeat
+        again += ["--threads", str(args.threads)] if args.threads else []
+        again += ["--only", ",".join(args.only)] if args.only else []
         print(
             f"python -m recipes all: {'terminated (SIGTERM)' if terminated else 'interrupted'}; "
             f"{len(finished)} run(s) finished and kept, the running ones stopped with their "
-            f"checkpoints; resume with: python -m recipes all {'--quick ' if args.quick else ''}"
+            f"checkpoints; resume with: python -m recipes all {' '.join([*again, ''])}"
             f"--output-dir {root} --resume",
             file=sys.stderr,
         )

@@ -397,11 +397,14 @@ def test_sigterm_to_all_stops_the_recipes_it_runs_and_waits_for_them(tmp_path):
     """SIGTERM to `python -m recipes all` alone: it passes it on to every recipe it runs, waits for
     them to stop (each keeping its checkpoint), and exits 143; no recipe goes on without it."""
     root = tmp_path / "outputs"
-    argv = ["recipes", "all", "--quick", "--output-dir", str(root)]
+    flags = ["--quick", "--threads", "1", "--only", "mlp_classifier,online_learning"]
+    argv = ["recipes", "all", *flags, "--output-dir", str(root)]
     code = signal_after_a_stage(argv, root, signal.SIGTERM, tmp_path / "log")
     stderr = (tmp_path / "log").read_text()
     assert code == 143, stderr[-3000:]
     assert "python -m recipes all: terminated (SIGTERM)" in stderr
+    # the command it gives repeats every flag a resumed `all` must repeat (else it is refused)
+    assert f"resume with: python -m recipes all {' '.join(flags)} --output-dir {root} --resume" in stderr
     assert "terminated (SIGTERM); metrics.json not written" in stderr  # a recipe's own line
     for lock in root.glob(f"*/{LOCK}"):  # every recipe that ran: its process is gone
         pid = int(lock.read_text().split()[1])
