@@ -192,11 +192,16 @@ def start_quick_outputs() -> None:
         )
 
 
+def needs_quick_outputs(item) -> bool:
+    """Whether a test uses the shared quick run (its fixture, directly or through another)."""
+    return "quick_outputs" in getattr(item, "fixturenames", ())
+
+
 def pytest_collection_finish(session) -> None:
     """As soon as the tests are known: start the shared quick run if any of them needs it."""
     if os.environ.get("QUICK_OUTPUTS"):
         return
-    if any("quick_outputs" in getattr(item, "fixturenames", ()) for item in session.items):
+    if any(needs_quick_outputs(item) for item in session.items):
         start_quick_outputs()
 
 
@@ -256,7 +261,7 @@ def pytest_collection_modifyitems(config, items):
     import inspect
 
     # the tests that wait for the shared quick run last: the others run while it is made
-    items.sort(key=lambda item: "quick_outputs" in getattr(item, "fixturenames", ()))
+    items.sort(key=needs_quick_outputs)
     for item in items:
         function = getattr(item, "function", None)
         try:
