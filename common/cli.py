@@ -32,7 +32,7 @@ class RecipeArgumentParser(argparse.ArgumentParser):
             if action.dest == "quick":
                 action.help = (
                     "smoke run: every code path once in a few seconds, not a result: "
-                    f"{as_flags(settings)}"
+                    f"{as_flags(settings, self._actions)}"
                     f"{'; ' + also if also else ''} (a flag given beside --quick wins)"
                 )
 
@@ -60,16 +60,24 @@ class RecipeArgumentParser(argparse.ArgumentParser):
         return {dest for dest, value in vars(probe).items() if value is not unset}
 
 
-def describe_quick(applied: dict) -> str:
-    """`--quick: --epochs 1 --seeds 1 (...)`: the line a smoke run prints first."""
-    return f"--quick: {as_flags(applied)} (a smoke run: a flag given beside --quick wins)"
+def describe_quick(parser: RecipeArgumentParser) -> str:
+    """`--quick: --epochs 1 --seeds 1 (...)`: the line a smoke run prints first, naming what the
+    parser's last parse set for --quick."""
+    shown = as_flags(parser.quick_applied or {}, parser._actions)
+    return f"--quick: {shown} (a smoke run: a flag given beside --quick wins)"
 
 
-def as_flags(values: dict) -> str:
-    """`{dest: value}` as a user types the flags: `--epochs 1 --activations relu,sigmoid`."""
+def as_flags(values: dict, actions) -> str:
+    """`{dest: value}` as a user types the flags (`actions`: the parser's, for how each flag takes
+    several values): `--epochs 1 --activations relu,sigmoid --hidden 32 16`."""
+    spaced = {action.dest for action in actions if action.nargs in ("+", "*")}
     return " ".join(
         f"--{dest.replace('_', '-')} "
-        + (",".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value))
+        + (
+            (" " if dest in spaced else ",").join(map(str, value))
+            if isinstance(value, (list, tuple))
+            else str(value)
+        )
         for dest, value in values.items()
     )
 

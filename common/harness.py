@@ -327,7 +327,7 @@ def run_main(name: str, parser: argparse.ArgumentParser, run, argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)
     if getattr(parser, "quick_applied", None):
-        print(describe_quick(parser.quick_applied), flush=True)
+        print(describe_quick(parser), flush=True)
     try:
         check_backend()
         device.import_tensorflow(verbose=args.verbose)

@@ -545,11 +545,15 @@ def test_quick_sets_its_flags_unless_one_is_given_and_help_says_what_it_sets():
     assert parser.quick_applied == {} and args.output_dir == "outputs/quick/demo"
     parser.parse_args(["--epochs", "5", "--quick"])  # in any order
     assert parser.quick_applied == {"seeds": 1, "cells": ("simple",)}
-    assert describe_quick(parser.quick_applied) == (
+    assert describe_quick(parser) == (
         "--quick: --seeds 1 --cells simple (a smoke run: a flag given beside --quick wins)"
     )
     text = " ".join(parser.format_help().split())
     assert "--epochs 1 --seeds 1 --cells simple; 300 examples (a flag given beside --quick wins)" in text
+    parser.add_argument("--hidden", type=int, nargs="+", default=[256, 128])
+    parser.set_quick({"hidden": [32, 16]})  # a flag of several values: typed apart, not with commas
+    parser.parse_args(["--quick"])
+    assert describe_quick(parser).startswith("--quick: --hidden 32 16 (")
 
 
 def test_harness_seed_loop_gives_one_per_seed_schema(capsys):
