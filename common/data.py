@@ -196,13 +196,29 @@ def delimiter_of(text: str) -> str:
     return best if counts[best] > counts[","] else ","
 
 
-def read_csv_rows(path: str | os.PathLike, target: str | None, flag: str, need_target: bool = True):
+def is_number(cell: str) -> bool:
+    try:
+        float(cell)
+        return True
+    except ValueError:
+        return False
+
+
+def read_csv_rows(
+    path: str | os.PathLike,
+    target: str | None,
+    flag: str,
+    need_target: bool = True,
+    needed: tuple[str, ...] = (),
+):
     """The header and the non-blank rows of a user's CSV (UTF-8, with or without a byte-order mark;
     comma, semicolon or tab separated) whose `target` column exists beside at least one feature
-    column (`need_target=False`: rows to predict, no target), every column named once; every problem
-    raises UsageError naming it (`flag` is how the user gave it). The one place a CSV's header is
-    read: mlp_classifier, online_learning, transfer_learning's --target-data and `predict` all come
-    through here."""
+    column (`need_target=False`: rows to predict, no target, the columns `needed` by name), every
+    column named once; every problem raises UsageError naming it (`flag` is how the user gave it). A
+    first line of numbers that is not a header of the columns asked for is a row: with no column
+    asked for by name, the columns are named `column 1`, `column 2`, ... and no row is lost; else it
+    is refused. The one place a CSV's header is read: mlp_classifier, online_learning,
+    transfer_learning's --target-data and `predict` all come through here."""
     import csv
     import io
 
@@ -221,6 +237,16 @@ def read_csv_rows(path: str | os.PathLike, target: str | None, flag: str, need_t
     if not rows:
         raise UsageError(f"{path} is empty")
     header = [cell.strip() for cell in rows[0]]
+    asked = [target] if need_target else list(needed)
+    numbers = all(is_number(cell) for cell in header)
+    if numbers and not (asked and set(asked) <= set(header)):  # a row where the header belongs
+        if not asked:
+            return [f"column {i + 1}" for i in range(len(header))], rows
+        shown = ",".join(header[:4]) + (",..." if len(header) > 4 else "")
+        raise UsageError(
+            f"{path}: its first line ({shown}) holds numbers, not a header line naming the columns "
+            f"(needed: {', '.join(asked)})"
+        )
     for i, name in enumerate(header):  # a second copy of a column (the target!) would be a feature
         if not name:
             raise UsageError(f"{path}: column {i + 1} of the header has no name")

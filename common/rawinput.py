@@ -5,8 +5,9 @@ learner's inputs scaled by its running mean and spread. Following Keras's advice
 the model, as in keras-io's structured-data examples), the model a run keeps has that encoding in
 front of the trained network, so it takes the raw rows:
 
-- `rows_model(model, columns)`: one input per CSV column, a number as it is, a text looked up and
-  one-hot encoded (`StringLookup`) exactly as the loader did, concatenated in the loader's order;
+- `rows_model(model, columns)`: one input per CSV column (named by `input_name`), a number as it is,
+  a text looked up and one-hot encoded (`StringLookup`) exactly as the loader did, concatenated in
+  the loader's order;
 - `scaled_model(model, mean, std)`: a `Normalization` layer holding the learner's scaling.
 
 `read_inputs(card, path)` reads a CSV (tabular models) or an `.npz` (arrays, sequences) into what the
@@ -24,6 +25,7 @@ from common.data import (
     check_table,
     checked_features,
     column_cells,
+    is_number,
     read_csv_rows,
     read_npz_examples,
 )
@@ -31,26 +33,28 @@ from common.errors import UsageError
 
 
 def input_name(column: str) -> str:
-    """A Keras input's name for a column: the column's own (Keras maps a dict's keys to the inputs
-    of those names), a `/` (which Keras refuses in a name) replaced."""
-    return column.replace("/", "_")
+    """A Keras input's name for a column (and its key in the dict the model is called with: Keras
+    maps a dict's keys to the inputs of those names): `in_` and the column's name escaped, `_` as
+    `__` and `/` (which Keras refuses in a name) as `_s`. One name per column (`a/b` and `a_b` stay
+    two), and never the name of another layer of the model (a column named `columns` or `mlp`)."""
+    return "in_" + column.replace("_", "__").replace("/", "_s")
 
 
 def rows_model(model, columns: list[dict]):
     """`model` (trained on the loader's encoding of a CSV) behind that encoding: it takes a dict of
-    columns, {name: (rows, 1) float32 numbers or strings}."""
+    columns, {input_name(name): (rows, 1) float32 numbers or strings} (`as_tensors` makes it)."""
     import keras
 
     inputs, parts = {}, []
-    for column in columns:
-        name, values = column["name"], column["values"]
+    for i, column in enumerate(columns):
+        name, values = input_name(column["name"]), column["values"]
         if values is None:
-            inputs[name] = keras.Input((1,), name=input_name(name), dtype="float32")
+            inputs[name] = keras.Input((1,), name=name, dtype="float32")
             parts.append(inputs[name])
         else:
-            inputs[name] = keras.Input((1,), name=input_name(name), dtype="string")
+            inputs[name] = keras.Input((1,), name=name, dtype="string")
             lookup = keras.layers.StringLookup(
-                vocabulary=list(values), num_oov_indices=0, output_mode="one_hot"
+                vocabulary=list(values), num_oov_indices=0, output_mode="one_hot", name=f"lookup_{i}"
             )
             parts.append(lookup(inputs[name]))
     x = keras.layers.Concatenate(name="columns")(parts) if len(parts) > 1 else parts[0]
@@ -83,12 +87,16 @@ def decode_rows(x, columns: list[dict]) -> dict:
 
 
 def as_tensors(inputs):
-    """What the model is called with: a dict of columns as tensors (strings included), or an array."""
+    """What the model is called with: an array, or for a dict of columns (by the columns' names) a
+    dict of tensors (strings included) by the model's input names (`input_name`)."""
     if not isinstance(inputs, dict):
         return np.asarray(inputs, np.float32)
     import tensorflow as tf
 
-    return {name: tf.constant(v.astype(str) if v.dtype == object else v) for name, v in inputs.items()}
+    return {
+        input_name(name): tf.constant(v.astype(str) if v.dtype == object else v)
+        for name, v in inputs.items()
+    }
 
 
 def read_inputs(card: dict, path: str | Path):
@@ -116,7 +124,8 @@ def read_inputs(card: dict, path: str | Path):
 
 
 def _table(path: Path, needed: list[str]) -> tuple[list[str], list[list[str]]]:
-    header, body = read_csv_rows(path, None, "INPUT", need_target=False)
+    """The CSV's header and rows; the header may be left out where no column is needed by name."""
+    header, body = read_csv_rows(path, None, "INPUT", need_target=False, needed=tuple(needed))
     missing = [name for name in needed if name not in header]
     if missing:
         raise UsageError(
@@ -130,21 +139,14 @@ def _numbers(cells: list[str], where: str) -> np.ndarray:
     try:
         return np.array([float(cell) for cell in cells], np.float64)
     except ValueError:
-        bad = next(cell for cell in cells if not _is_number(cell))
+        bad = next(cell for cell in cells if not is_number(cell))
         raise UsageError(f"{where}: {bad!r} is not a number") from None
 
 
-def _is_number(cell: str) -> bool:
-    try:
-        float(cell)
-        return True
-    except ValueError:
-        return False
-
-
 def _csv_numbers(path: Path, features: list[str] | None) -> np.ndarray:
-    header, body = _table(path, list(features or []))
-    names = list(features) if features else header
+    names = [str(name) for name in features or []]  # a stream's features may be numbered (SEA)
+    header, body = _table(path, names)
+    names = names or header
     columns = [_numbers(column_cells(path, header, body, n), f"{path}: column {n!r}") for n in names]
     return checked_features(np.stack(columns, axis=1), f"{path}: values")
 

@@ -589,7 +589,8 @@ def main(argv=None) -> int:
     rewrite.add_argument("--readme", default="README.md", help="the README to rewrite")
     predicting = commands.add_parser(
         "predict",
-        help="print one prediction per row of INPUT with a kept model (class, probability)",
+        help="print one prediction per row of INPUT with a kept model (class and probability, or "
+        "a regression model's value)",
         formatter_class=formatter,
     )
     predicting.add_argument(
@@ -598,6 +599,8 @@ def main(argv=None) -> int:
     predicting.add_argument(
         "input", metavar="INPUT", help="a CSV (tabular models, numbers) or an .npz with an array x"
     )
+    for name in NAMES:  # dispatched above; listed here so that --help and a wrong name show them
+        commands.add_parser(name, add_help=False, help=f"run {name}: python -m recipes.{name} --help")
     args = parser.parse_args(argv)
     if args.command == "predict":
         from recipes.predict import predict

@@ -3,8 +3,12 @@
 The model's card (MODEL.json beside it, written by the run) says what the model takes and what its
 outputs mean; the rows are read by `common.rawinput.read_inputs` (a CSV for a model of table columns
 or numbers, an `.npz` with an array `x` for arrays and sequences), and each row's class is printed with
-its probability, tab-separated, in the order of the rows. A file that does not fit the model (a missing
-column, a text the model never saw, rows of another shape) is refused with one line.
+its probability, tab-separated, in the order of the rows; a regression model's card names its target
+instead of classes (the adding problem's), and each row's predicted value is printed. A CSV starts with
+a header line naming the columns; for a model of unnamed numbers (its card names no features or
+columns) the header may be left out. A file that does not fit the model (a missing column, a text the
+model never saw, rows of another shape), a missing file, or a model that is not its card's, is refused
+with one line.
 """
 
 from __future__ import annotations
@@ -21,6 +25,9 @@ PROG = "python -m recipes predict"
 
 
 def load_card(model_path: Path) -> dict:
+    """The model's card (MODEL.json beside it), or UsageError saying why there is none to read."""
+    if not model_path.exists():
+        raise UsageError(f"{model_path}: no such file")
     if model_path.suffix != ".keras" or not model_path.is_file():
         raise UsageError(f"{model_path}: not a .keras file a run kept (outputs/<recipe>/models/)")
     card_path = model_path.with_suffix(".json")
@@ -28,9 +35,42 @@ def load_card(model_path: Path) -> dict:
         card = json.loads(card_path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as error:
         raise UsageError(f"{card_path}: the model's card cannot be read ({error})") from None
-    if not isinstance(card, dict) or not isinstance(card.get("classes"), list):
-        raise UsageError(f"{card_path}: not a model card (it names no classes)")
+    if not isinstance(card, dict) or not isinstance(card.get("input_shape", []), (list, type(None))):
+        raise UsageError(f"{card_path}: not a model card a run writes")
+    if not isinstance(card.get("classes"), list) and not isinstance(card.get("target"), str):
+        raise UsageError(f"{card_path}: not a model card (it names neither classes nor a target)")
     return card
+
+
+def load_model(model_path: str, card: dict):
+    """The kept model, loaded in safe mode (a model file runs no code of its own), or UsageError
+    when it cannot be, or when it is not the model its card describes (a file copied beside another
+    model's card): its input shape and its outputs per row must be the card's."""
+    from common.device import import_tensorflow
+
+    import_tensorflow()
+    import keras
+
+    try:
+        model = keras.models.load_model(model_path)
+    except Exception as error:  # a damaged or foreign file: Keras's own reason, on one line
+        reason = " ".join(str(error).split())[:200]
+        raise UsageError(f"{model_path}: cannot load it ({reason})") from None
+    shape = model.input_shape
+    if not card.get("columns"):  # a model of columns takes a dict (common/rawinput.py)
+        takes = list(shape[1:]) if isinstance(shape, tuple) else None
+        if takes != card.get("input_shape"):
+            raise UsageError(
+                f"{model_path}: the model takes rows of shape {takes}, its card "
+                f"({Path(model_path).with_suffix('.json').name}) says {card.get('input_shape')}: "
+                "not the model the card describes"
+            )
+    outputs = model.output_shape[-1]
+    expected = len(card["classes"]) if "classes" in card else 1
+    if outputs != expected:
+        what = f"{expected} classes" if "classes" in card else "one value (a regression model)"
+        raise UsageError(f"{model_path} gives {outputs} outputs per row; its card says {what}")
+    return model
 
 
 def predict(model_path: str, input_path: str) -> int:
@@ -39,28 +79,16 @@ def predict(model_path: str, input_path: str) -> int:
         from common.rawinput import as_tensors, read_inputs
 
         inputs = read_inputs(card, input_path)
-        from common.device import import_tensorflow
-
-        import_tensorflow()
-        import keras
-
-        try:  # safe mode stays on: a model file runs no code of its own
-            model = keras.models.load_model(model_path)
-        except Exception as error:  # a damaged or foreign file: Keras's own reason, on one line
-            reason = " ".join(str(error).split())[:200]
-            raise UsageError(f"{model_path}: cannot load it ({reason})") from None
+        model = load_model(model_path, card)
         outputs = np.asarray(model.predict(as_tensors(inputs), verbose=0), np.float64)
     except UsageError as error:
         print(f"{PROG}: error: {error}", file=sys.stderr)
         return 2
+    if "classes" not in card:  # a regression model (the adding problem's): the value per row
+        for row in outputs:
+            print(f"{row[0]:.6g}")
+        return 0
     classes = card["classes"]
-    if outputs.ndim != 2 or outputs.shape[1] != len(classes):
-        print(
-            f"{PROG}: error: {model_path} gives {outputs.shape[1:]} outputs per row for "
-            f"{len(classes)} classes",
-            file=sys.stderr,
-        )
-        return 2
     if card.get("output") == "logits":  # the online learner's network ends in logits
         outputs = np.exp(outputs - outputs.max(axis=1, keepdims=True))
         outputs /= outputs.sum(axis=1, keepdims=True)

@@ -93,6 +93,17 @@ def test_a_recipe_runs_as_a_command_of_recipes(tmp_path):
     assert json.loads((out / "metrics.json").read_text())["results"]["dataset"] == "xor"
 
 
+def test_a_wrong_command_is_refused_naming_every_command_and_recipe(capsys):
+    """`python -m recipes foo`: one line, exit 2, offering the subcommands and the five recipes."""
+    with pytest.raises(SystemExit) as refused:
+        collection_main(["foo"])
+    assert refused.value.code == 2
+    (line,) = error_lines(capsys.readouterr().err)
+    assert "invalid choice: 'foo'" in line
+    for name in ("list", "all", "plots", "report", "predict", *NAMES):
+        assert f"'{name}'" in line.split("choose from")[1], line
+
+
 def test_listing_names_every_recipe():
     result = run_cli("recipes")
     assert result.returncode == 0

@@ -38,6 +38,20 @@ def refused(model, rows_file, message: str) -> None:
     assert lines[0].startswith("python -m recipes predict: error:")
 
 
+def predicted_here(model, rows_file) -> list[str]:
+    """What `python -m recipes predict MODEL ROWS` prints, one line per row: its main in this process."""
+    import contextlib
+    import io
+
+    from recipes.__main__ import main
+
+    stdout, stderr = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+        code = main(["predict", str(model), str(rows_file)])
+    assert code == 0, stderr.getvalue()
+    return stdout.getvalue().strip().splitlines()
+
+
 def card_classes(card: dict) -> list[str]:
     outputs = np.asarray(card["example"]["outputs"])
     return [card["classes"][i] for i in outputs.argmax(axis=1)]
@@ -81,7 +95,8 @@ def test_rows_that_do_not_fit_the_model_are_refused_in_one_line(csv_model):
     refused(model, folder / "unseen.csv", "column 'colour' has 'purple', not seen in training")
     (folder / "text.csv").write_text("size,colour\nbig,red\n")
     refused(model, folder / "text.csv", "column 'size': 'big' is not a number")
-    refused(folder / "none.keras", folder / "unseen.csv", "not a .keras file a run kept")
+    refused(folder / "none.keras", folder / "unseen.csv", "none.keras: no such file")
+    refused(folder / "table.csv", folder / "unseen.csv", "not a .keras file a run kept")
 
 
 def test_the_online_learners_model_scales_inside_and_takes_the_streams_values(quick_outputs, tmp_path):
@@ -108,3 +123,69 @@ def test_a_sequence_model_predicts_an_npz_and_refuses_another_shape(quick_output
     refused(
         model, tmp_path / "short.npz", f"rows of shape (12, 1); the model takes rows of shape {steps}"
     )
+
+
+def test_a_csv_of_numbers_without_a_header_loses_no_row(quick_outputs, tmp_path):
+    """A model of unnamed numbers (the MLP on digits) reads a CSV whose first line is a row as a row:
+    every row predicted, the first included; a model of named features asks for the header."""
+    model = quick_outputs.folder("mlp_classifier") / "models" / "mlp.keras"
+    card = json.loads(model.with_suffix(".json").read_text())
+    rows = [",".join(map(str, row)) for row in card["example"]["inputs"]]
+    (tmp_path / "bare.csv").write_text("\n".join(rows) + "\n")
+    lines = predicted_here(model, tmp_path / "bare.csv")
+    assert [line.split("\t")[0] for line in lines] == card_classes(card)
+    online = sorted((quick_outputs.folder("online_learning") / "models").glob("*_keras_mlp.keras"))
+    card = json.loads(online[0].with_suffix(".json").read_text())
+    rows = [",".join(map(repr, row)) for row in card["example"]["inputs"]]
+    (tmp_path / "unnamed.csv").write_text("\n".join(rows) + "\n")
+    refused(online[0], tmp_path / "unnamed.csv", "holds numbers, not a header line naming the columns")
+
+
+def test_a_regression_model_a_run_keeps_predicts_its_value_per_row(quick_outputs, tmp_path):
+    """The adding problem's models: each row's predicted sum, as the run's model gave it."""
+    model = sorted((quick_outputs.folder("rnn_sequence") / "models").glob("adding_*.keras"))[0]
+    card = json.loads(model.with_suffix(".json").read_text())
+    assert "classes" not in card and card["target"]
+    np.savez(tmp_path / "x.npz", x=np.asarray(card["example"]["inputs"], np.float32))
+    values = [float(line) for line in predicted_here(model, tmp_path / "x.npz")]
+    np.testing.assert_allclose(values, np.asarray(card["example"]["outputs"])[:, 0], rtol=1e-4)
+
+
+def test_a_model_beside_another_models_card_is_refused_in_one_line(quick_outputs, tmp_path):
+    """An rnn model copied beside the MLP's card: refused before it predicts, no traceback."""
+    import shutil
+
+    models = quick_outputs.folder("mlp_classifier") / "models"
+    shutil.copyfile(models / "mlp.json", tmp_path / "mlp.json")
+    rnn = quick_outputs.folder("rnn_sequence") / "models" / "mnist1d_simple.keras"
+    shutil.copyfile(rnn, tmp_path / "mlp.keras")
+    card = json.loads((models / "mlp.json").read_text())
+    rows = [",".join(map(str, row)) for row in card["example"]["inputs"]]
+    (tmp_path / "rows.csv").write_text("\n".join(rows) + "\n")
+    refused(tmp_path / "mlp.keras", tmp_path / "rows.csv", "not the model the card describes")
+
+
+def test_column_names_that_name_a_layer_or_collide_when_escaped_train_keep_and_predict(tmp_path):
+    """Columns named `columns` and `mlp` (names of layers of the kept model) and `a/b` beside `a_b`
+    (one name once `/` is replaced): the run keeps its raw-row model (once it failed saving it, after
+    training, leaving a lock and a checkpoint) and `predict` gives the run's classes for them."""
+    from recipes.mlp_classifier import main
+
+    rng = np.random.default_rng(0)
+    names = ["columns", "mlp", "a/b", "a_b"]
+    x = rng.normal(size=(120, 4))
+    lines = [",".join([*names, "label"])]
+    lines += [",".join(f"{v:.3f}" for v in row) + f",{'hi' if row[0] > 0 else 'lo'}" for row in x]
+    (tmp_path / "odd.csv").write_text("\n".join(lines) + "\n")
+    out = tmp_path / "out"
+    argv = ["--dataset", f"csv:{tmp_path / 'odd.csv'}", "--target", "label", "--quick"]
+    assert main([*argv, "--output-dir", str(out)]) == 0
+    assert not (out / ".checkpoint").exists() and not (out / ".run.lock").exists()
+    model = out / "models" / "mlp.keras"
+    card = json.loads(model.with_suffix(".json").read_text())
+    assert [column["name"] for column in card["columns"]] == names
+    rows = card["example"]["inputs"]
+    body = [",".join(str(rows[name][i][0]) for name in names) for i in range(len(rows["mlp"]))]
+    (tmp_path / "rows.csv").write_text("\n".join([",".join(names), *body]) + "\n")
+    lines = predicted_here(model, tmp_path / "rows.csv")
+    assert [line.split("\t")[0] for line in lines] == card_classes(card)

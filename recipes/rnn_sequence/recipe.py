@@ -221,9 +221,9 @@ def train_adding(harness: Harness, cell: str, length: int) -> dict:
         loss = keras.losses.MeanSquaredError()
         result["gradient_through_time"] = gradient_through_time(model, x_test, y_test, loss)
     steps = f"{length} steps of (value, marker)"
-    harness.save_model(
-        model, f"adding_{cell}_T{length}", seed=args.seed, input=steps, example=x_test[:4]
-    )
+    target = "the sum of the two marked values"  # a regression model: its card names no classes
+    name = f"adding_{cell}_T{length}"
+    harness.save_model(model, name, seed=args.seed, input=steps, target=target, example=x_test[:4])
     return result
 
 
