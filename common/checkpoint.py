@@ -66,16 +66,25 @@ def versions() -> dict:
     return found
 
 
+def named_files(key: str, value):
+    """(name, path) for every file path a flag's value may name: a string (`csv:PATH`, `npz:PATH` or
+    a plain path, such as --pretrained) or a path, alone or in a list (`--stream sea,csv:PATH`),
+    whatever the shape of the flag: `stream[1]` names the second item of --stream."""
+    if isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            yield from named_files(f"{key}[{i}]", item)
+    elif isinstance(value, os.PathLike) or (isinstance(value, str) and value):
+        value = os.fspath(value)
+        yield key, Path(value.split(":", 1)[1] if value.startswith(("csv:", "npz:")) else value)
+
+
 def input_digests(flags: dict) -> dict:
-    """flag -> the SHA-256 of the file its value names (`csv:PATH`, `npz:PATH` or a plain path, such
-    as --pretrained): a resumed run must read the same data, not only a file at the same path."""
+    """name -> the SHA-256 of each file a flag's value names (`named_files`): a resumed run must read
+    the same data, not only a file at the same path."""
     import hashlib
 
     digests = {}
-    for key, value in flags.items():
-        if not isinstance(value, str) or not value:
-            continue
-        path = Path(value.split(":", 1)[1] if value.startswith(("csv:", "npz:")) else value)
+    for key, path in (item for flag, value in flags.items() for item in named_files(flag, value)):
         try:
             if not path.is_file():
                 continue
@@ -195,7 +204,7 @@ class RunCheckpoint:
         if self._lock is not None:
             return
         self.folder.parent.mkdir(parents=True, exist_ok=True)
-        handle = open(self.folder.parent / LOCK, "a+", encoding="utf-8")
+        handle = open_lock(self.folder.parent / LOCK)
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
@@ -295,6 +304,30 @@ class RunCheckpoint:
         self.release()
 
 
+def open_lock(path: Path):
+    """The lock file, opened for reading and writing without following a link and without
+    truncating it (`_hold` empties it once it holds the lock); CheckpointError, with what to do,
+    when `path` is a link, a folder or anything but a plain file: never someone else's file."""
+    import stat
+
+    flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(path, flags, 0o644)
+    except OSError as error:
+        what = "a symbolic link" if path.is_symlink() else error.strerror.lower()
+        raise CheckpointError(
+            f"{path}: {what}, not the lock file a run makes; remove it, or give this run another "
+            "--output-dir"
+        ) from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise CheckpointError(
+            f"{path}: not a plain file, not the lock file a run makes; remove it, or give this run "
+            "another --output-dir"
+        )
+    return os.fdopen(fd, "r+", encoding="utf-8")
+
+
 def refuse_other_run(saved: dict, current: dict, path: Path) -> None:
     """CheckpointError naming what differs when a checkpoint was made by another run."""
     if saved == current:
@@ -307,6 +340,8 @@ def refuse_other_run(saved: dict, current: dict, path: Path) -> None:
             for key in sorted(set(here) | set(there)):
                 if here.get(key) != there.get(key):
                     name = f"--{key.replace('_', '-')}" if part in ("flags", "inputs") else key
+                    if item := re.fullmatch(r"(.+)\[(\d+)\]", name):  # a list's item: stream[1]
+                        name = f"{item.group(1)} (its item {int(item.group(2)) + 1})"
                     if part == "inputs":  # the same path, other content
                         old, new = (str(d)[:12] if d else None for d in (there.get(key), here.get(key)))
                         differences.append(f"the file of {name} (sha256 {old} there, {new} here)")

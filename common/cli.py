@@ -9,6 +9,7 @@ written; bad input found later (a file's content) is a `common.errors.UsageError
 from __future__ import annotations
 
 import argparse
+import math
 
 
 class RecipeArgumentParser(argparse.ArgumentParser):
@@ -327,8 +328,12 @@ def _int(text: str) -> int:
 
 
 def number(text: str) -> float:
-    """A float flag's value; an argparse error naming the text when it is not a number."""
+    """A float flag's value; an argparse error naming the text when it is not a finite number (an
+    infinite step size trains to NaN)."""
     try:
-        return float(text)
+        value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+    return value

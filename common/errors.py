@@ -13,6 +13,11 @@ class UsageError(Exception):
     """Bad input found after parsing (a bad CSV, a missing download). `main` turns it into exit 2."""
 
 
+class Diverged(UsageError):
+    """A training's loss became NaN or infinite (a step size too large for the data, or the data):
+    the run stops there, with one line naming the stage and the epoch, and claims no number."""
+
+
 class Terminated(KeyboardInterrupt):
     """SIGTERM arrived (`stop_on_sigterm`): handled wherever Ctrl-C is, with exit code 143."""
 

@@ -40,7 +40,7 @@ from common.checkpoint import FOLDER as CHECKPOINT_FOLDER
 from common.checkpoint import FitCheckpoint, RunCheckpoint, describe_kept, fingerprint
 from common.cli import describe_quick
 from common.distribute import current, distributed
-from common.errors import Terminated, UsageError, stop_on_sigterm
+from common.errors import Diverged, Terminated, UsageError, stop_on_sigterm
 from common.rawinput import as_tensors
 from common.results import (
     atomic_write_text,
@@ -189,14 +189,16 @@ class Harness:
         (`stage/seed_N`); returns the per_seed records, each `{"seed": N, **what train_one
         returned}`. With `describe`, one line per seed says how it went."""
         seeds = seeds_for(self.args)
-        records = []
+        records, started = [], time.perf_counter()
         for i, seed in enumerate(seeds):
             key = f"{stage}/seed_{seed}" if stage else f"seed_{seed}"
             record = self.stage(key, _seed_record, train_one, seed, *args, **kwargs)
             records.append(record)
-            if describe is not None:
+            if describe is not None:  # with the time the seeds took so far and what is left of them
                 where = f"{stage} " if stage else ""
-                print(f"  {where}seed {seed} ({i + 1}/{len(seeds)}): {describe(record)}", flush=True)
+                clock = training.elapsed_and_left(i + 1, len(seeds), time.perf_counter() - started)
+                line = f"  {where}seed {seed} ({i + 1}/{len(seeds)}, {clock}): {describe(record)}"
+                print(line, flush=True)
         return records
 
     def stage(self, key: str, compute: Callable[..., dict], *args, **kwargs) -> dict:
@@ -212,7 +214,12 @@ class Harness:
                 "models": {k: self.models[k] for k in self.models if k not in before},
             }
 
-        done = self.checkpoint.stage(key, compute_with_models)
+        try:
+            done = self.checkpoint.stage(key, compute_with_models)
+        except Diverged as error:  # the (innermost) stage names where, the epoch when
+            if str(error).startswith("stage "):
+                raise
+            raise Diverged(f"stage {key}: {error}") from None
         self.models.update(done["models"])  # the models the stage kept, also when read back
         return done["record"]
 

@@ -180,6 +180,14 @@ def load_arrays(out_dir: str | os.PathLike, name: str) -> dict:
         return {key: data[key] for key in data.files}
 
 
+def fmt_duration(seconds) -> str:
+    """A time as people read it: `41 s`, `3.5 min`; `n/a` for None."""
+    if seconds is None:
+        return "n/a"
+    seconds = float(seconds)
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
+
+
 def mean_std(values) -> tuple[float, float]:
     """Mean and population standard deviation over seeds (std 0 for one seed)."""
     values = np.asarray(values, dtype=float)

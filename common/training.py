@@ -81,6 +81,7 @@ def fit(
         if checkpoint.stopped:  # early stopping had ended it: restore the best weights, no epoch more
             start = epochs
         callbacks.append(checkpoint.callback(callbacks))
+    callbacks.append(stop_on_divergence(epochs))
     if progress:
         callbacks.append(epoch_lines(epochs))
     history = model.fit(
@@ -95,11 +96,88 @@ def fit(
     return checkpoint.history if checkpoint is not None else history_dict(history)
 
 
-PROGRESS_EVERY_S = 10.0  # a long fit prints a line at the first epoch end after this many seconds
+PROGRESS_EVERY_S = 10.0  # long work prints a line at the first step end after this many seconds
+
+
+def elapsed_and_left(done: int, total: int, seconds: float) -> str:
+    """`41 s, about 1.0 min left`: the time a loop of known length has taken, and what is left at
+    the pace so far (nothing left to say once it is done)."""
+    from common.results import fmt_duration
+
+    left = f", about {fmt_duration(seconds / done * (total - done))} left" if 0 < done < total else ""
+    return fmt_duration(seconds) + left
+
+
+def progress_line(label: str, done: int, total: int, unit: str, seconds: float) -> str:
+    """`    sea/river_arf: 40,000/100,000 items, 41 s, about 1.0 min left`."""
+    return f"    {label}: {done:,}/{total:,} {unit}, {elapsed_and_left(done, total, seconds)}"
+
+
+class Progress:
+    """Where a long loop of `total` steps is. On a terminal a tqdm bar; anywhere else (a log, a pipe:
+    `python -m recipes all` reads each recipe's output so) one clean line every PROGRESS_EVERY_S
+    seconds (`progress_line`), never a bar's half-drawn states. `show=False`: nothing."""
+
+    def __init__(self, total: int, label: str, unit: str, show: bool = True):
+        import sys
+
+        self.total, self.label, self.unit, self.done = total, label, unit, 0
+        self.started = self.last = time.perf_counter()
+        self.bar, self.lines = None, show and not sys.stderr.isatty()
+        if show and not self.lines:
+            from tqdm import tqdm
+
+            self.bar = tqdm(
+                total=total,
+                desc=f"{label} ",
+                unit=f" {unit}",
+                mininterval=0.5,
+                leave=False,
+                dynamic_ncols=True,
+            )
+
+    def update(self, steps: int, note: str | None = None) -> None:
+        """`steps` more done; `note` (e.g. a rolling accuracy) beside the bar, when there is one."""
+        self.done += steps
+        if self.bar is not None:
+            self.bar.update(steps)
+            if note is not None:
+                self.bar.set_postfix_str(note, refresh=False)
+        elif self.lines and (now := time.perf_counter()) - self.last >= PROGRESS_EVERY_S:
+            self.last = now
+            line = progress_line(self.label, self.done, self.total, self.unit, now - self.started)
+            print(line, flush=True)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def stop_on_divergence(epochs: int, steps: int | None = None):
+    """A Keras callback raising common.errors.Diverged at the end of the first epoch whose training
+    loss is NaN or infinite: nothing is evaluated, kept or reported from a diverged model. (`steps`:
+    a fit of one epoch of that many steps, so named in the message.)"""
+    import math
+
+    import keras
+
+    from common.errors import Diverged
+
+    class StopOnDivergence(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            loss = (logs or {}).get("loss")
+            if loss is not None and not math.isfinite(loss):
+                when = f"after {steps} steps" if steps else f"at epoch {epoch + 1} of {epochs}"
+                raise Diverged(
+                    f"the training loss is {loss} {when}: the training diverged (a lower "
+                    "--learning-rate, or scaled inputs, may help)"
+                )
+
+    return StopOnDivergence()
 
 
 def epoch_lines(epochs: int):
-    """A Keras callback printing `    epoch 12/30, 41 s: loss 0.4120, val_loss 0.4550, ...` at the end
+    """A Keras callback printing `    epoch 12/30, 41 s, about 1.0 min left: loss 0.4120, ...` at the end
     of an epoch when PROGRESS_EVERY_S seconds have passed since the fit began or its last line: a
     long fit is never silent for long, a short one prints nothing."""
     import keras
@@ -114,7 +192,8 @@ def epoch_lines(epochs: int):
                 return
             self.last = now
             numbers = ", ".join(f"{key} {value:.4f}" for key, value in (logs or {}).items())
-            print(f"    epoch {epoch + 1}/{epochs}, {now - self.started:.0f} s: {numbers}", flush=True)
+            where = elapsed_and_left(epoch + 1, epochs, now - self.started)
+            print(f"    epoch {epoch + 1}/{epochs}, {where}: {numbers}", flush=True)
 
     return EpochLines()
 

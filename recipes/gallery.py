@@ -13,6 +13,8 @@ from __future__ import annotations
 import html
 import re
 
+from common.results import fmt_duration  # noqa: F401  (gallery.fmt_duration: the page and `all`)
+
 README_START = "<!-- results:start (written by `python -m recipes report`; do not edit by hand) -->"
 README_END = "<!-- results:end -->"
 
@@ -178,13 +180,6 @@ def _render_run(run: dict, titled: bool) -> list[str]:
         )
     parts.append("</div>")
     return parts
-
-
-def fmt_duration(seconds) -> str:
-    if seconds is None:
-        return "n/a"
-    seconds = float(seconds)
-    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
 
 
 def render_results_table(sections: list[dict]) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import warnings
 from argparse import Namespace
 from pathlib import Path
@@ -274,6 +275,7 @@ def test_csv_table_loads_numbers_and_names_classes(tmp_path):
         ("y,a,y\n0,1,0\n1,2,1\n", "y", r"column 'y' appears twice in the header \(columns 1 and 3\)"),
         ("a,,y\n0,1,0\n", "y", "column 2 of the header has no name"),
         ("a,y\n1,0\n2,\n3,1\n", "y", "line 3: target 'y' has no value"),
+        ("1,0\n2,1\n", "y", r"its first line \(1,0\) holds numbers, not a header line .*needed: y"),
     ],
 )
 def test_bad_csv_gets_a_clear_usage_error(tmp_path, text, target, message):
@@ -569,7 +571,9 @@ def test_harness_seed_loop_gives_one_per_seed_schema(capsys):
         {"seed": 3, "accuracy": 0.3, "items_per_second": 3},
         {"seed": 4, "accuracy": 0.4, "items_per_second": 4},
     ]
-    assert "relu seed 4 (2/2): 0.4" in capsys.readouterr().out
+    out = capsys.readouterr().out  # each seed's line, with the time so far (and left, before the last)
+    assert re.search(r"relu seed 3 \(1/2, \d+ s, about \d+ s left\): 0\.3", out), out
+    assert re.search(r"relu seed 4 \(2/2, \d+ s\): 0\.4", out), out
     summary = seed_summary(records, "accuracy", median=("items_per_second",))
     assert list(summary) == ["accuracy", "accuracy_std", "items_per_second", "per_seed"]
     assert summary["accuracy"] == pytest.approx(0.35) and summary["accuracy_std"] == pytest.approx(0.05)
@@ -630,5 +634,37 @@ def test_a_long_fit_says_where_it_is_unless_asked_not_to(progress, monkeypatch, 
     if progress:
         assert [line.split(",")[0].strip() for line in lines] == ["epoch 1/3", "epoch 2/3", "epoch 3/3"]
         assert "loss " in lines[0]
+        assert "about" in lines[0] and "left" in lines[0] and "left" not in lines[2]  # time left
     else:
         assert lines == []
+
+
+def test_progress_off_a_terminal_is_a_clean_line_now_and_then_never_a_bar(monkeypatch, capsys):
+    """Where stderr is no terminal (a log; `python -m recipes all` reads each recipe's output), a
+    long loop prints one line at a time, with the time taken and the time left, and no bar state."""
+    monkeypatch.setattr(training, "PROGRESS_EVERY_S", 0.0)  # every step counts as long
+    progress = training.Progress(100, "sea/river_lr", "items")
+    for _ in range(4):
+        progress.update(25, "rolling accuracy 0.800")
+    progress.close()
+    out, err = capsys.readouterr()
+    lines = out.splitlines()
+    assert [line.split(",")[0].strip() for line in lines] == [
+        "sea/river_lr: 25/100 items",
+        "sea/river_lr: 50/100 items",
+        "sea/river_lr: 75/100 items",
+        "sea/river_lr: 100/100 items",
+    ]
+    assert "left" in lines[0] and "left" not in lines[-1]
+    assert "\r" not in out + err and "%|" not in out + err
+    training.Progress(10, "hidden", "items", show=False).update(10)
+    assert capsys.readouterr() == ("", "")
+
+
+def test_a_header_of_numbered_columns_that_names_the_target_is_a_header(tmp_path):
+    """pandas writes a frame of unnamed columns with the header 0,1,2: a header, since it holds the
+    target asked for; its first row of data is kept."""
+    rows = "".join(f"{i % 5},{i % 3},{i % 2}\n" for i in range(20))
+    path = write_csv(tmp_path / "numbered.csv", "0,1,2\n" + rows)[4:]
+    header, body = data.read_csv_rows(path, "2", "--dataset")
+    assert header == ["0", "1", "2"] and len(body) == 20

@@ -278,6 +278,56 @@ def test_resume_refuses_an_input_file_whose_content_changed(tmp_path):
     assert "the file of --pretrained (sha256 " in message and len(message.splitlines()) == 1
 
 
+def test_resume_refuses_a_changed_file_named_inside_a_list_flag(tmp_path):
+    """online_learning's `--stream sea,csv:FILE` is a list: the file it names is fingerprinted as a
+    file a string flag names is (once, `"inputs": {}` let a resumed run mix two versions of FILE)."""
+    import argparse
+
+    from common.checkpoint import CheckpointError, RunCheckpoint, fingerprint
+
+    table, out = tmp_path / "stream.csv", tmp_path / "out"
+    table.write_text("a,y\n1,0\n2,1\n")
+    args = argparse.Namespace(stream=["sea", f"csv:{table}"], seed=0)
+    assert set(fingerprint("demo", args)["inputs"]) == {"stream[1]"}
+    first = RunCheckpoint(out, fingerprint("demo", args), resume=False)
+    first.stage("sea/seed_0", lambda: {"x": 1})
+    first.release()
+    table.write_text("a,y\n1,1\n2,0\n")  # every label flipped
+    with pytest.raises(CheckpointError) as refused:
+        RunCheckpoint(out, fingerprint("demo", args), resume=True)
+    assert "the file of --stream (its item 2) (sha256 " in str(refused.value)
+
+
+@pytest.mark.parametrize("kind", ["symlink", "folder"])
+def test_a_lock_path_that_is_a_link_or_a_folder_is_refused_and_nothing_written_through_it(
+    kind, tmp_path
+):
+    """OUT/.run.lock as a link to another file: the run is refused with one line and the file keeps
+    its bytes (once it was truncated and written); as a folder, one line, not a traceback."""
+    import contextlib
+    import io
+
+    from common.checkpoint import LOCK
+    from recipes.mlp_classifier import main
+
+    out, victim = tmp_path / "out", tmp_path / "precious.txt"
+    out.mkdir()
+    victim.write_text("not yours\n")
+    if kind == "symlink":
+        (out / LOCK).symlink_to(victim)
+    else:
+        (out / LOCK).mkdir()
+    stderr = io.StringIO()
+    with contextlib.redirect_stderr(stderr):
+        code = main(["--quick", "--dataset", "xor", "--epochs", "1", "--output-dir", str(out)])
+    lines = error_lines(stderr.getvalue())
+    assert code == 2 and len(lines) == 1, stderr.getvalue()
+    assert ("a symbolic link" if kind == "symlink" else "is a directory") in lines[0]
+    assert "not the lock file a run makes" in lines[0]
+    assert victim.read_text() == "not yours\n"
+    assert not (out / "metrics.json").exists()
+
+
 def test_a_second_run_on_a_folder_in_use_is_refused_and_a_dead_runs_lock_taken_over(tmp_path):
     """The first run (here, this process) holds the output folder's lock from its first stage: a
     second run on it exits 2 with one line naming that process and deletes nothing of the first's;

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 
 import numpy as np
 import pytest
@@ -142,6 +143,8 @@ def test_tensorboard_flag_writes_event_files(xor_run):
         (["--dataset", "csv:{tmp}/twice.csv", "--target", "y"], "column 'y' appears twice"),
         (["--dataset", "csv:{tmp}/nolabel.csv", "--target", "y"], "line 3: target 'y' has no value"),
         (["--dataset", "csv:{tmp}/huge.csv", "--target", "y"], "value 3e+38 at row 2 is beyond"),
+        # issue 41: an infinite step size trained to NaN and reported accuracy 0.333
+        (["--learning-rate", "inf"], "--learning-rate: expected a finite number, got 'inf'"),
     ],
 )
 def test_bad_input_exits_2_with_one_line_and_writes_nothing(tmp_path, argv, message):
@@ -154,3 +157,23 @@ def test_bad_input_exits_2_with_one_line_and_writes_nothing(tmp_path, argv, mess
     out = tmp_path / "out"
     argv = [a.replace("{tmp}", str(tmp_path)) for a in argv]
     assert_bad_input(NAME, argv, message, out)
+
+
+def test_a_diverged_training_stops_the_run_with_one_line_and_claims_no_number(tmp_path):
+    """A step size that sends the loss to NaN: exit 2 and one line naming the stage and the epoch;
+    no metrics.json, no kept model (once: exit 0 and a test accuracy from the NaN-trained model)."""
+    import contextlib
+    import io
+
+    from tests.conftest import error_lines
+
+    out, stderr = tmp_path / "out", io.StringIO()
+    argv = ["--quick", "--dataset", "xor", "--epochs", "3", "--learning-rate", "1e30"]
+    with contextlib.redirect_stderr(stderr):
+        code = mlp_classifier.main([*argv, "--output-dir", str(out)])
+    lines = error_lines(stderr.getvalue())
+    assert code == 2 and len(lines) == 1, stderr.getvalue()
+    assert re.search(
+        r"stage seed_0: the training loss is nan at epoch \d of 3: the training diverged", lines[0]
+    )
+    assert not (out / "metrics.json").exists() and not (out / "models").exists()

@@ -111,7 +111,8 @@ def add_recipe_flags(parser: argparse.ArgumentParser) -> None:
         "--progress",
         action=argparse.BooleanOptionalAction,
         default=True,
-        help="tqdm progress bar (items seen, rolling accuracy)",
+        help="progress: a tqdm bar on a terminal (items seen, rolling accuracy), else a line every 10 s "
+        "(items seen, time taken, time left)",
     )
     parser.set_quick(QUICK)
 

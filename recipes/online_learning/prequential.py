@@ -11,6 +11,7 @@ import time
 
 import numpy as np
 
+from common.training import Progress
 from recipes.online_learning.learner import adwin_fired
 
 WINDOW = 500  # rolling-accuracy window (items)
@@ -22,25 +23,15 @@ BASELINES = ("river_lr", "river_hatc", "river_arf", "sklearn_sgd")
 
 
 class Tracker:
-    """Correctness of every scored item, ADWIN on the errors, the learner's clock and the tqdm bar."""
+    """Correctness of every scored item, ADWIN on the errors, the learner's clock and its progress."""
 
     def __init__(self, n: int, label: str, show: bool):
         from river import drift
-        from tqdm import tqdm
 
         self.started = time.perf_counter()
         self.correct = np.zeros(n, dtype=bool)
         self.detector, self.drift_points, self.seen, self.seconds = drift.ADWIN(), [], 0, 0.0
-        self.bar = tqdm(
-            total=n,
-            initial=self.seen,
-            desc=f"{label} ",
-            unit=" items",
-            disable=not show,
-            mininterval=0.5,
-            leave=False,
-            dynamic_ncols=True,
-        )
+        self.bar = Progress(n, label, "items", show)  # a bar on a terminal, else a line now and then
 
     def score(self, hits: np.ndarray, fired: list[int] | None = None) -> None:
         """Record a batch of hits, and where in it ADWIN fired: `fired` from the learner's own ADWIN,
@@ -51,10 +42,11 @@ class Tracker:
             fired = adwin_fired(self.detector, hits)
         self.drift_points += [start + i for i in fired]
         self.seen += len(hits)
-        self.bar.update(len(hits))
+        note = None
         if self.seen % 1024 < len(hits):
             window = self.correct[max(0, self.seen - WINDOW) : self.seen]
-            self.bar.set_postfix_str(f"rolling accuracy {window.mean():.3f}", refresh=False)
+            note = f"rolling accuracy {window.mean():.3f}"
+        self.bar.update(len(hits), note)
 
     def score_one(self, hit: bool) -> None:
         """One item (the per-item baselines): the same bookkeeping without array overhead."""
@@ -63,10 +55,11 @@ class Tracker:
         if self.detector.drift_detected:
             self.drift_points.append(self.seen)
         self.seen += 1
-        self.bar.update(1)
+        note = None
         if self.seen % 1024 == 0:
             window = self.correct[self.seen - WINDOW : self.seen]
-            self.bar.set_postfix_str(f"rolling accuracy {window.mean():.3f}", refresh=False)
+            note = f"rolling accuracy {window.mean():.3f}"
+        self.bar.update(1, note)
 
     def elapsed(self) -> float:
         """Seconds the learner has run."""

@@ -17,7 +17,7 @@ import math
 import random
 
 from common.distribute import global_batch, shard_by_data
-from common.training import reset_optimizer
+from common.training import reset_optimizer, stop_on_divergence
 from recipes.transfer_learning.models import STEPS_PER_EXECUTION
 
 _TWINS: dict[tuple[str, str], object] = {}  # (model config, compile settings) -> its twin
@@ -65,7 +65,14 @@ def train_in_twin(model, x, y, steps: int, batch_size: int, seed: int) -> None:
     """`steps` gradient steps of `model`'s compiled twin on (x, y), from a fresh optimizer state; the
     trained weights are copied back into `model`, as if `model.fit` had trained it."""
     twin = compiled_twin(model)
-    twin.fit(stream(x, y, batch_size, seed), epochs=1, steps_per_epoch=steps, shuffle=False, verbose=0)
+    twin.fit(
+        stream(x, y, batch_size, seed),
+        epochs=1,
+        steps_per_epoch=steps,
+        shuffle=False,
+        verbose=0,
+        callbacks=[stop_on_divergence(1, steps)],  # a NaN loss stops the run, naming the stage
+    )
     model.set_weights(twin.get_weights())
 
 
