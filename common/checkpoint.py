@@ -29,6 +29,7 @@ import os
 import re
 import shutil
 import signal
+import weakref
 from pathlib import Path
 
 import numpy as np
@@ -220,6 +221,7 @@ class RunCheckpoint:
         handle.write(f"process {os.getpid()}\n")
         handle.flush()
         self._lock = handle
+        _HELD.add(self)
 
     def _read(self) -> None:
         try:
@@ -295,6 +297,7 @@ class RunCheckpoint:
         if self._lock is not None:
             self._lock.close()
             self._lock = None
+        _HELD.discard(self)
 
     def remove(self) -> None:
         """The run finished: nothing is left to resume, and the folder is free again."""
@@ -302,6 +305,16 @@ class RunCheckpoint:
         if self._lock is not None:
             (self.folder.parent / LOCK).unlink(missing_ok=True)
         self.release()
+
+
+_HELD: weakref.WeakSet = weakref.WeakSet()  # the checkpoints holding their folder's lock
+
+
+def release_all() -> None:
+    """Let go of every lock this process holds, as its end would (a run that ended in an error, in
+    a process that goes on: `common.harness.run_main` called in a test, a notebook)."""
+    for checkpoint in list(_HELD):
+        checkpoint.release()
 
 
 def open_lock(path: Path):

@@ -110,6 +110,23 @@ def positive_int(text: str) -> int:
     return value
 
 
+MAX_SEED = 2**31 - 1  # NumPy's and scikit-learn's seeds are 32-bit; seed + i and + 10 000 must be too
+
+
+def seed_int(text: str) -> int:
+    value = _int(text)
+    if not 0 <= value <= MAX_SEED:
+        raise argparse.ArgumentTypeError(f"must be between 0 and {MAX_SEED}, got {value}")
+    return value
+
+
+def folder_name(text: str) -> str:
+    """A folder flag's value: never empty (an empty one wrote into the current folder)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("must name a folder, got an empty value")
+    return text
+
+
 def non_negative_int(text: str) -> int:
     value = _int(text)
     if value < 0:
@@ -226,9 +243,7 @@ def recipe_parser(
         shared.add_argument(
             "--epochs", type=positive_int, default=default_epochs, help="maximum training epochs"
         )
-    shared.add_argument(
-        "--seed", type=non_negative_int, default=0, help="first random seed (seeds run seed..)"
-    )
+    shared.add_argument("--seed", type=seed_int, default=0, help="first random seed (seeds run seed..)")
     shared.add_argument(
         "--seeds",
         type=positive_int,
@@ -237,6 +252,7 @@ def recipe_parser(
     )
     shared.add_argument(
         "--output-dir",
+        type=folder_name,
         default=None,
         help=f"folder for metrics.json and figures (default: outputs/{name}; with --quick, "
         f"outputs/quick/{name})",

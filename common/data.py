@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -196,6 +197,14 @@ def delimiter_of(text: str) -> str:
     return best if counts[best] > counts[","] else ","
 
 
+DECIMAL_COMMA = re.compile(r"\s*[+-]?(\d+,\d*|,\d+)([eE][+-]?\d+)?\s*")
+
+
+def decimal_point(cell: str) -> str:
+    """`4,5` -> `4.5` (a number written with a decimal comma); any other cell as it is."""
+    return cell.replace(",", ".") if DECIMAL_COMMA.fullmatch(cell) else cell
+
+
 def is_number(cell: str) -> bool:
     try:
         float(cell)
@@ -230,8 +239,11 @@ def read_csv_rows(
     try:  # utf-8-sig: Excel's "CSV UTF-8" starts with a byte-order mark, which is not a header
         with open(path, newline="", encoding="utf-8-sig") as handle:
             text = handle.read()
-        rows = csv.reader(io.StringIO(text), delimiter=delimiter_of(text))
+        delimiter = delimiter_of(text)
+        rows = csv.reader(io.StringIO(text), delimiter=delimiter)
         rows = [row for row in rows if any(cell.strip() for cell in row)]
+        if delimiter != ",":  # `4,5;2,5`: a spreadsheet's decimal commas are numbers, not texts
+            rows[1:] = [[decimal_point(cell) for cell in row] for row in rows[1:]]
     except (OSError, UnicodeDecodeError, csv.Error) as error:
         raise UsageError(f"cannot read {path} as CSV: {error}") from None
     if not rows:
@@ -258,6 +270,12 @@ def read_csv_rows(
             )
     if not need_target:
         return header, rows[1:]
+    twin = [name for name in header if name != target and name.casefold() == str(target).casefold()]
+    if twin and target in header:  # `label` and `Label`: the second copy of the target, a leak
+        raise UsageError(
+            f"{path}: columns {target!r} and {twin[0]!r} differ only in case: a copy of the target "
+            "would be a feature; rename or drop one"
+        )
     if target not in header:
         raise UsageError(f"{path} has no column {target!r}; columns: {', '.join(header)}")
     if len(header) < 2:
@@ -319,6 +337,12 @@ def load_csv_table(path: str | os.PathLike, target: str | None):
             continue
         except ValueError:
             pass
+        if all(is_number(cell) or DECIMAL_COMMA.fullmatch(cell) for cell in cells):
+            comma = next(cell for cell in cells if not is_number(cell))
+            raise UsageError(
+                f"{path}: column {name!r} holds numbers written with a decimal comma ({comma!r}) in a "
+                "comma-separated file; separate the columns with ';' or write the numbers with '.'"
+            )
         values = sorted(set(cells), key=natural_key)
         if len(values) > MAX_CATEGORIES:
             raise UsageError(
@@ -380,12 +404,71 @@ def hold_out_test(spec: str, x, y, seed: int, stratify_from: int):
     return x_rest, y_rest, x_test, y_test
 
 
-def read_npz_examples(path: Path, names: tuple[str, ...] = ("x", "y")) -> dict:
-    """The arrays `names` of the `.npz` at `path`, read without pickle, `x` checked as examples (one
-    per row, real numbers, finite and within float32's reach) and returned as float32. Every problem
-    raises UsageError naming it."""
+def fmt_bytes(n: float) -> str:
+    """`17.0 TiB`, `512.0 MiB`: a size in bytes as people read it."""
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if n < 1024 or unit == "PiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} PiB"
+
+
+def memory_bytes() -> int | None:
+    """This machine's memory in bytes (None where the system does not say)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def check_fits(nbytes: float, what: str) -> None:
+    """UsageError, before anything is allocated, when `what` needs more than this machine's memory."""
+    total = memory_bytes()
+    if total is not None and nbytes > total:
+        raise UsageError(
+            f"{what} needs about {fmt_bytes(nbytes)}, more than this machine's {fmt_bytes(total)} of "
+            "memory"
+        )
+
+
+def check_npz_sizes(path: Path, names: tuple[str, ...]) -> None:
+    """Each array's size as its header declares it (shape and dtype), read before the array is: an
+    array larger than the bytes the file holds for it (a damaged or forged header) or than this
+    machine's memory is refused with one line, never allocated. Problems of the file itself are left
+    to np.load, which names them."""
     import zipfile
 
+    try:
+        with zipfile.ZipFile(path) as archive:
+            for name in names:
+                try:
+                    info = archive.getinfo(f"{name}.npy")
+                except KeyError:
+                    continue  # np.load's reader says which arrays are missing
+                with archive.open(info) as member:
+                    version = np.lib.format.read_magic(member)
+                    read_header = getattr(np.lib.format, f"read_array_header_{version[0]}_0")
+                    shape, _, dtype = read_header(member)
+                declared = int(np.prod(shape, dtype=object)) * dtype.itemsize
+                if declared > info.file_size:
+                    raise UsageError(
+                        f"{path}: array {name} declares shape {tuple(shape)} of {dtype} "
+                        f"({fmt_bytes(declared)}), but the file holds {fmt_bytes(info.file_size)} for "
+                        "it: damaged or not written by np.savez"
+                    )
+                check_fits(3 * declared, f"{path}: array {name} of shape {tuple(shape)}")  # x in float64
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return
+
+
+def read_npz_examples(path: Path, names: tuple[str, ...] = ("x", "y")) -> dict:
+    """The arrays `names` of the `.npz` at `path`, read without pickle, `x` checked as examples (one
+    per row, real numbers, finite and within float32's reach) and returned as float32. Each array's
+    declared size is checked before it is read (`check_npz_sizes`). Every problem raises UsageError
+    naming it."""
+    import zipfile
+
+    check_npz_sizes(Path(path), names)
     try:
         loaded = np.load(path, allow_pickle=False)
         if not isinstance(loaded, np.lib.npyio.NpzFile):  # a .npy array under an .npz name
@@ -419,10 +502,18 @@ def read_labelled_npz(spec: str):
     x, y = arrays["x"], arrays["y"]
     if y.ndim != 1 or len(y) != len(x):
         raise UsageError(f"{path}: y must hold one label per example ({len(x)}), got {y.shape}")
-    missing = np.isnan(y) if np.issubdtype(y.dtype, np.floating) else np.char.str_len(y.astype(str)) == 0
-    if missing.any():  # NaN or an empty text: a missing label, not a class named 'nan' or ''
-        raise UsageError(f"{path}: y has no label for example {int(np.argmax(missing))} (NaN or empty)")
-    y, class_names = class_indices([str(label) for label in y.tolist()], f"{path}: y")
+    if y.dtype.kind == "S":  # byte strings: their text, not b'a'
+        y = np.char.decode(y, "utf-8", errors="replace")
+    if np.issubdtype(y.dtype, np.floating):
+        labels = [str(v) if np.isfinite(v) else "" for v in y.tolist()]  # NaN, inf: no label
+    else:
+        labels = [str(label) for label in y.tolist()]
+    labels = [label.strip() for label in labels]  # as a CSV's labels are read
+    if "" in labels:  # NaN, infinite or an empty text: a missing label, not a class named 'nan'
+        raise UsageError(
+            f"{path}: y has no label for example {labels.index('')} (NaN, infinite or empty)"
+        )
+    y, class_names = class_indices(labels, f"{path}: y")
     return x, y, class_names
 
 
@@ -432,6 +523,19 @@ def class_indices(labels: list[str], what: str) -> tuple[np.ndarray, list[str]]:
     class_names = sorted(set(labels), key=natural_key)
     if len(class_names) < 2:
         raise UsageError(f"{what} has only one class ({class_names[0]!r})")
+    numbers = [float(name) for name in class_names if is_number(name)]
+    if len(numbers) == len(class_names) and any(not n.is_integer() for n in numbers):
+        if len(class_names) > MAX_CATEGORIES or len(class_names) > len(labels) / 2:
+            raise UsageError(  # 500 classes of one example each: nothing to learn, accuracy 0
+                f"{what} holds {len(class_names)} distinct decimal numbers ({class_names[0]}, "
+                f"{class_names[1]}, ...): a quantity to regress, not classes; these recipes "
+                "classify: bin it into a few classes first"
+            )
+    if len(class_names) > len(labels) / 2:
+        raise UsageError(
+            f"{what} has {len(class_names)} classes for {len(labels)} examples: fewer than two "
+            "examples a class, nothing to learn a class from"
+        )
     index = {name: i for i, name in enumerate(class_names)}
     return np.array([index[label] for label in labels], dtype=np.int64), class_names
 

@@ -37,7 +37,13 @@ import numpy as np
 
 from common import device, training
 from common.checkpoint import FOLDER as CHECKPOINT_FOLDER
-from common.checkpoint import FitCheckpoint, RunCheckpoint, describe_kept, fingerprint
+from common.checkpoint import (
+    FitCheckpoint,
+    RunCheckpoint,
+    describe_kept,
+    fingerprint,
+    release_all,
+)
 from common.cli import describe_quick
 from common.distribute import current, distributed
 from common.errors import Diverged, Terminated, UsageError, stop_on_sigterm
@@ -327,9 +333,10 @@ def check_backend() -> None:
 
 
 def run_main(name: str, parser: argparse.ArgumentParser, run, argv=None) -> int:
-    """Parse, run, and turn a UsageError into one line on stderr and exit code 2, Ctrl-C (SIGINT)
-    and SIGTERM into one line saying what was kept and how to resume, and exit code 130 (SIGTERM:
-    143)."""
+    """Parse, run, and turn a UsageError into one line on stderr and exit code 2; an OSError (a full
+    disk, a folder made read-only) into one line naming the path, what was kept and how to resume,
+    and exit code 1; Ctrl-C (SIGINT) and SIGTERM into one line saying what was kept and how to
+    resume, and exit code 130 (SIGTERM: 143). However the run ends, its folder's lock is let go."""
     stop_on_sigterm()
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)
@@ -346,16 +353,39 @@ def run_main(name: str, parser: argparse.ArgumentParser, run, argv=None) -> int:
     except UsageError as error:
         print(f"{parser.prog}: error: {error}", file=sys.stderr)
         return 2
+    except (MemoryError, *resource_exhausted()) as error:  # what no check before training caught
+        reason = " ".join(str(error).split())[:160] or type(error).__name__
+        print(
+            f"{parser.prog}: error: out of memory ({reason}); try smaller sizes or a smaller data set",
+            file=sys.stderr,
+        )
+        return 1
+    except OSError as error:  # every file is written whole or not at all: what was kept stays
+        where = f"{error.filename}: " if error.filename else ""
+        what = f"error: {where}{error.strerror or error}"
+        message = interrupted_message(parser.prog, argv, args.output_dir, what)
+        print(message, file=sys.stderr, flush=True)
+        return 1
     except KeyboardInterrupt as stop:
         how = "terminated (SIGTERM)" if isinstance(stop, Terminated) else "interrupted"
         message = interrupted_message(parser.prog, argv, args.output_dir, how)
         print(message, file=sys.stderr, flush=True)
         return 143 if isinstance(stop, Terminated) else 130
+    finally:
+        release_all()
     return 0
 
 
+def resource_exhausted() -> tuple[type, ...]:
+    """TensorFlow's out-of-memory error type, when TensorFlow is loaded (else nothing to catch)."""
+    tf = sys.modules.get("tensorflow")
+    error = getattr(getattr(tf, "errors", None), "ResourceExhaustedError", None)
+    return (error,) if isinstance(error, type) else ()
+
+
 def interrupted_message(prog: str, argv: list[str], output_dir: str, how="interrupted") -> str:
-    """`<prog>: interrupted; metrics.json not written; kept ...; resume with: <command> --resume`."""
+    """`<prog>: interrupted; metrics.json not written; kept ...; resume with: <command> --resume`
+    (`how`: what stopped the run)."""
     command = " ".join([prog, *map(shlex.quote, argv), *([] if "--resume" in argv else ["--resume"])])
     return (
         f"{prog}: {how}; metrics.json not written; kept {describe_kept(output_dir)} in "

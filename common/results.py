@@ -161,9 +161,17 @@ def write_metrics(out_dir: str | os.PathLike, metrics: dict) -> Path:
 
 
 def load_metrics(out_dir: str | os.PathLike) -> dict:
-    """Read `out_dir/metrics.json`; FileNotFoundError when a recipe has no outputs yet."""
-    with open(Path(out_dir) / "metrics.json", encoding="utf-8") as handle:
-        return json.load(handle)
+    """Read `out_dir/metrics.json`; FileNotFoundError when a recipe has no outputs yet, UsageError
+    naming the file when it is not a run's metrics (truncated, damaged, not a JSON object)."""
+    path = Path(out_dir) / "metrics.json"
+    with open(path, encoding="utf-8") as handle:
+        try:
+            metrics = json.load(handle)
+        except (ValueError, UnicodeDecodeError) as error:
+            raise UsageError(f"{path} is truncated or damaged ({error}); run the recipe again") from None
+    if not isinstance(metrics, dict) or not isinstance(metrics.get("results"), dict):
+        raise UsageError(f"{path} is not a run's metrics (no results); run the recipe again")
+    return metrics
 
 
 def save_arrays(out_dir: str | os.PathLike, name: str, **arrays) -> Path:

@@ -22,6 +22,16 @@ def seed_everything(seed: int, deterministic: bool = True) -> None:
         tf.config.experimental.enable_op_determinism()
 
 
+def check_network_fits(widths: list[int], what: str) -> None:
+    """UsageError, before any weight is made, when a network of Dense layers of these widths (the
+    inputs first) cannot be trained in this machine's memory: its weights, their gradients and
+    Adam's two moments, float32 (16 bytes a parameter)."""
+    from common.data import check_fits
+
+    params = sum(a * b + b for a, b in zip(widths, widths[1:]))
+    check_fits(16 * params, f"{what} ({params:,} parameters)")
+
+
 def make_dataset(x, y, batch_size: int, shuffle: bool = False, seed: int = 0):
     """A cached, prefetched tf.data pipeline of `batch_size` batches (the global batch under a
     distribution strategy), sharded by data across workers; shuffled each epoch with a fixed seed

@@ -21,6 +21,7 @@ from common.cli import (
     positive_int,
     version_line,
 )
+from common.errors import UsageError
 from common.harness import DefaultRun, Recipe
 from common.references import REFERENCES
 from common.results import atomic_write_text, load_metrics
@@ -337,19 +338,19 @@ def relay(pipe, out, label: str, tail: list[str] | None) -> None:
 def redraw(root: Path) -> int:
     """Redraw each recipe's figures from its metrics.json, then the gallery page; say which recipes
     have no outputs yet."""
-    missing, drawn = [], 0
-    for recipe in registry().values():
+    missing, saved = [], []
+    for recipe in registry().values():  # every metrics.json read (and checked) before any drawing
         module = importlib.import_module(recipe.module)
         for run in recipe.runs:
             folder = output_dir(root, recipe, run)
             try:
-                metrics = load_metrics(folder)
+                saved.append((module, load_metrics(folder), folder))
             except FileNotFoundError:
                 missing.append(str(folder))
-                continue
-            module.plot(metrics, folder)
-            drawn += 1
-            print(f"redrew {folder}")
+    for module, metrics, folder in saved:
+        module.plot(metrics, folder)
+        print(f"redrew {folder}")
+    drawn = len(saved)
     if missing:
         print("no outputs yet (run the recipe first): " + ", ".join(missing), file=sys.stderr)
     page = write_gallery(root)
@@ -608,10 +609,14 @@ def main(argv=None) -> int:
         return predict(args.model, args.input)
     if args.command == "all":
         return run_all(args)
-    if args.command == "plots":
-        return redraw(Path(args.output_dir))
-    if args.command == "report":
-        return report(Path(args.readme), Path(args.output_dir))
+    try:
+        if args.command == "plots":
+            return redraw(Path(args.output_dir))
+        if args.command == "report":
+            return report(Path(args.readme), Path(args.output_dir))
+    except UsageError as error:  # a damaged metrics.json: one line naming it, nothing written
+        print(f"python -m recipes {args.command}: error: {error}", file=sys.stderr)
+        return 2
     return list_recipes()
 
 

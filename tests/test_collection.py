@@ -104,6 +104,37 @@ def test_a_wrong_command_is_refused_naming_every_command_and_recipe(capsys):
         assert f"'{name}'" in line.split("choose from")[1], line
 
 
+def test_an_empty_output_dir_is_refused_not_the_current_folder(tmp_path, monkeypatch, capsys):
+    """`--output-dir ""` once wrote a run's files into the current folder."""
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as refused:
+        collection_main(["mlp_classifier", "--quick", "--dataset", "xor", "--output-dir", ""])
+    assert refused.value.code == 2
+    (line,) = error_lines(capsys.readouterr().err)
+    assert "--output-dir: must name a folder, got an empty value" in line
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("command", ["plots", "report"])
+def test_plots_and_report_on_a_truncated_metrics_json_say_which_in_one_line(command, tmp_path, capsys):
+    """A metrics.json cut short (a full disk, a copy that stopped): one line naming it, exit 2,
+    nothing written (once a JSONDecodeError traceback)."""
+    root = tmp_path / "outputs"
+    shutil.copytree(ROOT / "outputs" / "mlp_classifier", root / "mlp_classifier")
+    metrics = root / "mlp_classifier" / "metrics.json"
+    metrics.write_text(metrics.read_text()[:500])
+    readme = tmp_path / "README.md"
+    readme.write_text((ROOT / "README.md").read_text())
+    before = sorted(p.stat().st_mtime_ns for p in root.rglob("*.png"))
+    extra = ["--readme", str(readme)] if command == "report" else []
+    assert collection_main([command, "--output-dir", str(root), *extra]) == 2
+    (line,) = error_lines(capsys.readouterr().err)
+    assert f"python -m recipes {command}: error: {metrics} is truncated or damaged" in line
+    assert sorted(p.stat().st_mtime_ns for p in root.rglob("*.png")) == before
+    assert not (root / "index.html").exists()
+    assert readme.read_text() == (ROOT / "README.md").read_text()
+
+
 def test_listing_names_every_recipe():
     result = run_cli("recipes")
     assert result.returncode == 0

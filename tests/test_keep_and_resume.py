@@ -8,6 +8,7 @@ import contextlib
 import io
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -304,10 +305,6 @@ def test_a_lock_path_that_is_a_link_or_a_folder_is_refused_and_nothing_written_t
 ):
     """OUT/.run.lock as a link to another file: the run is refused with one line and the file keeps
     its bytes (once it was truncated and written); as a folder, one line, not a traceback."""
-    import contextlib
-    import io
-
-    from common.checkpoint import LOCK
     from recipes.mlp_classifier import main
 
     out, victim = tmp_path / "out", tmp_path / "precious.txt"
@@ -494,3 +491,33 @@ def test_all_resume_skips_the_runs_it_finished_and_refuses_another_runs_state(tm
     (root / ALL_STATE).write_text(json.dumps({**state, "finished": done}))
     result = run_cli("recipes", "all", "--quick", "--resume", "--output-dir", str(root))
     assert result.returncode == 2 and "other flags (--quick False there, True here)" in result.stderr
+
+
+def test_a_full_disk_is_one_line_naming_the_path_and_the_resume_command(tmp_path, monkeypatch):
+    """An OSError while writing (here: ENOSPC as metrics.json is written): exit 1 and one line with
+    the path, what was kept and the command that resumes (once a 53-line traceback); nothing half
+    written, and --resume, once there is room, finishes the run from its kept stages."""
+    import errno
+
+    import common.harness
+    from recipes.mlp_classifier import main
+
+    out = tmp_path / "out"
+    real = common.harness.write_metrics
+
+    def full(folder, metrics):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(folder / "metrics.json"))
+
+    monkeypatch.setattr(common.harness, "write_metrics", full)
+    argv = ["--quick", "--dataset", "xor", "--epochs", "2", "--output-dir", str(out)]
+    stderr = io.StringIO()
+    with contextlib.redirect_stderr(stderr):
+        assert main(argv) == 1
+    lines = error_lines(stderr.getvalue())
+    assert len(lines) == 1, stderr.getvalue()
+    assert f"error: {out / 'metrics.json'}: No space left on device;" in lines[0]
+    assert re.search(r"; kept [12] finished stage\(s\) in ", lines[0]) and lines[0].endswith(" --resume")
+    assert not (out / "metrics.json").exists()
+    monkeypatch.setattr(common.harness, "write_metrics", real)  # room again
+    assert main([*argv, "--resume"]) == 0
+    assert (out / "metrics.json").is_file() and not (out / FOLDER).exists()

@@ -313,3 +313,27 @@ def test_the_installed_versions_meet_the_pins_and_have_what_the_code_relies_on()
     assert callable(trainer.TensorFlowTrainer._maybe_symbolic_build)
     assert callable(trainer.reduce_per_replica)
     assert callable(trainer._collective_all_reduce_multi_worker)
+
+
+def test_the_libraries_refuse_what_cannot_be_learned_from_with_their_own_error_type():
+    """river's learner: a None or NaN label is no class (once each NaN a new class), a 1e300 feature
+    no number float32 holds (once every weight NaN). scikit-learn's: a NaN sample weight (once NaN
+    probabilities) and a 1e300 in X (once constant predictions). ValueError, before any learning."""
+    from recipes.mlp_classifier import sklearn_classifier
+    from recipes.online_learning import KerasOnlineClassifier
+
+    river_model = KerasOnlineClassifier(seed=0)
+    for label in (None, float("nan"), np.float32("nan")):
+        with pytest.raises(ValueError, match="is missing: an item is learned with its label"):
+            river_model.learn_one({"a": 1.0, "b": 2.0}, label)
+    with pytest.raises(ValueError, match="feature 'a' is 1e\\+300, beyond"):
+        river_model.learn_one({"a": 1e300, "b": 2.0}, True)
+    assert river_model._labels == [] and river_model._pending_y == []  # nothing recorded
+    X, y = np.random.default_rng(0).normal(size=(20, 3)), np.arange(20) % 2
+    weight = np.ones(20)
+    weight[3] = np.nan
+    with pytest.raises(ValueError, match="sample_weight contains NaN"):
+        sklearn_classifier(epochs=1).fit(X, y, sample_weight=weight)
+    X[5, 1] = 1e300
+    with pytest.raises(ValueError, match="X contains infinity or a value too large"):
+        sklearn_classifier(epochs=1).fit(X, y)

@@ -145,6 +145,11 @@ def test_tensorboard_flag_writes_event_files(xor_run):
         (["--dataset", "csv:{tmp}/huge.csv", "--target", "y"], "value 3e+38 at row 2 is beyond"),
         # issue 41: an infinite step size trained to NaN and reported accuracy 0.333
         (["--learning-rate", "inf"], "--learning-rate: expected a finite number, got 'inf'"),
+        (["--hidden", "100000000000"], "of memory"),  # the network cannot fit: before any weight
+        (
+            ["--seed", "4294967296"],
+            "--seed: must be between 0 and 2147483647",
+        ),  # once sklearn's traceback
     ],
 )
 def test_bad_input_exits_2_with_one_line_and_writes_nothing(tmp_path, argv, message):

@@ -274,6 +274,9 @@ def without_timings(value):
         (["--stream", "csv:{tmp}/t.csv", "--target", "y"], "2 valid records, fewer than --batch-size"),
         (["--classes", "a,b"], "--classes only applies to --stream csv:PATH"),
         (["--stream", "csv:{tmp}/twice.csv", "--target", "y"], "column 'y' appears twice"),
+        # issue 41: sizes that cannot fit, refused before anything is allocated
+        (["--memory", "100000000000"], "--memory 100000000000 (the replay memory"),
+        (["--hidden", "100000000000"], "--hidden 100000000000 ("),
     ],
 )
 def test_bad_input_exits_2_with_one_line_and_writes_nothing(tmp_path, argv, message):

@@ -290,3 +290,20 @@ def test_a_user_target_task_replaces_the_scenarios(kind, tmp_path):
     assert "full" not in results["curves"]  # the source's head cannot be copied to other labels
     finetuned = results["curves"]["finetune"]["all"]["test_accuracy"]
     assert finetuned > 0.5  # chance is 1/3: the copied features, fine-tuned, learn the user's task
+
+
+def test_a_user_target_whose_test_classes_are_missing_from_the_pool_is_refused(tmp_path):
+    """A class of one example that the 20% hold-out puts in the test set: nothing to learn it from
+    (once the run reported 0.000 for it); refused with one line naming the class."""
+    from sklearn.model_selection import train_test_split
+
+    n = 30
+    _, test = train_test_split(np.arange(n), test_size=0.2, random_state=0)  # the recipe's split
+    y = np.array(["a", "b"] * (n // 2), dtype=object)
+    y[test[0]] = "lonely"
+    np.savez(tmp_path / "t.npz", x=np.zeros((n, 40), np.float32), y=y.astype(str))
+    argv = ["--target-data", f"npz:{tmp_path / 't.npz'}", "--quick"]
+    line = assert_bad_input(
+        "transfer_learning", argv, "class(es) 'lonely' have no example", tmp_path / "o"
+    )
+    assert "give each class at least 2 examples" in line

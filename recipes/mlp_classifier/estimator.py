@@ -26,6 +26,18 @@ import keras  # noqa: E402
 from keras.wrappers import SKLearnClassifier as KerasSKLearnClassifier  # noqa: E402
 
 
+def check_learnable(X, sample_weight) -> None:
+    """scikit-learn's own ValueError for what cannot be learned from: a NaN or infinite sample
+    weight (once: NaN probabilities), a value float32 training cannot hold (a 1e300 in X once gave
+    constant predictions); scikit-learn's check_array names the input."""
+    from sklearn.utils.validation import check_array
+
+    with contextlib.suppress(TypeError), np.errstate(over="ignore"):  # 1e300: inf in float32
+        check_array(X, dtype=np.float32, ensure_2d=False, allow_nd=True, input_name="X")
+    if sample_weight is not None:
+        check_array(sample_weight, ensure_2d=False, dtype=np.float64, input_name="sample_weight")
+
+
 class SKLearnClassifier(KerasSKLearnClassifier):
     """`keras.wrappers.SKLearnClassifier` with four repairs and `predict_proba`:
 
@@ -65,6 +77,7 @@ class SKLearnClassifier(KerasSKLearnClassifier):
                     kwargs["sample_weight"] = np.asarray(weight)[order]
         except (TypeError, ValueError):
             pass  # not rows of a table: the wrapper's own validation says what is wrong
+        check_learnable(X, kwargs.get("sample_weight"))
         return super().fit(X, y, **kwargs)
 
     def predict(self, X):

@@ -34,7 +34,13 @@ from common.harness import DefaultRun, Harness, Headline, Recipe, run_main, seed
 from common.rawinput import decode_rows, rows_model
 from common.references import references
 from common.results import save_arrays
-from common.training import Timer, make_dataset, seed_everything, standard_callbacks
+from common.training import (
+    Timer,
+    check_network_fits,
+    make_dataset,
+    seed_everything,
+    standard_callbacks,
+)
 from recipes.mlp_classifier.augment import shiftable, training_data
 from recipes.mlp_classifier.baselines import fit_baselines
 from recipes.mlp_classifier.datasets import load_csv_split, load_keras_images, load_xor
@@ -198,6 +204,8 @@ def per_class_report(y_true, y_pred, class_names) -> dict:
 def run(args) -> dict:
     harness = Harness(NAME, args)
     split = load_data(args)  # bad input fails here, before anything is written
+    widths = [split.num_features, *args.hidden, split.num_classes]
+    check_network_fits(widths, f"--hidden {' '.join(map(str, args.hidden))}")
     harness.setup_device()  # before any model is built
     print(
         f"{split.name}: {len(split.x_train)} train / {len(split.x_val)} validation / "

@@ -10,7 +10,9 @@ from common.cli import (
     positive_float,
     positive_int,
 )
+from common.data import check_fits
 from common.errors import UsageError
+from common.training import check_network_fits
 from recipes.online_learning.prequential import BASELINES
 from recipes.online_learning.streams import STREAMS, stream_list
 
@@ -123,5 +125,8 @@ def validate_args(args) -> None:
         raise UsageError(f"--items ({args.items}) must be at least --batch-size ({args.batch_size})")
     if args.memory < args.batch_size:  # a batch must fit in memory, or its rows overwrite each other
         raise UsageError(f"--memory ({args.memory}) must be at least --batch-size ({args.batch_size})")
+    # sizes that cannot fit are refused here, before anything is allocated (at least one feature)
+    check_fits(8 * args.memory, f"--memory {args.memory} (the replay memory, 8 bytes an item or more)")
+    check_network_fits([1, *args.hidden, 2], f"--hidden {' '.join(map(str, args.hidden))}")
     if args.classes and not args.stream[0].startswith("csv:"):
         raise UsageError("--classes only applies to --stream csv:PATH")

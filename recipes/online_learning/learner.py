@@ -10,6 +10,7 @@ import weakref
 import numpy as np
 from river import base
 
+from common.data import MAX_MAGNITUDE
 from common.training import reinitialize_weights, reset_optimizer
 
 CHUNK = 64  # mini-batches per compiled call
@@ -579,13 +580,25 @@ class KerasOnlineClassifier(base.MiniBatchClassifier):
             row = np.array([x.get(name, np.nan) for name in self._features], np.float64)
         except (TypeError, ValueError):
             raise ValueError(f"features must be numbers (one-hot encode the others): {x!r}") from None
-        return np.where(np.isfinite(row), row, np.nan)
+        return self._checked(row[None])[0]
 
     def _rows(self, X) -> np.ndarray:
         try:
             rows = X.reindex(columns=list(self._features)).to_numpy(np.float64)
         except (TypeError, ValueError):
             raise ValueError("features must be numbers (one-hot encode the others)") from None
+        return self._checked(rows)
+
+    def _checked(self, rows: np.ndarray) -> np.ndarray:
+        """NaN for a missing (or non-finite) value; ValueError for a finite one beyond what float32
+        training can hold (one 1e300 once turned every weight, and every later probability, NaN)."""
+        large = np.isfinite(rows) & (np.abs(rows) > MAX_MAGNITUDE)
+        if large.any():
+            i, j = np.argwhere(large)[0]
+            raise ValueError(
+                f"feature {self._features[j]!r} is {rows[i, j]:.3g}, beyond ±{MAX_MAGNITUDE:.0e}: "
+                "too large to learn from in float32; rescale it"
+            )
         return np.where(np.isfinite(rows), rows, np.nan)
 
     def _label_indices(self, labels: list) -> list[int]:
@@ -594,6 +607,8 @@ class KerasOnlineClassifier(base.MiniBatchClassifier):
         the labels that follow it stay paired with their own items."""
         new: dict = {}  # labels first seen here -> their index, recorded only once all passed
         for label in labels:
+            if label is None or (isinstance(label, (float, np.floating)) and np.isnan(label)):
+                raise ValueError(f"label {label!r} is missing: an item is learned with its label")
             try:
                 known = label in self._index or label in new
             except TypeError:

@@ -66,6 +66,13 @@ def user_target(spec: str, column: str | None, width: int, args) -> dict:
             f"(--scenario {args.scenario}, {args.dataset})"
         )
     x_pool, y_pool, x_test, y_test = data.hold_out_test(spec, x, y, args.seed, stratify_from=2)
+    unseen = sorted(set(y_test.tolist()) - set(y_pool.tolist()))
+    if unseen:  # tested on classes with no example to learn from: a 0.000 that says nothing
+        names = ", ".join(repr(classes[c]) for c in unseen[:5]) + (", ..." if len(unseen) > 5 else "")
+        raise UsageError(
+            f"{spec}: class(es) {names} have no example left to learn from once 20% is held out for "
+            "testing: give each class at least 2 examples"
+        )
     name = Path(spec.split(":", 1)[1]).name
     return {
         "x_pool": x_pool,
