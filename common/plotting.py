@@ -138,8 +138,14 @@ def plot_bars(
     ax.tick_params(axis="x", rotation=30)
     for tick in ax.get_xticklabels():
         tick.set_horizontalalignment("right")
-    if references:
-        ax.text(0.99, 0.01, "hatched: published", transform=ax.transAxes, ha="right", fontsize=8)
+    if references:  # the key outside the axes, right of them: it never sits on a bar
+        from matplotlib.patches import Patch
+
+        key = [
+            Patch(facecolor=color(0), label="this run"),
+            Patch(facecolor="#bbbbbb", edgecolor="#666666", hatch="//", label="published"),
+        ]
+        ax.legend(handles=key, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
     return save_figure(fig, path)
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import re
 import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -94,6 +96,8 @@ def test_all_quick_runs_every_recipe_and_records_wall_times(quick_gallery):
     for item in summary.values():
         assert item["exit_code"] == 0 and item["seconds"] > 0
     assert "Summary (wall time per recipe):" in result.stdout
+    # progress under `all` is lines, never a progress bar's state (once a stale 0% after the results)
+    assert "%|" not in result.stdout + result.stderr and "\r" not in result.stdout + result.stderr
 
 
 def test_a_smoke_run_is_labelled_as_one_and_kept_out_of_the_readme(quick_gallery, tmp_path, capsys):
@@ -203,3 +207,92 @@ def test_every_committed_figure_has_a_caption_from_its_recipe():
         assert figures, recipe.name
         for figure in figures:
             assert len(caption_for(figure.name, captions)) > 20, f"{figure}: no caption"
+
+
+def committed_outputs() -> dict[str, bytes]:
+    """Every file git tracks under outputs/ (what a clean clone has), by its path under outputs/."""
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "outputs"], cwd=ROOT, capture_output=True, check=True
+    ).stdout.decode()
+    paths = [path for path in listed.split("\0") if path]
+    assert paths, "git lists no committed outputs"
+    return {path.removeprefix("outputs/"): (ROOT / path).read_bytes() for path in paths}
+
+
+def test_the_committed_gallery_page_is_what_plots_writes_from_the_committed_metrics():
+    """outputs/index.html as committed is the page `python -m recipes plots` writes from the
+    committed metrics (as the README's table is what `report` writes): never a stale page."""
+    from benchmarks import BENCHMARKS
+    from recipes.__main__ import collect
+
+    root = ROOT / "outputs"
+    sections = collect(root, root, [*registry().values(), BENCHMARKS])
+    assert gallery.render_index(sections) == committed_outputs()["index.html"].decode(), (
+        "outputs/index.html is stale: run `python -m recipes plots` and commit it"
+    )
+
+
+@pytest.mark.slow
+def test_plots_on_a_clean_clones_outputs_changes_no_committed_file(tmp_path):
+    """`python -m recipes plots` on the committed outputs (as a clean clone has them) rewrites every
+    figure and the page byte for byte and adds no file: nothing under outputs/ drifts from what the
+    code draws from the committed metrics."""
+    from recipes.__main__ import redraw
+
+    committed = committed_outputs()
+    root = tmp_path / "outputs"
+    for path, content in committed.items():
+        (root / path).parent.mkdir(parents=True, exist_ok=True)
+        (root / path).write_bytes(content)
+    assert redraw(root) == 0
+    written = {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()}
+    assert written == set(committed), f"plots wrote files not committed: {written - set(committed)}"
+    drifted = [path for path in sorted(committed) if (root / path).read_bytes() != committed[path]]
+    assert not drifted, f"stale under outputs/ (run `python -m recipes plots`): {drifted}"
+
+
+def keys_on_bars(fig) -> list[str]:
+    """The legends and notes (texts that are not a bar's own value) that overlap a bar, drawn."""
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    found = []
+    for ax in fig.axes:
+        bars = [p.get_window_extent(renderer) for p in ax.patches if p.get_height() > 0]
+        keys = [ax.get_legend()] if ax.get_legend() else []
+        keys += [text for text in ax.texts if not hasattr(text, "xyann")]  # a value: an annotation
+        for key in keys:
+            box = key.get_window_extent(renderer)
+            if any(box.overlaps(bar) for bar in bars):
+                texts = key.get_texts() if hasattr(key, "get_texts") else [key]
+                found.append(" / ".join(text.get_text() for text in texts))
+    return found
+
+
+@pytest.mark.parametrize(
+    "recipe, figure",
+    [
+        ("rnn_sequence", "accuracy_vs_reference"),
+        ("mlp_classifier", "comparison"),
+        ("activations", "final_accuracy"),
+    ],
+)
+def test_no_key_or_reference_label_sits_on_a_bar(recipe, figure, monkeypatch, tmp_path):
+    """The committed metrics drawn again: the published key and the reference labels of the bar
+    charts sit beside the bars, never on one (the figure is checked as drawn, before it is saved)."""
+    import common.plotting
+    from common.results import load_metrics
+
+    drawn = {}
+
+    def keep(fig, path):
+        drawn[Path(path).stem] = fig
+        return Path(path)
+
+    monkeypatch.setattr(common.plotting, "save_figure", keep)
+    module = importlib.import_module(f"recipes.{recipe}.plots")
+    monkeypatch.setattr(module, "save_figure", keep, raising=False)
+    folder = tmp_path / recipe
+    shutil.copytree(ROOT / "outputs" / recipe, folder)
+    module.plot(load_metrics(folder), folder)
+    assert figure in drawn, sorted(drawn)
+    assert keys_on_bars(drawn[figure]) == []

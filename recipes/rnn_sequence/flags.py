@@ -42,7 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = recipe_parser(
         "rnn_sequence",
         "SimpleRNN, GRU and LSTM on MNIST-1D and on the adding problem.",
-        default_epochs=30,
+        default_epochs=20,
         tensorboard=True,
         datasets=("mnist1d",),  # the classification task's data, or npz:PATH (sequences.py)
         allow_npz=True,
@@ -90,7 +90,7 @@ def add_recipe_flags(parser: argparse.ArgumentParser) -> None:
     adding.add_argument(
         "--lengths",
         type=comma_list(item=sequence_length, noun="length", sort_key=int),
-        default="25,50,100",
+        default="25,100",
         help="comma-separated sequence lengths, each at least 2",
     )
     adding.add_argument(

@@ -31,6 +31,15 @@ def example_arrays(source: dict, target: dict, per_task: int = 5) -> dict:
     return {"source_x": source_x, "source_y": source_y, "target_x": target_x, "target_y": target_y}
 
 
+# what each way of reusing the source is, as the legends say it
+MODE_LABELS = {
+    "scratch": "scratch: fresh weights",
+    "frozen": "frozen: source blocks frozen, new head",
+    "finetune": "finetune: then blocks unfrozen, lr/10",
+    "full": "full: blocks and head copied, all tuned",
+}
+
+
 def plot(metrics: dict, out_dir) -> None:
     """accuracy_vs_labels.png, anb_layers.png and source_vs_target_examples.png."""
     import matplotlib.pyplot as plt
@@ -47,7 +56,7 @@ def plot(metrics: dict, out_dir) -> None:
     for i, (mode, per_k) in enumerate(results["curves"].items()):
         mean = np.array([per_k[k]["test_accuracy"] for k in budgets])
         std = np.array([per_k[k]["test_accuracy_std"] for k in budgets])
-        ax.plot(x, mean, marker="o", color=color(i), label=mode)
+        ax.plot(x, mean, marker="o", color=color(i), label=MODE_LABELS.get(mode, mode))
         ax.fill_between(x, mean - std, mean + std, color=color(i), alpha=0.2, linewidth=0)
     if "zero_shot_target_accuracy" in results:
         zero_shot = results["zero_shot_target_accuracy"]
@@ -74,7 +83,8 @@ def plot(metrics: dict, out_dir) -> None:
     for i, (mode, per_k) in enumerate(results["curves"].items()):
         k = results["anb_labels_per_class"]
         if mode in ("scratch", "finetune") and k in per_k:
-            ax.axhline(per_k[k]["test_accuracy"], color=color(i), linestyle="--", label=mode)
+            label = MODE_LABELS.get(mode, mode)
+            ax.axhline(per_k[k]["test_accuracy"], color=color(i), linestyle="--", label=label)
     ax.set_xticks(n)
     ax.set_xlabel("n: feature blocks copied from the source and frozen (the rest re-initialised)")
     ax.set_ylabel("target test accuracy")
