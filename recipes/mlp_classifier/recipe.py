@@ -30,7 +30,7 @@ import numpy as np
 import common  # noqa: F401  (quiet TensorFlow's start-up logs)
 from common import data
 from common.augment import random_shift
-from common.harness import DefaultRun, Harness, Headline, Recipe, run_main, seed_summary
+from common.harness import Harness, Recipe, run_main, seed_summary
 from common.rawinput import decode_rows, rows_model
 from common.references import references
 from common.results import save_arrays
@@ -46,6 +46,7 @@ from recipes.mlp_classifier.baselines import fit_baselines
 from recipes.mlp_classifier.datasets import load_csv_split, load_keras_images, load_xor
 from recipes.mlp_classifier.flags import build_parser  # setup: the flags
 from recipes.mlp_classifier.plots import plot
+from recipes.mlp_classifier.report import DEFAULT_RUNS, describe_seed
 
 NAME = "mlp_classifier"
 REFERENCE_KEYS = {
@@ -180,13 +181,6 @@ def train_one_seed(seed: int, harness: Harness, split: data.Split) -> dict:
     return record
 
 
-def describe_seed(record: dict) -> str:
-    return (
-        f"test accuracy {record['test_accuracy']:.4f} after {record['epochs']} epochs, "
-        f"{record['train_seconds']:.1f} s"
-    )
-
-
 # -- Evaluate -----------------------------------------------------------------------------------------
 
 
@@ -262,26 +256,11 @@ def run(args) -> dict:
     return harness.finish(results, published, plot)
 
 
-# the headline numbers the gallery and the README show, read from the results keys run() writes
 RECIPE = Recipe(
     NAME,
     "MLP classifier",
     "a Keras MLP on digits / MNIST-1D / your CSV, beside scikit-learn and a NumPy MLP",
-    runs=(
-        DefaultRun(
-            headlines=(
-                Headline(
-                    "{dataset} test accuracy, {mean_of_seeds}",
-                    "results.test_accuracy",
-                    reference="digits_svc",
-                ),
-                Headline(
-                    "scikit-learn MLPClassifier, same split",
-                    "results.baselines.sklearn_mlp.test_accuracy",
-                ),
-            )
-        ),
-    ),
+    runs=DEFAULT_RUNS,
 )
 
 

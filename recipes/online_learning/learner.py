@@ -11,6 +11,7 @@ import numpy as np
 from river import base
 
 from common.data import MAX_MAGNITUDE
+from common.errors import Diverged
 from common.training import reinitialize_weights, reset_optimizer
 
 CHUNK = 64  # mini-batches per compiled call
@@ -460,6 +461,11 @@ class KerasOnlineClassifier(base.MiniBatchClassifier):
                     self._adapt(xc, yc, k + 1, before)
                     break
             self._known = max(self._known, int(y[first:start].max()) + 1)
+            if not all(np.isfinite(w).all() for w in self.model.get_weights()):
+                raise Diverged(  # a NaN network predicts class 0 for ever: nothing to report
+                    f"the learner's weights became NaN or infinite by item {start:,}: the training "
+                    "diverged (a lower --learning-rate, or scaled inputs, may help)"
+                )
 
     def _run(self, x: np.ndarray, y: np.ndarray) -> list[np.ndarray]:
         """Predict then learn x's mini-batches in one compiled call; the predictions."""

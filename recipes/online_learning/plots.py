@@ -12,6 +12,7 @@ from recipes.online_learning.prequential import WINDOW
 
 LABELS = {
     "keras_mlp": "Keras MLP",
+    "keras_plain": "Keras MLP, plain loop",
     "river_lr": "river LogisticRegression",
     "river_hatc": "river HoeffdingAdaptiveTree",
     "river_arf": "river ARF",

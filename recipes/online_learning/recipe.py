@@ -5,11 +5,12 @@ Accelerator: none needed (a tiny network on a CPU; a GPU would only add transfer
 
 Items arrive one mini-batch at a time. Each mini-batch is predicted by the model as it stands, scored,
 and only then learned from (prequential, "test-then-train" evaluation): every item is scored by a model
-that has never seen it. That loop is `prequential()` below. The learner (`KerasOnlineClassifier`, a
-river classifier too) is a small MLP with a replay memory of recent items, inputs scaled online, and
-a learning-rate boost at the start of a stream; river's ADWIN watches its errors and, when they rise,
-it forgets Adam's moments and its memory of the old concept and boosts its rate again. For speed it
-predicts-then-learns 64 mini-batches per XLA-compiled call, taking back those after a drift.
+that has never seen it. That loop, in plain Keras (`predict_on_batch`, then `train_on_batch`), is
+`keras_loop()` below; the run measures it on every stream (`keras_plain`). The same learner, compiled
+(`KerasOnlineClassifier`, a river classifier too): the MLP with a replay memory of recent items, inputs
+scaled online, and a learning-rate boost at the start of a stream; river's ADWIN watches its errors
+and, when they rise, it forgets Adam's moments and its memory of the old concept and boosts its rate
+again; it predicts-then-learns 64 mini-batches per XLA-compiled call, taking back those after a drift.
 Malformed records are counted and skipped (`streams.py`). On the same streams: river's
 LogisticRegression, Hoeffding adaptive tree and ARF, and scikit-learn's SGDClassifier (`prequential.py`).
 
@@ -22,8 +23,7 @@ LogisticRegression, Hoeffding adaptive tree and ARF, and scikit-learn's SGDClass
 
 Writes metrics.json, rolling_accuracy_<stream>.png, throughput.png and accuracy_vs_throughput.png
 (ablation.png with --ablation), and each stream's final network (models/<stream>_keras_mlp.keras) to
-outputs/online_learning/. Reference: river's benchmarks
-(LogisticRegression and ARF on Bananas and Phishing).
+outputs/online_learning/. Reference: river's benchmarks (LogisticRegression, ARF on Bananas, Phishing).
 """
 
 from __future__ import annotations
@@ -36,12 +36,12 @@ import numpy as np
 import common  # noqa: F401  (quiet TensorFlow's start-up logs)
 from common.cli import recipe_parser
 from common.errors import UsageError
-from common.harness import DefaultRun, Harness, Headline, Recipe, run_main, seed_summary
+from common.harness import Harness, Recipe, run_main, seed_summary
 from common.rawinput import scaled_model
 from common.references import references
 from common.training import seed_everything
 from recipes.online_learning.flags import add_recipe_flags, validate_args
-from recipes.online_learning.learner import KerasOnlineClassifier
+from recipes.online_learning.learner import KerasOnlineClassifier, RunningScaler
 from recipes.online_learning.plots import plot
 from recipes.online_learning.prequential import (
     Tracker,
@@ -50,15 +50,42 @@ from recipes.online_learning.prequential import (
     recovery_samples,
     rolling_positions,
 )
+from recipes.online_learning.report import DEFAULT_RUNS, describe
 from recipes.online_learning.streams import clean_records, load_stream
 
 # -- The idea: predict, score, then learn, one mini-batch at a time ----------------------------------
 
 
+def plain_model(width: int, classes: int, args):
+    """The network: Dense layers (ReLU) of --hidden units, one logit per class, Adam."""
+    import keras
+
+    layers = [keras.layers.Dense(units, activation="relu") for units in args.hidden]
+    model = keras.Sequential([keras.Input((width,)), *layers, keras.layers.Dense(classes)])
+    loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    model.compile(optimizer=keras.optimizers.Adam(args.learning_rate), loss=loss)
+    return model
+
+
+def keras_loop(model, x, y, batch_size: int, tracker: Tracker) -> None:
+    """Test-then-train in plain Keras: each mini-batch is predicted by the model as it stands
+    (`predict_on_batch`), scored, and only then learned from (`train_on_batch`), so every item is
+    scored by a model that has never seen it. Inputs are scaled online: each batch by the mean and
+    spread of the items up to it (`RunningScaler`), nothing later."""
+    scaled = RunningScaler(x.shape[1]).scale(x, batch_size)
+    for start in range(0, len(x), batch_size):
+        xb, yb = scaled[start : start + batch_size], y[start : start + batch_size]
+        predicted = model.predict_on_batch(xb).argmax(axis=1)  # test ...
+        tracker.score(predicted == yb)
+        model.train_on_batch(xb, yb)  # ... then train
+    tracker.close()
+
+
 def prequential(learner, x, y, tracker: Tracker) -> None:
-    """Test-then-train over one stream: the learner predicts each mini-batch with the weights as they
-    stand, then learns from it (a chunk of batches in one compiled call); each batch's predictions
-    are scored here, with the places where the learner's ADWIN saw its errors change."""
+    """The same loop, compiled (`KerasOnlineClassifier`, below): the learner predicts each mini-batch
+    with the weights as they stand, then learns from it, 64 batches in one XLA call, with replay, a
+    rate boost and drift reaction; each batch's predictions are scored here, with the places where
+    the learner's ADWIN saw its errors change."""
     # every prediction is made before the model has seen its item
     for predicted, fired in learner.test_then_train(x, y):
         tracker.score(predicted == y[tracker.seen : tracker.seen + len(predicted)], fired)
@@ -146,6 +173,15 @@ def train_keras(seed: int, harness, x, y, stream, args, stage: str, keep: bool) 
     return result
 
 
+def train_plain(harness, x, y, stream, args, key: str) -> dict:
+    """The plain Keras loop over the stream, once (the first seed): its accuracy and items/s."""
+    gc.collect()
+    tracker = Tracker(len(x), key, args.progress and not args.quiet)  # model building counted
+    seed_everything(args.seed)
+    keras_loop(plain_model(x.shape[1], len(stream.classes), args), x, y, args.batch_size, tracker)
+    return learner_summary(tracker, len(x))
+
+
 def keras_over_seeds(harness, x, y, stream, args, stage: str, keep: bool = False):
     """The Keras learner over the run's seeds, one stage each: the first seed's full result, and the
     summary (mean accuracy; median throughput, robust to the process's one-time warm-up)."""
@@ -156,10 +192,6 @@ def keras_over_seeds(harness, x, y, stream, args, stage: str, keep: bool = False
     summary = seed_summary(per_seed, "accuracy", median=("items_per_second",))
     first = {k: v for k, v in runs[0].items() if k != "seed"}
     return first, summary
-
-
-def describe(record: dict) -> str:
-    return f"accuracy {record['accuracy']:.4f}, {record['items_per_second']:,.0f} items/s"
 
 
 # -- Evaluate: every learner on each stream -----------------------------------------------------------
@@ -173,13 +205,15 @@ def learners_on_stream(harness, spec: str, args) -> dict:
     stage = f"{stream.name}/keras_mlp"
     first, summary = keras_over_seeds(harness, x, y, stream, args, stage, keep=True)
     out["keras_mlp"] = {**first, **summary}  # curves, drift points and recovery: the first seed's
+    key = f"{stream.name}/keras_plain"
+    out["keras_plain"] = harness.stage(key, train_plain, harness, x, y, stream, args, key)
     for name in args.baselines:
         key = f"{stream.name}/{name}"
         out[name] = harness.stage(key, baseline_on_stream, name, x, y, k, args, key)
-    for name in ["keras_mlp", *args.baselines]:
+    learners = ["keras_mlp", "keras_plain", *args.baselines]
+    for name in learners:
         correct = out[name].pop("_correct")
         out[name]["recovery_samples"] = recovery_samples(correct, stream.known_drift)
-    learners = ["keras_mlp", *args.baselines]
     line = ", ".join(
         f"{n} {out[n]['accuracy']:.4f} ({out[n]['items_per_second']:,.0f}/s)" for n in learners
     )
@@ -219,63 +253,18 @@ def run(args) -> dict:
     if args.ablation:
         results = {"streams": names, "ablation": ablation(harness, args)}
     else:
-        results = {"streams": names, "learners": ["keras_mlp", *args.baselines]}
+        results = {"streams": names, "learners": ["keras_mlp", "keras_plain", *args.baselines]}
         for spec, name in zip(args.stream, names):
             results[name] = learners_on_stream(harness, spec, args)
     refs = [key for spec in args.stream for key in REFERENCE_KEYS.get(spec, ())]
     return harness.finish(results, references(*refs), plot)
 
 
-# the headline numbers the gallery and the README show, read from the results keys run() writes
 RECIPE = Recipe(
     NAME,
     "Online learning",
     "a Keras MLP learning test-then-train from drifting streams, beside river and sklearn",
-    runs=(
-        DefaultRun(
-            headlines=(
-                Headline(
-                    "Agrawal 0->2 prequential accuracy, Keras MLP, {mean_of_seeds}",
-                    "results.agrawal.keras_mlp.accuracy",
-                    beside_label="river LogisticRegression",
-                    beside_path="results.agrawal.river_lr.accuracy",
-                ),
-                Headline(
-                    "Phishing prequential accuracy, Keras MLP, {mean_of_seeds}",
-                    "results.phishing.keras_mlp.accuracy",
-                    beside_label="river LogisticRegression",
-                    beside_path="results.phishing.river_lr.accuracy",
-                ),
-                Headline(
-                    "Bananas prequential accuracy, Keras MLP, {mean_of_seeds}",
-                    "results.bananas.keras_mlp.accuracy",
-                    reference="river_bananas_lr",
-                ),
-                Headline(
-                    "SEA throughput, items/s, Keras MLP, median of {seeds} runs",
-                    "results.sea.keras_mlp.items_per_second",
-                    beside_label="river ARF",
-                    beside_path="results.sea.river_arf.items_per_second",
-                ),
-            )
-        ),
-        DefaultRun(  # what each part of the learner adds: --ablation writes results.ablation
-            flags=("--ablation",),
-            subdir="ablation",
-            headlines=tuple(
-                Headline(
-                    f"ablation: {stream} accuracy with {setting}, {{mean_of_seeds}}",
-                    f"results.ablation.{setting}.{stream.lower()}.accuracy",
-                    beside_label="default",
-                    beside_path=f"results.ablation.default.{stream.lower()}.accuracy",
-                )
-                for setting, stream in (
-                    ("--replay 0 --steps-per-batch 1", "Bananas"),
-                    ("--no-adapt", "Agrawal"),
-                )
-            ),
-        ),
-    ),
+    runs=DEFAULT_RUNS,
 )
 
 
