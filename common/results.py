@@ -28,7 +28,20 @@ SCHEMA_KEYS = (
     "results",
     "references",
 )
-VERSION = "0.1.0"
+
+
+def _version() -> str:
+    """The collection's version, written once, in pyproject.toml, and read from the installed
+    package's metadata (`pip install -e .`); `0+unknown` in a checkout that was never installed."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("keras-recipes")
+    except PackageNotFoundError:
+        return "0+unknown"
+
+
+VERSION = _version()
 
 
 def atomic_write_with(path: str | os.PathLike, write) -> Path:
