@@ -148,6 +148,19 @@ def test_models_stay_out_of_git():
 # -- Kill and resume ------------------------------------------------------------------------------
 
 
+def resume_here(recipe: str, args: list[str]) -> str:
+    """`python -m recipes.<recipe> ARGS --resume` as the recipe's main in this process (the code the
+    new process runs, without another TensorFlow start; the kill itself is a real process); exit 0;
+    what it printed."""
+    import importlib
+
+    stdout = io.StringIO()
+    with contextlib.redirect_stdout(stdout):
+        code = importlib.import_module(f"recipes.{recipe}").main([*args, "--resume"])
+    assert code == 0, stdout.getvalue()[-2000:]
+    return stdout.getvalue()
+
+
 def kill_then_resume(recipe: str, kill_after: str, tmp_path: Path, argv=("--quick",)) -> dict:
     """Run `recipe` until it SIGKILLs itself right after its first saved stage (or epoch), check what
     it left, then resume it; the resumed run's metrics."""
@@ -156,9 +169,8 @@ def kill_then_resume(recipe: str, kill_after: str, tmp_path: Path, argv=("--quic
     killed = recipe_cli(recipe, *args, env={KILL_AFTER: kill_after})
     assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
     assert not (out / "metrics.json").exists() and (out / FOLDER / "state.json").is_file()
-    resumed = recipe_cli(recipe, *args, "--resume")
-    assert resumed.returncode == 0, resumed.stderr[-2000:]
-    assert "--resume: " in resumed.stdout and " read from " in resumed.stdout
+    resumed = resume_here(recipe, args)
+    assert "--resume: " in resumed and " read from " in resumed
     assert not (out / FOLDER).exists(), "a finished run leaves no checkpoint"
     return json.loads((out / "metrics.json").read_text())
 
@@ -252,7 +264,7 @@ def test_checkpoints_from_other_flags_or_versions_or_corrupt_ones_are_refused(tm
     state_path.write_text(good[: len(good) // 2])  # truncated
     assert "is truncated or corrupt" in refused()
     state_path.write_text(good)
-    assert recipe_cli("rnn_sequence", *args, "--resume").returncode == 0  # the good one still works
+    resume_here("rnn_sequence", args)  # the good one still works
 
 
 def test_resume_refuses_an_input_file_whose_content_changed(tmp_path):
