@@ -40,6 +40,7 @@ class Split:
     signal_length: int | None = None  # 40 for MNIST-1D: a 1-D signal, shiftable along its length
     feature_names: list[str] | None = None  # a CSV's feature columns, in the order the model reads
     columns: list[dict] | None = None  # a CSV's columns as read: {"name", "values": texts or None}
+    description: str | None = None  # what the data is, in words, where the name is not enough
 
     @property
     def num_classes(self) -> int:

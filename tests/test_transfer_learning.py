@@ -8,6 +8,7 @@ import shutil
 import numpy as np
 import pytest
 
+from common.data import Split
 from common.harness import Harness
 from recipes import transfer_learning as T
 from recipes.transfer_learning import flags, models, recipe, trainer
@@ -177,7 +178,8 @@ def test_tensorboard_writes_the_pretraining_logs(tmp_path):
     args = T.build_parser().parse_args(["--epochs", "1", "--tensorboard", "--output-dir", str(tmp_path)])
     flags.validate_args(args)
     x, y = toy_target()
-    source = {"x_train": x, "y_train": y, "x_val": x[:10], "y_val": y[:10], "x_test": x[:4]}
+    names = [str(c) for c in range(10)]
+    source = Split("toy", x, y, x[:10], y[:10], x[:4], y[:4], names)  # the source task is a Split
     recipe.pretrain(Harness("transfer_learning", args), source, models.architecture_for("mnist1d", 10))
     assert list((tmp_path / "logs" / "pretrain").rglob("events.out.tfevents.*"))
     assert (tmp_path / "models" / "source.keras").is_file()

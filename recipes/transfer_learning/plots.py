@@ -19,15 +19,15 @@ CAPTIONS = {  # figure name (or its prefix) -> what to see in it, shown under it
 }
 
 
-def example_arrays(source: dict, target: dict, per_task: int = 5) -> dict:
+def example_arrays(source, target, per_task: int = 5) -> dict:
     """The first example of each of the first few classes of each task, for examples.npz."""
 
     def first_of_each(x, y):
         classes = np.unique(y)[:per_task]
         return x[[np.flatnonzero(y == c)[0] for c in classes]], classes
 
-    source_x, source_y = first_of_each(source["x_test"], source["y_test"])
-    target_x, target_y = first_of_each(target["x_test"], target["y_test"])
+    source_x, source_y = first_of_each(source.x_test, source.y_test)
+    target_x, target_y = first_of_each(target.x_test, target.y_test)
     return {"source_x": source_x, "source_y": source_y, "target_x": target_x, "target_y": target_y}
 
 

@@ -30,15 +30,15 @@ def save_source(harness, model, arch: dict, example) -> None:
     )
 
 
-def save_target(harness, model, mode: str, k: str, target: dict) -> None:
+def save_target(harness, model, mode: str, k: str, target) -> None:
     """models/target_<mode>_k<k>.keras and its card: a target model trained on k labels per class."""
     harness.save_model(
         model,
         f"target_{mode}_k{k}",
         seed=harness.args.seed,
         labels_per_class=k,
-        classes=target["classes"],
-        example=target["x_test"][:4],
+        classes=target.class_names,
+        example=target.x_test[:4],
     )
 
 

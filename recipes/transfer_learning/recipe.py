@@ -33,6 +33,7 @@ from pathlib import Path
 
 import common  # noqa: F401  (quiet TensorFlow's start-up logs)
 from common.cli import recipe_parser
+from common.data import Split
 from common.errors import UsageError
 from common.harness import MODELS, Harness, Recipe, run_main
 from common.results import save_arrays
@@ -50,7 +51,7 @@ from recipes.transfer_learning.models import (
 from recipes.transfer_learning.plots import example_arrays, plot
 from recipes.transfer_learning.pretrained import SOURCE, read_saved, save_source, save_target
 from recipes.transfer_learning.report import DEFAULT_RUNS, describe_anb, describe_modes, results_of
-from recipes.transfer_learning.tasks import load_tasks, print_tasks, sample_per_class
+from recipes.transfer_learning.tasks import TargetTask, load_tasks, print_tasks, sample_per_class
 from recipes.transfer_learning.trainer import accuracy_on, target_steps, train_in_twin, twin_accuracy
 
 NAME = "transfer_learning"
@@ -154,7 +155,7 @@ def load_pretrained(path: Path, arch: dict, args):
 # -- Train the source model ---------------------------------------------------------------------------
 
 
-def pretrain(harness: Harness, source: dict, arch: dict) -> dict:
+def pretrain(harness: Harness, source: Split, arch: dict) -> dict:
     """Train the source model with early stopping on its validation split (saved at every epoch's
     end; on --resume, it goes on from the last one) and keep it as models/source.keras."""
     args, start = harness.args, time.perf_counter()
@@ -163,15 +164,15 @@ def pretrain(harness: Harness, source: dict, arch: dict) -> dict:
     logs = harness.out_dir / "logs" / "pretrain" if args.tensorboard else None
     history = harness.fit(
         model,
-        source["x_train"],
-        source["y_train"],
+        source.x_train,
+        source.y_train,
         batch_size=args.batch_size,
         epochs=args.epochs,
         seed=args.seed,
-        validation_data=make_dataset(source["x_val"], source["y_val"], 1024),
+        validation_data=make_dataset(source.x_val, source.y_val, 1024),
         callbacks=standard_callbacks(args.patience, tensorboard_dir=logs),
     )
-    save_source(harness, model, arch, source["x_test"][:4])
+    save_source(harness, model, arch, source.x_test[:4])
     return {"epochs": len(history["loss"]), "seconds": time.perf_counter() - start}
 
 
@@ -184,9 +185,9 @@ def learn_target(seed: int, harness, source_model, arch, target, k: str, modes, 
     and the steps each training took; at k = `keep_k` the first seed's models are kept (models/)."""
     args = harness.args
     keep = k == keep_k and seed == args.seed
-    x, y = sample_per_class(target["x_pool"], target["y_pool"], k, seed)
+    x, y = sample_per_class(target.x_pool, target.y_pool, k, seed)
     steps = target_steps(len(x), args)
-    test = target["x_test"], target["y_test"]
+    test = target.x_test, target.y_test
     lr = args.learning_rate
     seed_everything(seed)
     accuracy, copied = {}, {}
@@ -228,14 +229,14 @@ def learn_target(seed: int, harness, source_model, arch, target, k: str, modes, 
     return {"steps": steps, "copied": copied, "test_accuracy": accuracy}
 
 
-def anb(seed: int, source_model, arch: dict, target: dict, n: int, args) -> dict:
+def anb(seed: int, source_model, arch: dict, target: TargetTask, n: int, args) -> dict:
     """AnB-n: the first n feature blocks copied and frozen, the rest re-initialised and trained."""
-    x, y = sample_per_class(target["x_pool"], target["y_pool"], args.anb_labels, seed)
+    x, y = sample_per_class(target.x_pool, target.y_pool, args.anb_labels, seed)
     seed_everything(seed)
     model, copied = transfer(source_model, arch, n)
     compile_model(model, args.learning_rate)
     train_in_twin(model, x, y, target_steps(len(x), args), args.batch_size, seed)
-    return {"test_accuracy": twin_accuracy(model, target["x_test"], target["y_test"]), "copied": copied}
+    return {"test_accuracy": twin_accuracy(model, target.x_test, target.y_test), "copied": copied}
 
 
 # -- Run: data, source model, target trainings, evaluation, report -----------------------------------
@@ -266,8 +267,8 @@ def run(args) -> dict:
 
     # -- Transfer to the target, at every label budget k and over the seeds
     target_start = time.perf_counter()
-    target_arch = dict(arch, classes=len(target["classes"]))
-    same_labels = arch["classes"] == target_arch["classes"] and target["same_labels"]
+    target_arch = dict(arch, classes=len(target.class_names))
+    same_labels = arch["classes"] == target_arch["classes"] and target.same_labels
     modes = [mode for mode in MODES if mode != "full" or same_labels]
     keep_k = KEPT_BUDGET if KEPT_BUDGET in args.labels_per_class else args.labels_per_class[0]
     learned, anb_runs = {}, {}  # label budget k -> its seeds' records; n -> AnB-n's

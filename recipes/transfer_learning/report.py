@@ -35,17 +35,18 @@ def results_of(
     accuracy, each mode's curve over the label budgets k (`learned`: k -> the seeds' records of
     recipe.learn_target), the AnB-n curve (`anb`: n -> the seeds' records of recipe.anb), and, for the
     shift scenario (`zero_shot` not None), the source model's accuracy on the target."""
-    counts = np.bincount(target["y_pool"])
+    counts = np.bincount(target.y_pool)
     modes = list(next(iter(learned.values()))[0]["test_accuracy"])
     curves = {mode: {k: accuracy_summary(learned[k], mode) for k in learned} for mode in modes}
     last = learned[list(learned)[-1]][-1]  # the last budget's last seed
     results = {
         "scenario": args.scenario,
         "dataset": args.dataset,
-        "source": {key: source[key] for key in ("name", "description", "classes")}
-        | {"train": len(source["x_train"]), "test": len(source["x_test"])},
-        "target": {key: target[key] for key in ("name", "description", "classes")}
-        | {"pool_per_class": counts.tolist(), "test": len(target["x_test"])},
+        "source": {"name": source.name, "description": source.description}
+        | {"classes": source.class_names, "train": len(source.x_train), "test": len(source.x_test)},
+        "target": {"name": target.name, "description": target.description}
+        | {"classes": target.class_names, "pool_per_class": counts.tolist()}
+        | {"test": len(target.x_test)},
         "source_test_accuracy": source_accuracy,
         "labels_per_class": list(args.labels_per_class),
         "all_per_class": float(counts.mean()),

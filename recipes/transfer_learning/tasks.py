@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from common import data
@@ -18,6 +20,21 @@ SHIFTED_MNIST1D = {
 }
 
 
+@dataclass
+class TargetTask:
+    """The target: a labelled pool that k examples per class are drawn from, a test split, and what
+    it is; `same_labels`: its classes are the source's (the source's head can be copied as it is)."""
+
+    name: str
+    description: str
+    x_pool: np.ndarray
+    y_pool: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    class_names: list[str]
+    same_labels: bool = False
+
+
 def select(x, y, classes):
     """The examples of `classes`, relabelled 0..len(classes)-1 in that order."""
     keep = np.isin(y, classes)
@@ -25,30 +42,29 @@ def select(x, y, classes):
     return x[keep], np.array([relabel[int(c)] for c in y[keep]], dtype=np.int64)
 
 
-def load_tasks(args) -> tuple[dict, dict]:
-    """(source, target): each with x/y train (source also val), test, class names, a description.
+def load_tasks(args) -> tuple[data.Split, TargetTask]:
+    """(source, target): the source's train / validation / test split, the target's pool and test.
 
     The target's `x_pool` is the labelled training data k examples per class are drawn from. With
     --target-data, the target is the user's (`user_target`).
     """
     source, target = scenario_tasks(args)
     # the shift scenario's classes are the source's digits: its head can be copied as it is
-    target["same_labels"] = args.scenario == "shift"
-    if args.target_data:
-        target = user_target(args.target_data, args.target_column, source["x_train"].shape[1], args)
-        target["same_labels"] = False  # the user's labels: nothing says they are the source's
+    target.same_labels = args.scenario == "shift"
+    if args.target_data:  # the user's labels: nothing says they are the source's
+        target = user_target(args.target_data, args.target_column, source.x_train.shape[1], args)
     return source, target
 
 
-def print_tasks(source: dict, target: dict) -> None:
+def print_tasks(source: data.Split, target: TargetTask) -> None:
     """One line for each task: what it is and how many examples it has."""
-    train, test = len(source["x_train"]), len(source["x_test"])
-    print(f"source: {source['description']}, {train} train / {test} test", flush=True)
-    pool, test = len(target["x_pool"]), len(target["x_test"])
-    print(f"target: {target['description']}, pool {pool} / {test} test", flush=True)
+    train, test = len(source.x_train), len(source.x_test)
+    print(f"source: {source.description}, {train} train / {test} test", flush=True)
+    pool, test = len(target.x_pool), len(target.x_test)
+    print(f"target: {target.description}, pool {pool} / {test} test", flush=True)
 
 
-def user_target(spec: str, column: str | None, width: int, args) -> dict:
+def user_target(spec: str, column: str | None, width: int, args) -> TargetTask:
     """A user's target task: a CSV's rows or an .npz's `x` rows, each `width` numbers (what the
     source network reads), with their labels; a stratified 80% pool and 20% test set."""
     from pathlib import Path
@@ -74,18 +90,11 @@ def user_target(spec: str, column: str | None, width: int, args) -> dict:
             "testing: give each class at least 2 examples"
         )
     name = Path(spec.split(":", 1)[1]).name
-    return {
-        "x_pool": x_pool,
-        "y_pool": y_pool,
-        "x_test": x_test,
-        "y_test": y_test,
-        "classes": [str(c) for c in classes],
-        "description": f"your data: {spec}",
-        "name": name,
-    }
+    names = [str(c) for c in classes]
+    return TargetTask(name, f"your data: {spec}", x_pool, y_pool, x_test, y_test, names)
 
 
-def scenario_tasks(args) -> tuple[dict, dict]:
+def scenario_tasks(args) -> tuple[data.Split, TargetTask]:
     """The scenario's own source and target."""
     if args.scenario == "shift":
         return shifted_mnist1d_tasks(args)
@@ -94,21 +103,23 @@ def scenario_tasks(args) -> tuple[dict, dict]:
     if args.quick:
         split.x_train, split.y_train = data.subsample(split.x_train, split.y_train, 1000, args.seed)
     a, b = args.source_classes, args.target_classes
-    source = dict(zip(("x_train", "y_train"), select(split.x_train, split.y_train, a)))
-    source.update(zip(("x_val", "y_val"), select(split.x_val, split.y_val, a)))
-    source.update(zip(("x_test", "y_test"), select(split.x_test, split.y_test, a)))
-    source["classes"] = [str(c) for c in a]
-    source["description"] = source["name"] = f"{split.name} {','.join(map(str, a))}"
+    name = f"{split.name} {','.join(map(str, a))}"
+    source = data.Split(
+        name,
+        *select(split.x_train, split.y_train, a),
+        *select(split.x_val, split.y_val, a),
+        *select(split.x_test, split.y_test, a),
+        class_names=[str(c) for c in a],
+        description=name,
+    )
     pool_x = np.concatenate([split.x_train, split.x_val])
     pool_y = np.concatenate([split.y_train, split.y_val])
-    target = dict(zip(("x_pool", "y_pool"), select(pool_x, pool_y, b)))
-    target.update(zip(("x_test", "y_test"), select(split.x_test, split.y_test, b)))
-    target["classes"] = [str(c) for c in b]
-    target["description"] = target["name"] = f"{split.name} {','.join(map(str, b))}"
-    return source, target
+    name = f"{split.name} {','.join(map(str, b))}"
+    pool, test = select(pool_x, pool_y, b), select(split.x_test, split.y_test, b)
+    return source, TargetTask(name, name, *pool, *test, [str(c) for c in b])
 
 
-def shifted_mnist1d_tasks(args) -> tuple[dict, dict]:
+def shifted_mnist1d_tasks(args) -> tuple[data.Split, TargetTask]:
     """MNIST-1D as published -> MNIST-1D regenerated with --target-seed and SHIFTED_MNIST1D."""
     overrides = {"num_samples": 1000} if args.quick else {}  # --quick: smoke data only
     published = data.mnist1d_dataset(**overrides)
@@ -116,27 +127,27 @@ def shifted_mnist1d_tasks(args) -> tuple[dict, dict]:
     x_tr, y_tr, x_val, y_val = data.carve_validation(x, y, 0.1, args.seed)
     shifted = data.mnist1d_dataset(seed=args.target_seed, **SHIFTED_MNIST1D, **overrides)
     names = [str(d) for d in range(NUM_CLASSES)]
-    source = {
-        "x_train": x_tr,
-        "y_train": y_tr,
-        "x_val": x_val,
-        "y_val": y_val,
-        "x_test": published["x_test"].astype(np.float32),
-        "y_test": published["y_test"].astype(np.int64),
-        "classes": names,
-        "description": "MNIST-1D as published",
-        "name": "MNIST-1D",
-    }
-    target = {
-        "x_pool": shifted["x"].astype(np.float32),
-        "y_pool": shifted["y"].astype(np.int64),
-        "x_test": shifted["x_test"].astype(np.float32),
-        "y_test": shifted["y_test"].astype(np.int64),
-        "classes": names,
-        "description": f"MNIST-1D regenerated with seed {args.target_seed} and "
+    source = data.Split(
+        "MNIST-1D",
+        x_tr,
+        y_tr,
+        x_val,
+        y_val,
+        published["x_test"].astype(np.float32),
+        published["y_test"].astype(np.int64),
+        class_names=names,
+        description="MNIST-1D as published",
+    )
+    target = TargetTask(
+        name=f"shifted MNIST-1D (seed {args.target_seed})",
+        description=f"MNIST-1D regenerated with seed {args.target_seed} and "
         + ", ".join(f"{k} {v}" for k, v in SHIFTED_MNIST1D.items()),
-        "name": f"shifted MNIST-1D (seed {args.target_seed})",
-    }
+        x_pool=shifted["x"].astype(np.float32),
+        y_pool=shifted["y"].astype(np.int64),
+        x_test=shifted["x_test"].astype(np.float32),
+        y_test=shifted["y_test"].astype(np.int64),
+        class_names=names,
+    )
     return source, target
 
 

@@ -81,9 +81,9 @@ def twin_accuracy(model, x, y) -> float:
     return float(compiled_twin(model).evaluate(x, y, batch_size=1024, verbose=0)[1])
 
 
-def accuracy_on(model, task: dict) -> float:
+def accuracy_on(model, task) -> float:
     """`model`'s accuracy on the task's test split (`model.evaluate`, the model itself: no twin)."""
-    return float(model.evaluate(task["x_test"], task["y_test"], batch_size=1024, verbose=0)[1])
+    return float(model.evaluate(task.x_test, task.y_test, batch_size=1024, verbose=0)[1])
 
 
 def target_steps(n: int, args) -> int:
