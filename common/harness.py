@@ -6,6 +6,8 @@ gallery and README show, read from the keys its run writes), then its `run(args)
     harness = Harness(NAME, args)                         # (--quick's settings: flags.py)
     ...data, model...
     per_seed = harness.over_seeds(train_one, model, stage="relu")  # train_one(seed, model) per seed
+    # ...in train_one, the reader's own model.fit, with what resuming needs as Keras takes it:
+    history = harness.history(model.fit(**harness.fit_arguments(model, x, y, ...), validation_data=val))
     harness.check("relu_accuracy", accuracy, at_least=0.5)  # declared, printed and stored one way
     harness.save_model(model, "relu", classes=names)         # models/relu.keras, with what it needs
     return harness.finish(results, references, plot)        # metrics.json last
@@ -13,8 +15,8 @@ gallery and README show, read from the keys its run writes), then its `run(args)
 A stage (a seed, a cell, an activation, a labels-per-class k, a stream) is the unit that progress,
 resume and parallel jobs work in: `harness.stage(key, compute, *args)` records each as it finishes
 (common/checkpoint.py), and `over_seeds` runs one stage per seed, named `stage/seed_N`. With
---resume, a finished stage is read back instead of computed, and `harness.fit` continues an
-unfinished fit from its last finished epoch.
+--resume, a finished stage is read back instead of computed, and a fit set up by
+`harness.fit_arguments` continues from its last finished epoch (`initial_epoch`).
 
 The output folder is checked first (created, a probe file written and removed): a folder a run
 cannot write fails in start-up time with one line, before any data is loaded or model trained.
@@ -164,6 +166,7 @@ class Harness:
         self.started = time.perf_counter()
         self.checks: dict[str, dict] = {}
         self.models: dict[str, dict] = {}
+        self._fit = None  # the FitCheckpoint of the fit `fit_arguments` set up last
         self._device: str | None = None
         check_writable(self.out_dir, "--output-dir")
         check_layout(self.out_dir)
@@ -229,23 +232,32 @@ class Harness:
         self.models.update(done["models"])  # the models the stage kept, also when read back
         return done["record"]
 
-    def fit(self, model, x, y, *, batch_size: int, epochs: int, seed: int, **kwargs) -> dict:
-        """`common.training.fit` (the same fit, same arguments) with this run's checkpoint: the model
-        saved at the end of every epoch, an unfinished fit continued from its last finished epoch on
-        --resume, progress lines unless --quiet. Returns the history of every epoch."""
-        saver = FitCheckpoint(self.checkpoint.fit_folder(), self.checkpoint)
+    def fit_arguments(self, model, x, y, *, batch_size: int, epochs: int, seed: int, callbacks=()):
+        """The arguments of `model.fit` for (x, y) in this run (`common.training.fit_arguments`),
+        with the run's checkpoint: its callback saves the model at the end of every epoch, and on
+        --resume an unfinished fit goes on from its last finished epoch (`initial_epoch`), its
+        weights, optimizer and callbacks restored; progress lines unless --quiet. Use as
+
+            history = harness.history(model.fit(**harness.fit_arguments(...), validation_data=...))
+        """
+        self._fit = FitCheckpoint(self.checkpoint.fit_folder(), self.checkpoint)
         quiet = getattr(self.args, "quiet", False)
-        return training.fit(
+        return training.fit_arguments(
             model,
             x,
             y,
             batch_size=batch_size,
             epochs=epochs,
             seed=seed,
-            checkpoint=saver,
+            callbacks=callbacks,
+            checkpoint=self._fit,
             progress=not quiet,
-            **kwargs,
         )
+
+    def history(self, fitted) -> dict[str, list[float]]:
+        """Every epoch's history of the fit `fit_arguments` set up (those of a killed fit before
+        --resume included), as plain floats: what `model.fit`'s History holds for the epochs it ran."""
+        return self._fit.history
 
     # -- checks and artifacts -----------------------------------------------------------------------
 

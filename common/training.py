@@ -54,7 +54,7 @@ def steps_per_epoch(examples: int, batch_size: int) -> int:
     return -(-examples // global_batch(batch_size))
 
 
-def fit(
+def fit_arguments(
     model,
     x,
     y,
@@ -62,23 +62,23 @@ def fit(
     batch_size: int,
     epochs: int,
     seed: int,
-    validation_data=None,
     callbacks=(),
     checkpoint=None,
     progress: bool = True,
-) -> dict[str, list[float]]:
-    """`model.fit` on (x, y), reshuffled every epoch with `seed`, for `epochs` epochs; the history of
-    every epoch as plain floats. `batch_size` is per replica of the strategy in scope
-    (common.distribute.global_batch).
+) -> dict:
+    """The arguments of `model.fit` that train `model` on (x, y) as these recipes do, as Keras takes
+    them: `x` the tf.data pipeline of (x, y), reshuffled every epoch with `seed` (so `shuffle=False`),
+    `epochs`, `initial_epoch`, `callbacks`, `verbose=0`. `batch_size` is per replica of the strategy
+    in scope (common.distribute.global_batch). Pass them on, with what else the fit takes:
+    `model.fit(**fit_arguments(...), validation_data=...)`.
 
-    With `checkpoint` (a common.checkpoint.FitCheckpoint), the model, its optimizer and early
-    stopping are saved at the end of every epoch, and a fit that was killed goes on from its last
-    finished epoch: with the same weights, optimizer state, random-layer seeds and early-stopping
-    counters, and the same shuffle order for the epochs still to come, so it ends where an
-    uninterrupted fit would.
-
-    With `progress`, a fit that runs long says where it is: one line at the end of an epoch when
-    PROGRESS_EVERY_S seconds have passed since the last (`epoch_lines`).
+    With `checkpoint` (a common.checkpoint.FitCheckpoint), its callback saves the model, its optimizer
+    and early stopping at the end of every epoch, and a fit that was killed goes on from its last
+    finished epoch (`initial_epoch`): with the same weights, optimizer state, random-layer seeds and
+    early-stopping counters (restored into `model` and `callbacks` here), and the same shuffle order
+    for the epochs still to come, so it ends where an uninterrupted fit would; `checkpoint.history`
+    then holds every epoch's history. A NaN loss stops the fit (`stop_on_divergence`); with
+    `progress`, a fit that runs long says where it is (`epoch_lines`).
     """
     from common.distribute import global_batch
 
@@ -94,15 +94,21 @@ def fit(
     callbacks.append(stop_on_divergence(epochs))
     if progress:
         callbacks.append(epoch_lines(epochs))
-    history = model.fit(
-        train,
-        validation_data=validation_data,
-        epochs=epochs,
-        initial_epoch=start,
-        shuffle=False,  # the tf.data pipeline already reshuffles every epoch, seeded
-        verbose=0,
-        callbacks=callbacks,
-    )
+    return {
+        "x": train,
+        "epochs": epochs,
+        "initial_epoch": start,
+        "shuffle": False,  # the tf.data pipeline already reshuffles every epoch, seeded
+        "verbose": 0,
+        "callbacks": callbacks,
+    }
+
+
+def fit(model, x, y, *, validation_data=None, checkpoint=None, **options) -> dict[str, list[float]]:
+    """`model.fit(**fit_arguments(model, x, y, **options), validation_data=...)`: the history of
+    every epoch as plain floats (with `checkpoint`, those before a resume included)."""
+    arguments = fit_arguments(model, x, y, checkpoint=checkpoint, **options)
+    history = model.fit(**arguments, validation_data=validation_data)
     return checkpoint.history if checkpoint is not None else history_dict(history)
 
 

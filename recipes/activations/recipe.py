@@ -155,17 +155,13 @@ def train_one_seed(seed: int, harness: Harness, model, split: data.Split) -> dic
     seed_everything(seed)
     reinitialize(model)
     val = make_dataset(split.x_val, split.y_val, 1024)
-    with Timer() as timer:  # saved at every epoch's end; on --resume, goes on from the last one
-        history = harness.fit(
-            model,
-            split.x_train,
-            split.y_train,
-            batch_size=args.batch_size,
-            epochs=args.epochs,
-            seed=seed,
-            validation_data=val,
-            callbacks=standard_callbacks(args.patience if args.regularise else None),
-        )
+    # the shuffled dataset, epochs, initial_epoch (on --resume) and callbacks (saved every epoch)
+    fit = harness.fit_arguments(
+        model, split.x_train, split.y_train, batch_size=args.batch_size, epochs=args.epochs,
+        seed=seed, callbacks=standard_callbacks(args.patience if args.regularise else None),
+    )  # fmt: skip
+    with Timer() as timer:
+        history = harness.history(model.fit(**fit, validation_data=val))
     epochs = len(history["loss"])  # fewer than --epochs where early stopping ended the training
     _, accuracy = model.evaluate(split.x_test, split.y_test, batch_size=1024, verbose=0)
     if seed == args.seed:

@@ -148,17 +148,14 @@ def train_one_seed(seed: int, harness: Harness, split: data.Split) -> dict:
     x_train, y_train = training_data(split, augment)
     model = build_model(split, args, augment)
     logs = harness.out_dir / "logs" / f"seed_{seed}" if args.tensorboard else None
+    # the shuffled dataset, epochs, initial_epoch (on --resume) and callbacks (saved every epoch)
+    fit = harness.fit_arguments(
+        model, x_train, y_train, batch_size=args.batch_size, epochs=args.epochs, seed=seed,
+        callbacks=standard_callbacks(args.patience, tensorboard_dir=logs),
+    )  # fmt: skip
     with Timer() as timer:
-        history = harness.fit(
-            model,
-            x_train,
-            y_train,
-            batch_size=args.batch_size,
-            epochs=args.epochs,
-            seed=seed,
-            validation_data=make_dataset(split.x_val, split.y_val, 512),
-            callbacks=standard_callbacks(args.patience, tensorboard_dir=logs),
-        )
+        fitted = model.fit(**fit, validation_data=make_dataset(split.x_val, split.y_val, 512))
+    history = harness.history(fitted)
     loss, accuracy = model.evaluate(split.x_test, split.y_test, batch_size=1024, verbose=0)
     record = {
         "test_accuracy": float(accuracy),

@@ -85,17 +85,14 @@ def train_classifier(harness: Harness, split: data.Split, cell: str, seed: int, 
         metrics=["accuracy"],
     )
     logs = harness.out_dir / "logs" / f"{model.name}_seed_{seed}" if args.tensorboard else None
-    with Timer() as timer:  # saved at every epoch's end; on --resume, goes on from the last one
-        history = harness.fit(
-            model,
-            split.x_train,
-            split.y_train,
-            batch_size=args.batch_size,
-            epochs=args.epochs,
-            seed=seed,
-            validation_data=make_dataset(split.x_val, split.y_val, 1000),
-            callbacks=standard_callbacks(tensorboard_dir=logs),
-        )
+    # the shuffled dataset, epochs, initial_epoch (on --resume) and callbacks (saved every epoch)
+    fit = harness.fit_arguments(
+        model, split.x_train, split.y_train, batch_size=args.batch_size, epochs=args.epochs,
+        seed=seed, callbacks=standard_callbacks(tensorboard_dir=logs),
+    )  # fmt: skip
+    with Timer() as timer:
+        fitted = model.fit(**fit, validation_data=make_dataset(split.x_val, split.y_val, 1000))
+    history = harness.history(fitted)
     predicted = model.predict(split.x_test, batch_size=1000, verbose=0).argmax(axis=1)
     record = {
         "test_accuracy": float(np.mean(predicted == split.y_test)),
@@ -200,16 +197,11 @@ def train_adding(harness: Harness, cell: str, length: int) -> dict:
         optimizer=keras.optimizers.Adam(args.adding_learning_rate, clipnorm=args.clipnorm), loss="mse"
     )
     test = make_dataset(x_test, y_test, 1000)
+    fit = harness.fit_arguments(
+        model, x_train, y_train, batch_size=args.batch_size, epochs=args.adding_epochs, seed=args.seed
+    )
     with Timer() as timer:
-        history = harness.fit(
-            model,
-            x_train,
-            y_train,
-            batch_size=args.batch_size,
-            epochs=args.adding_epochs,
-            seed=args.seed,
-            validation_data=test,
-        )
+        history = harness.history(model.fit(**fit, validation_data=test))
     result = {
         "test_mse": float(model.evaluate(test, verbose=0)),
         "baseline_mse": float(np.mean((y_test - 1.0) ** 2)),  # predicting 1, measured on this test set

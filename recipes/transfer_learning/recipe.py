@@ -162,16 +162,12 @@ def pretrain(harness: Harness, source: Split, arch: dict) -> dict:
     seed_everything(args.seed)
     model = compile_model(build_model(arch), args.learning_rate, steps=1)  # Keras's default: 1
     logs = harness.out_dir / "logs" / "pretrain" if args.tensorboard else None
-    history = harness.fit(
-        model,
-        source.x_train,
-        source.y_train,
-        batch_size=args.batch_size,
-        epochs=args.epochs,
-        seed=args.seed,
-        validation_data=make_dataset(source.x_val, source.y_val, 1024),
-        callbacks=standard_callbacks(args.patience, tensorboard_dir=logs),
-    )
+    fit = harness.fit_arguments(  # dataset, epochs, initial_epoch (--resume), callbacks
+        model, source.x_train, source.y_train, batch_size=args.batch_size, epochs=args.epochs,
+        seed=args.seed, callbacks=standard_callbacks(args.patience, tensorboard_dir=logs),
+    )  # fmt: skip
+    val = make_dataset(source.x_val, source.y_val, 1024)
+    history = harness.history(model.fit(**fit, validation_data=val))
     save_source(harness, model, arch, source.x_test[:4])
     return {"epochs": len(history["loss"]), "seconds": time.perf_counter() - start}
 
