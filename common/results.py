@@ -113,7 +113,8 @@ def environment(device: str, threads: int) -> dict:
     """What produced the numbers: Python, TensorFlow, Keras, NumPy, the device (as
     `common.device.describe_device` says it), `threads`, the CPU threads one op may use
     (`common.device.intra_op_threads`: on some CPUs the numbers depend on them, so same seed, same
-    machine and same threads give the same numbers), the platform, and the version of every other library
+    machine and same threads give the same numbers), the platform, the CPU model and the cores this
+    process may run on (what a run's times were measured on), and the version of every other library
     a number or figure depends on (the baselines, the generated data sets, the drawing), or "not
     installed"."""
     import keras
@@ -127,10 +128,25 @@ def environment(device: str, threads: int) -> dict:
         "device": device,
         "threads": threads,
         "platform": platform.platform(),
+        "cpu": cpu_model(),
+        "cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
     }
     for name in LIBRARIES:
         found[name] = installed_version(name)
     return found
+
+
+def cpu_model() -> str:
+    """The CPU's model name as the system gives it (/proc/cpuinfo on Linux), else the platform's
+    processor string: the machine a run's times were measured on."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            for line in handle:
+                if line.lower().startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
 
 
 def installed_version(name: str) -> str:

@@ -100,7 +100,8 @@ def last_line(lines: list[str]) -> str:
 
 
 ALL_STATE = ".run_all.checkpoint.json"  # the recipes an unfinished `all` has finished
-COMMITTED = Path(__file__).resolve().parent.parent / "outputs"  # this checkout's committed default run
+REPO = Path(__file__).resolve().parent.parent  # this checkout
+COMMITTED = REPO / "outputs"  # this checkout's committed default run
 
 
 def all_state(root: Path, args) -> tuple[dict, dict]:
@@ -431,6 +432,7 @@ def collect(root: Path, relative_to: Path, recipes=None) -> list[dict]:
                 }
             )
         command = f"python -m {recipe.module}"
+        page = REPO / Path(*recipe.module.split(".")) / "README.md"  # the recipe's page (report)
         sections.append(
             {
                 "name": recipe.name,
@@ -438,6 +440,7 @@ def collect(root: Path, relative_to: Path, recipes=None) -> list[dict]:
                 "summary": recipe.summary,
                 "command": command,
                 "runs": runs,
+                "page": Path(os.path.relpath(page, relative_to)).as_posix() if page.is_file() else None,
             }
         )
     return sections
@@ -480,8 +483,9 @@ def recipe_readmes(repo: Path, root: Path) -> list[dict]:
     readmes = []
     for recipe in registry().values():
         (section,) = collect(root, repo / "recipes" / recipe.name, [recipe])
-        docstring = importlib.import_module(f"{recipe.module}.recipe").__doc__ or ""
-        text = gallery.render_recipe_readme(section, docstring)
+        story = importlib.import_module(f"{recipe.module}.recipe")
+        source = Path(story.__file__).read_text(encoding="utf-8")
+        text = gallery.render_recipe_readme(section, story.__doc__ or "", gallery.story_sections(source))
         readmes.append({"path": repo / "recipes" / recipe.name / "README.md", "text": text})
     return readmes
 

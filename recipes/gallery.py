@@ -111,7 +111,11 @@ def render_index(sections: list[dict]) -> str:
     for section in sections:
         parts.append(f"<section id='{_esc(section['name'])}'>")
         parts.append(f"<h2>{_esc(section['title'])}</h2>")
-        parts.append(f"<p>{_esc(section['summary'])}. Run: <code>{_esc(section['command'])}</code></p>")
+        page = section.get("page")
+        link = f" <a href='{_esc(page)}'>The recipe's page</a>: story, figures, numbers." if page else ""
+        parts.append(
+            f"<p>{_esc(section['summary'])}. Run: <code>{_esc(section['command'])}</code>.{link}</p>"
+        )
         for run in section["runs"]:
             parts.extend(_render_run(run, len(section["runs"]) > 1))
         parts.append("</section>")
@@ -204,9 +208,11 @@ def _cell(text) -> str:
     return " ".join(str(text).split()).replace("<", "&lt;").replace("|", "\\|")
 
 
-def render_recipe_readme(section: dict, docstring: str) -> str:
+def render_recipe_readme(section: dict, docstring: str, sections=()) -> str:
     """A recipe folder's README.md: its docstring (what it shows, the commands), the headline numbers
-    of each committed run with their references, and how long each run took (from metrics.json)."""
+    of each committed run with their references, how long each run took and on what machine (from
+    metrics.json), the sections of recipe.py in order (`sections`: (line, title) pairs), and every
+    committed figure inline with its caption."""
     lines = docstring.strip("\n").splitlines()
     title = next((line.split(":", 1)[1].strip() for line in lines if line.startswith("Title:")), "")
     body = [line for line in lines if not line.startswith(("Title:", "Description:", "Accelerator:"))]
@@ -232,14 +238,43 @@ def render_recipe_readme(section: dict, docstring: str) -> str:
     for run in section["runs"]:
         metrics = run["metrics"]
         if metrics:
-            device = (metrics.get("environment") or {}).get("device", "?")
             parts.append(
                 f"- `{run.get('command', run['label'])}` took {fmt_duration(metrics['duration_s'])} "
-                f"on {device} ({metrics.get('created', '?')})."
+                f"({metrics.get('created', '?')}) on {machine(metrics.get('environment') or {})}."
             )
         else:
             parts.append(f"- `{run.get('command', run['label'])}`: no outputs yet.")
+    if sections:
+        parts += ["", "## Reading recipe.py", "", "The story, in the order a reader meets it:", ""]
+        parts += [f"{i}. [{title}](recipe.py#L{line})" for i, (line, title) in enumerate(sections, 1)]
+    for run in section["runs"]:
+        if run["figures"]:
+            parts += ["", f"## Figures: `{run['label']}`"]
+        for figure, caption in zip(run["figures"], run["captions"]):
+            name = figure.rsplit("/", 1)[-1]
+            parts += ["", f"![{name}]({figure})", "", f"*{name}*: {caption}"]
     return "\n".join(parts) + "\n"
+
+
+def machine(environment: dict) -> str:
+    """Where a run was measured, as its metrics.json recorded it: the device and threads, the CPU
+    model and cores (recorded since 0.1.0's environment.cpu; older runs say they did not record it)."""
+    device = environment.get("device", "?")
+    if environment.get("cpu"):
+        return f"{device}, {environment['cpu']}, {environment.get('cores', '?')} cores"
+    return f"{device}; the CPU model was not recorded by this run"
+
+
+SECTION = re.compile(r"# -- (.+?)(?: -+)?")  # at the start of a line: the story's top level
+
+
+def story_sections(source: str) -> list[tuple[int, str]]:
+    """The `# -- Title ----` section lines of a recipe.py: (line number, title), in order."""
+    found = []
+    for number, line in enumerate(source.splitlines(), 1):
+        if match := SECTION.fullmatch(line.rstrip()):
+            found.append((number, match.group(1).strip()))
+    return found
 
 
 def replace_readme_block(readme: str, table: str) -> str:

@@ -133,8 +133,9 @@ def assert_outputs_contract(
     assert list(metrics) == list(SCHEMA_KEYS)  # DESIGN.md's outputs contract, in its order
     assert metrics["recipe"] == recipe and metrics["args"].get("quick") is quick
     assert metrics["duration_s"] > 0
-    for key in ("python", "tensorflow", "keras", "numpy", "device", "platform", *LIBRARIES):
+    for key in ("python", "tensorflow", "keras", "numpy", "device", "platform", "cpu", *LIBRARIES):
         assert metrics["environment"][key], key
+    assert metrics["environment"]["cores"] >= 1  # the machine its times were measured on
     assert metrics["environment"]["threads"] == THREADS  # what the numbers were made with
     assert_finite_numbers(metrics["results"], allow_null=allow_null)
     for reference in metrics["references"]:

@@ -185,7 +185,7 @@ def test_environment_names_every_field():
     from common.device import describe_device, intra_op_threads
 
     env = results.environment(describe_device(), intra_op_threads())
-    core = {"python", "tensorflow", "keras", "numpy", "device", "threads", "platform"}
+    core = {"python", "tensorflow", "keras", "numpy", "device", "threads", "platform", "cpu", "cores"}
     assert set(env) == core | {"scikit-learn", "scipy", "river", "mnist1d", "matplotlib"}
     assert env["keras"].startswith("3.")
     import importlib.metadata
@@ -193,6 +193,7 @@ def test_environment_names_every_field():
     assert env["river"] == importlib.metadata.version("river")  # read from the installed package
     assert env["device"].startswith(("CPU", "GPU"))
     assert env["threads"] == 1  # tests/conftest.py: one intra-op thread for every run of the suite
+    assert env["cpu"] and env["cpu"] != "unknown" and env["cores"] >= 1  # the machine of the times
 
 
 def test_arrays_round_trip(tmp_path):

@@ -45,6 +45,32 @@ def test_every_recipe_folder_has_the_readme_report_writes():
         assert "## Results of the committed runs" in readme["text"] and " took " in readme["text"]
 
 
+def test_every_image_a_recipe_page_links_exists_and_every_committed_figure_is_shown():
+    """Each recipes/<name>/README.md shows its committed figures inline, each with its caption, and
+    every image it links is a file of the checkout (no screenshot: the links themselves)."""
+    for recipe in registry().values():
+        folder = ROOT / "recipes" / recipe.name
+        page = (folder / "README.md").read_text(encoding="utf-8")
+        linked = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", page)
+        assert linked, f"{recipe.name}: no figure on its page"
+        for link in linked:
+            assert (folder / link).resolve().is_file(), f"{recipe.name}: {link} does not exist"
+        shown = {(folder / link).resolve() for link in linked}
+        committed = {p.resolve() for p in (ROOT / "outputs" / recipe.name).rglob("*.png")}
+        assert committed <= shown, f"{recipe.name}: figures not on its page: {committed - shown}"
+        assert "## Reading recipe.py" in page and "(recipe.py#L" in page
+        gallery_page = (ROOT / "outputs" / "index.html").read_text(encoding="utf-8")
+        assert f"<a href='../recipes/{recipe.name}/README.md'>" in gallery_page  # the gallery links it
+
+
+def test_a_page_names_the_sections_of_recipe_py_and_the_machine_a_run_was_measured_on():
+    source = "x = 1\n# -- Prepare the data ----\n    # -- inside a function ---\n# -- Train\n"
+    assert gallery.story_sections(source) == [(2, "Prepare the data"), (4, "Train")]
+    recorded = {"device": "CPU (2 threads)", "cpu": "AMD EPYC 9R14", "cores": 2}
+    assert gallery.machine(recorded) == "CPU (2 threads), AMD EPYC 9R14, 2 cores"
+    assert "not recorded" in gallery.machine({"device": "CPU (2 threads)"})
+
+
 def test_report_refuses_a_readme_without_markers(tmp_path):
     readme = tmp_path / "README.md"
     readme.write_text("# no markers here\n")
