@@ -433,6 +433,14 @@ def collect(root: Path, relative_to: Path, recipes=None) -> list[dict]:
             )
         command = f"python -m {recipe.module}"
         page = REPO / Path(*recipe.module.split(".")) / "README.md"  # the recipe's page (report)
+        # an outputs/ folder's page links the recipe pages of the checkout it sits in, wherever that
+        # is (the same bytes in any clone); another folder links this checkout's
+        if page.is_file():
+            within = relative_to.name == "outputs"
+            page = page.relative_to(REPO) if within else Path(os.path.relpath(page, relative_to))
+            link = f"../{page.as_posix()}" if within else page.as_posix()
+        else:
+            link = None
         sections.append(
             {
                 "name": recipe.name,
@@ -440,7 +448,7 @@ def collect(root: Path, relative_to: Path, recipes=None) -> list[dict]:
                 "summary": recipe.summary,
                 "command": command,
                 "runs": runs,
-                "page": Path(os.path.relpath(page, relative_to)).as_posix() if page.is_file() else None,
+                "page": link,
             }
         )
     return sections
