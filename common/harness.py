@@ -10,7 +10,8 @@ gallery and README show, read from the keys its run writes), then its `run(args)
     history = harness.history(model.fit(**harness.fit_arguments(model, x, y, ...), validation_data=val))
     harness.check("relu_accuracy", accuracy, at_least=0.5)  # declared, printed and stored one way
     harness.save_model(model, "relu", classes=names)         # models/relu.keras, with what it needs
-    return harness.finish(results, references, plot)        # metrics.json last
+    metrics = harness.finish(results, references)           # metrics.json, the numbers first
+    plot(metrics, harness.out_dir)                          # then the figures, from them alone
 
 A stage (a seed, a cell, an activation, a labels-per-class k, a stream) is the unit that progress,
 resume and parallel jobs work in: `harness.stage(key, compute, *args)` records each as it finishes
@@ -294,10 +295,10 @@ class Harness:
 
     # -- the end ------------------------------------------------------------------------------------
 
-    def finish(self, results: dict, references: list[dict], plot) -> dict:
-        """Print the checks, write metrics.json, then draw every figure from it with `plot` (first the
-        numbers, so a figure that fails loses no training: `python -m recipes plots` redraws) and
-        say so."""
+    def finish(self, results: dict, references: list[dict]) -> dict:
+        """Print the checks, write metrics.json (the numbers first: the story draws its figures from
+        them after, so a figure that fails loses no training, and `python -m recipes plots`
+        redraws), say so, and return the metrics."""
         if self.models:
             results = {**results, "models": self.models}
         if self.checks:
@@ -313,8 +314,7 @@ class Harness:
         metrics = build_metrics(self.name, vars(self.args), results, references, duration, env)
         write_metrics(self.out_dir, metrics)
         self.checkpoint.remove()  # the run's numbers are saved: nothing is left to resume
-        plot(metrics, self.out_dir)
-        where = f"{self.out_dir}/metrics.json and figures"
+        where = f"{self.out_dir}/metrics.json"
         if current() is not None and not current().is_chief:
             where = f"this worker's copy ({current().task}) to a temporary folder, removed at exit"
         print(f"wrote {where} ({metrics['duration_s']:.0f} s in all)")

@@ -275,7 +275,9 @@ def run(args) -> dict:
     # -- Report
     values = np.stack([curves[n] for n in names])
     save_arrays(harness.out_dir, "curves", x=grid, names=np.array(names), values=values)
-    return harness.finish(results, references(*REFERENCE_KEYS), plot)
+    metrics = harness.finish(results, references(*REFERENCE_KEYS))  # the numbers first
+    plot(metrics, harness.out_dir)  # then every figure, from metrics.json (and curves.npz) alone
+    return metrics
 
 
 RECIPE = Recipe(NAME, "Activation functions", SUMMARY, runs=DEFAULT_RUNS)

@@ -250,7 +250,9 @@ def run(args) -> dict:
         )
         save_arrays(harness.out_dir, "first_layer_weights", kernel=kernel)
     published = references(*REFERENCE_KEYS.get(split.name, ()))
-    return harness.finish(results, published, plot)
+    metrics = harness.finish(results, published)  # the numbers first
+    plot(metrics, harness.out_dir)  # then every figure, from metrics.json (and arrays beside it)
+    return metrics
 
 
 RECIPE = Recipe(

@@ -257,7 +257,9 @@ def run(args) -> dict:
         for spec, name in zip(args.stream, names):
             results[name] = learners_on_stream(harness, spec, args)
     refs = [key for spec in args.stream for key in REFERENCE_KEYS.get(spec, ())]
-    return harness.finish(results, references(*refs), plot)
+    metrics = harness.finish(results, references(*refs))  # the numbers first
+    plot(metrics, harness.out_dir)  # then every figure, from metrics.json alone
+    return metrics
 
 
 RECIPE = Recipe(

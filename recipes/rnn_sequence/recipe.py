@@ -280,7 +280,9 @@ def run(args) -> dict:
 
     check_expectations(harness, results)
     published = MNIST1D_REFERENCES if args.dataset == "mnist1d" else ()  # none for a user's data
-    return harness.finish(results, references(*published, "adding_baseline"), plot)
+    metrics = harness.finish(results, references(*published, "adding_baseline"))  # numbers first
+    plot(metrics, harness.out_dir)  # then every figure, from metrics.json alone
+    return metrics
 
 
 RECIPE = Recipe(

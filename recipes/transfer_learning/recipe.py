@@ -290,7 +290,9 @@ def run(args) -> dict:
         args, source, target, pretrained, source_accuracy, learned, anb_runs, target_seconds, zero_shot
     )
     save_arrays(harness.out_dir, "examples", **example_arrays(source, target))
-    return harness.finish(results, references, plot)
+    metrics = harness.finish(results, references)  # the numbers first, then the figures from them
+    plot(metrics, harness.out_dir)
+    return metrics
 
 
 RECIPE = Recipe(
