@@ -354,7 +354,7 @@ def main(argv=None) -> int:
     if args.recipes:
         print("each recipe's default run:", flush=True)
         results["recipes"] = recipe_wall_times()
-    from common.device import describe_device, intra_op_threads
+    from common.device import cpu_count, describe_device, intra_op_threads
 
     metrics = build_metrics(
         NAME,
@@ -362,7 +362,7 @@ def main(argv=None) -> int:
         results,
         [],
         time.perf_counter() - started,
-        environment(describe_device(), intra_op_threads()),
+        environment(describe_device(), intra_op_threads(), cpu_count()),
     )
     plot(metrics, out)
     write_metrics(out, metrics)

@@ -170,9 +170,10 @@ def write_mnist1d_cache(path: Path, arrays: dict) -> None:
         pass
 
 
-def load_mnist1d_split(val_fraction: float = 0.1, seed: int = 0) -> Split:
-    """MNIST-1D as published, validation carved from its 4000 training sequences."""
-    data = mnist1d_dataset()
+def load_mnist1d_split(val_fraction: float = 0.1, seed: int = 0, **overrides) -> Split:
+    """MNIST-1D as published, validation carved from its 4000 training sequences (`overrides`: the
+    generator's arguments changed, e.g. `num_samples` for a smoke run)."""
+    data = mnist1d_dataset(**overrides)
     x = data["x"].astype(np.float32)
     y = data["y"].astype(np.int64)
     x_tr, y_tr, x_val, y_val = carve_validation(x, y, val_fraction, seed)
@@ -407,11 +408,13 @@ def hold_out_test(spec: str, x, y, seed: int, stratify_from: int):
 
 def fmt_bytes(n: float) -> str:
     """`17.0 TiB`, `512.0 MiB`: a size in bytes as people read it."""
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
-        if n < 1024 or unit == "PiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+    if n < 1024:
+        return f"{n:.0f} B"
+    for unit in ("KiB", "MiB", "GiB", "TiB"):
         n /= 1024
-    return f"{n:.1f} PiB"
+        if n < 1024:
+            return f"{n:.1f} {unit}"
+    return f"{n / 1024:.1f} PiB"
 
 
 def memory_bytes() -> int | None:

@@ -308,7 +308,7 @@ class Harness:
                 print(f"check {name}: {check['value']:.4g} {check['expected']}: {verdict}")
         self.out_dir.mkdir(parents=True, exist_ok=True)
         duration = time.perf_counter() - self.started
-        env = environment(self.setup_device(), device.intra_op_threads())
+        env = environment(self.setup_device(), device.intra_op_threads(), device.cpu_count())
         if current() is not None:  # a recipe that trains under --distribute: how it was spread
             env["distribution"] = current().describe(getattr(self.args, "batch_size", None))
         metrics = build_metrics(self.name, vars(self.args), results, references, duration, env)

@@ -109,14 +109,14 @@ def to_jsonable(value):
 LIBRARIES = ("scikit-learn", "scipy", "river", "mnist1d", "matplotlib")  # besides TF, Keras, NumPy
 
 
-def environment(device: str, threads: int) -> dict:
+def environment(device: str, threads: int, cores: int) -> dict:
     """What produced the numbers: Python, TensorFlow, Keras, NumPy, the device (as
     `common.device.describe_device` says it), `threads`, the CPU threads one op may use
     (`common.device.intra_op_threads`: on some CPUs the numbers depend on them, so same seed, same
-    machine and same threads give the same numbers), the platform, the CPU model and the cores this
-    process may run on (what a run's times were measured on), and the version of every other library
-    a number or figure depends on (the baselines, the generated data sets, the drawing), or "not
-    installed"."""
+    machine and same threads give the same numbers), the platform, the CPU model and `cores`, those
+    this process may run on (`common.device.cpu_count`: what a run's times were measured on), and
+    the version of every other library a number or figure depends on (the baselines, the generated
+    data sets, the drawing), or "not installed"."""
     import keras
     import tensorflow as tf
 
@@ -129,7 +129,7 @@ def environment(device: str, threads: int) -> dict:
         "threads": threads,
         "platform": platform.platform(),
         "cpu": cpu_model(),
-        "cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+        "cores": cores,
     }
     for name in LIBRARIES:
         found[name] = installed_version(name)

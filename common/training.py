@@ -104,14 +104,6 @@ def fit_arguments(
     }
 
 
-def fit(model, x, y, *, validation_data=None, checkpoint=None, **options) -> dict[str, list[float]]:
-    """`model.fit(**fit_arguments(model, x, y, **options), validation_data=...)`: the history of
-    every epoch as plain floats (with `checkpoint`, those before a resume included)."""
-    arguments = fit_arguments(model, x, y, checkpoint=checkpoint, **options)
-    history = model.fit(**arguments, validation_data=validation_data)
-    return checkpoint.history if checkpoint is not None else history_dict(history)
-
-
 PROGRESS_EVERY_S = 10.0  # long work prints a line at the first step end after this many seconds
 
 
@@ -289,11 +281,6 @@ def reset_optimizer(optimizer) -> None:
     for variable in optimizer.variables:
         if variable.name != "learning_rate":
             variable.assign(np.zeros(variable.shape, variable.dtype))
-
-
-def history_dict(history) -> dict[str, list[float]]:
-    """A Keras History as plain lists of floats (for metrics.json)."""
-    return {key: [float(v) for v in values] for key, values in history.history.items()}
 
 
 class Timer:

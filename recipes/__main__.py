@@ -24,7 +24,7 @@ from common.cli import (
 from common.errors import UsageError
 from common.harness import DefaultRun, Recipe
 from common.references import REFERENCES
-from common.results import atomic_write_text, load_metrics
+from common.results import atomic_write_text, fmt_duration, load_metrics
 from recipes import NAMES, gallery, registry
 
 
@@ -243,10 +243,10 @@ def progress_line(i: int, pending: list, started: float, last: dict[str, float])
     """`[i/N] label`, the time since `all` started, and the time left if the remaining runs (this one
     included) take what they took last time (when the last run_all.json lists them all)."""
     label = pending[i - 1][0]
-    line = f"[{i}/{len(pending)}] {label}: {gallery.fmt_duration(time.perf_counter() - started)} elapsed"
+    line = f"[{i}/{len(pending)}] {label}: {fmt_duration(time.perf_counter() - started)} elapsed"
     left = [last.get(name) for name, _ in pending[i - 1 :]]
     if all(seconds is not None for seconds in left):
-        line += f", about {gallery.fmt_duration(sum(left))} left (from the last run's times)"
+        line += f", about {fmt_duration(sum(left))} left (from the last run's times)"
     return line
 
 
@@ -281,7 +281,7 @@ def run_parallel(pending: list, jobs: int, threads: int, record) -> None:
                 done = len(pending) - len(queue)
                 print(
                     f"=== [{done}/{len(pending)}] {label}: job {slot}, "
-                    f"{gallery.fmt_duration(time.perf_counter() - started)} elapsed: "
+                    f"{fmt_duration(time.perf_counter() - started)} elapsed: "
                     f"python {' '.join(command[1:])}",
                     flush=True,
                 )

@@ -13,7 +13,7 @@ from __future__ import annotations
 import html
 import re
 
-from common.results import fmt_duration  # noqa: F401  (gallery.fmt_duration: the page and `all`)
+from common.results import fmt_duration
 
 README_START = "<!-- results:start (written by `python -m recipes report`; do not edit by hand) -->"
 README_END = "<!-- results:end -->"

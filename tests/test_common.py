@@ -183,9 +183,9 @@ def test_metrics_schema_and_json(tmp_path):
 
 
 def test_environment_names_every_field():
-    from common.device import describe_device, intra_op_threads
+    from common.device import cpu_count, describe_device, intra_op_threads
 
-    env = results.environment(describe_device(), intra_op_threads())
+    env = results.environment(describe_device(), intra_op_threads(), cpu_count())
     core = {"python", "tensorflow", "keras", "numpy", "device", "threads", "platform", "cpu", "cores"}
     assert set(env) == core | {"scikit-learn", "scipy", "river", "mnist1d", "matplotlib"}
     assert env["keras"].startswith("3.")
@@ -639,7 +639,7 @@ def test_a_long_fit_says_where_it_is_unless_asked_not_to(progress, monkeypatch, 
     model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(2, activation="softmax")])
     model.compile("adam", "sparse_categorical_crossentropy")
     x, y = np.zeros((8, 2), np.float32), np.zeros(8, np.int64)
-    training.fit(model, x, y, batch_size=4, epochs=3, seed=0, progress=progress)
+    model.fit(**training.fit_arguments(model, x, y, batch_size=4, epochs=3, seed=0, progress=progress))
     lines = [line for line in capsys.readouterr().out.splitlines() if "epoch" in line]
     if progress:
         assert [line.split(",")[0].strip() for line in lines] == ["epoch 1/3", "epoch 2/3", "epoch 3/3"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -122,22 +122,9 @@ def scenario_tasks(args) -> tuple[data.Split, TargetTask]:
 def shifted_mnist1d_tasks(args) -> tuple[data.Split, TargetTask]:
     """MNIST-1D as published -> MNIST-1D regenerated with --target-seed and SHIFTED_MNIST1D."""
     overrides = {"num_samples": 1000} if args.quick else {}  # --quick: smoke data only
-    published = data.mnist1d_dataset(**overrides)
-    x, y = published["x"].astype(np.float32), published["y"].astype(np.int64)
-    x_tr, y_tr, x_val, y_val = data.carve_validation(x, y, 0.1, args.seed)
+    published = data.load_mnist1d_split(seed=args.seed, **overrides)
+    source = replace(published, name="MNIST-1D", description="MNIST-1D as published")
     shifted = data.mnist1d_dataset(seed=args.target_seed, **SHIFTED_MNIST1D, **overrides)
-    names = [str(d) for d in range(NUM_CLASSES)]
-    source = data.Split(
-        "MNIST-1D",
-        x_tr,
-        y_tr,
-        x_val,
-        y_val,
-        published["x_test"].astype(np.float32),
-        published["y_test"].astype(np.int64),
-        class_names=names,
-        description="MNIST-1D as published",
-    )
     target = TargetTask(
         name=f"shifted MNIST-1D (seed {args.target_seed})",
         description=f"MNIST-1D regenerated with seed {args.target_seed} and "
@@ -146,7 +133,7 @@ def shifted_mnist1d_tasks(args) -> tuple[data.Split, TargetTask]:
         y_pool=shifted["y"].astype(np.int64),
         x_test=shifted["x_test"].astype(np.float32),
         y_test=shifted["y_test"].astype(np.int64),
-        class_names=names,
+        class_names=source.class_names,
     )
     return source, target
 
