@@ -50,7 +50,7 @@ from common.checkpoint import (
 from common.cli import describe_quick
 from common.distribute import current, distributed
 from common.errors import Diverged, Terminated, UsageError, stop_on_sigterm
-from common.rawinput import as_tensors
+from common.rawinput import as_tensors, card_input_shape
 from common.results import (
     atomic_write_text,
     atomic_write_with,
@@ -282,8 +282,7 @@ class Harness:
         path = atomic_write_with(folder / f"{name}.keras", model.save)
         info = {key: value for key, value in info.items() if value is not None}
         card = {"model": path.name, "recipe": self.name, **to_jsonable(info)}
-        shape = model.input_shape  # a dict for a model of named columns (common/rawinput.py)
-        card["input_shape"] = list(shape[1:]) if isinstance(shape, tuple) else None
+        card["input_shape"] = card_input_shape(model)
         if example is not None:  # called directly (eagerly): the same ops, and bits, in any process
             outputs = np.asarray(model(as_tensors(example), training=False))
             card["example"] = {"inputs": to_jsonable(example), "outputs": to_jsonable(outputs)}

@@ -86,6 +86,13 @@ def decode_rows(x, columns: list[dict]) -> dict:
     return rows
 
 
+def card_input_shape(model) -> list | None:
+    """A model's input shape as its card records it (one example, without the batch): None for a
+    model of named columns, whose input is a dict (`rows_model`)."""
+    shape = model.input_shape
+    return list(shape[1:]) if isinstance(shape, tuple) else None
+
+
 def as_tensors(inputs):
     """What the model is called with: an array, or for a dict of columns (by the columns' names) a
     dict of tensors (strings included) by the model's input names (`input_name`)."""

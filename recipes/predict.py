@@ -47,6 +47,7 @@ def load_model(model_path: str, card: dict):
     when it cannot be, or when it is not the model its card describes (a file copied beside another
     model's card): its input shape and its outputs per row must be the card's."""
     from common.device import import_tensorflow
+    from common.rawinput import card_input_shape
 
     import_tensorflow()
     import keras
@@ -56,9 +57,8 @@ def load_model(model_path: str, card: dict):
     except Exception as error:  # a damaged or foreign file: Keras's own reason, on one line
         reason = " ".join(str(error).split())[:200]
         raise UsageError(f"{model_path}: cannot load it ({reason})") from None
-    shape = model.input_shape
     if not card.get("columns"):  # a model of columns takes a dict (common/rawinput.py)
-        takes = list(shape[1:]) if isinstance(shape, tuple) else None
+        takes = card_input_shape(model)
         if takes != card.get("input_shape"):
             raise UsageError(
                 f"{model_path}: the model takes rows of shape {takes}, its card "
