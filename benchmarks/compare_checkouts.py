@@ -8,10 +8,13 @@ turn, each into a fresh temporary output folder, and the script prints each side
 and the ratio AFTER / BEFORE. It measures and prints; it asserts nothing (the machines are shared and
 noisy: quote the ratios of one run, not an absolute time alone).
 
-Commands: `rnn` the rnn_sequence default run; `all` `python -m recipes all` (its default jobs);
+Commands: `default-<recipe>` one recipe's default run (`rnn`: rnn_sequence's); `all` `python -m
+recipes all` (its default jobs);
 `all-quick` `python -m recipes all --quick --jobs 1`; `quick-<recipe>` one recipe's `--quick`
 (process start to exit, Python and TensorFlow's start included); `suite` the whole test suite
-(`pytest`, the README's test command); `fast` the fast tier (`pytest -m "not slow"`).
+(`pytest`, the README's test command); `fast` the fast tier (`pytest -m "not slow"`). With
+`--outputs DIR` each run writes into DIR/<side>/<command>-<repeat> and keeps it there (to compare the
+two sides' metrics.json); without it, into a temporary folder removed after the run.
 """
 
 from __future__ import annotations
@@ -33,15 +36,23 @@ COMMANDS = {
         f"quick-{name}": ["-m", f"recipes.{name}", "--quick", "--quiet", "--output-dir", "{out}"]
         for name in RECIPES
     },
+    **{
+        f"default-{name}": ["-m", f"recipes.{name}", "--quiet", "--output-dir", "{out}"]
+        for name in RECIPES
+    },
     "suite": ["-m", "pytest", "-q", "-p", "no:cacheprovider"],
     "fast": ["-m", "pytest", "-q", "-p", "no:cacheprovider", "-m", "not slow"],
 }
 
 
-def timed(checkout: Path, name: str) -> tuple[float, int]:
-    """(seconds, exit code) of one run of command `name` in `checkout`."""
-    with tempfile.TemporaryDirectory(prefix=f"compare-{name}-") as out:
-        argv = [sys.executable, *(part.replace("{out}", out) for part in COMMANDS[name])]
+def timed(checkout: Path, name: str, out: Path | None = None) -> tuple[float, int]:
+    """(seconds, exit code) of one run of command `name` in `checkout`, writing into `out` (a
+    temporary folder when None)."""
+    with tempfile.TemporaryDirectory(prefix=f"compare-{name}-") as temporary:
+        argv = [
+            sys.executable,
+            *(part.replace("{out}", str(out or temporary)) for part in COMMANDS[name]),
+        ]
         start = time.perf_counter()
         result = subprocess.run(argv, cwd=checkout, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         return time.perf_counter() - start, result.returncode
@@ -57,6 +68,12 @@ def main(argv=None) -> int:
     parser.add_argument("after", type=Path, help="the checkout measured")
     parser.add_argument("--commands", default="rnn,fast", help=f"comma-separated: {', '.join(COMMANDS)}")
     parser.add_argument("--repeats", type=int, default=1, help="runs of each command on each side")
+    parser.add_argument(
+        "--outputs",
+        type=Path,
+        default=None,
+        help="keep each run's outputs in OUTPUTS/<side>/<command>-<n>",
+    )
     args = parser.parse_args(argv)
     names = [name.strip() for name in args.commands.split(",") if name.strip()]
     unknown = [name for name in names if name not in COMMANDS]
@@ -68,7 +85,8 @@ def main(argv=None) -> int:
         times = {"before": [], "after": []}
         for repeat in range(args.repeats):
             for side in ("before", "after"):
-                seconds, code = timed(getattr(args, side), name)
+                out = args.outputs / side / f"{name}-{repeat + 1}" if args.outputs else None
+                seconds, code = timed(getattr(args, side), name, out)
                 times[side].append(seconds)
                 print(f"{name} {side} run {repeat + 1}: {seconds:.1f} s (exit {code})", flush=True)
         before, after = (statistics.median(times[side]) for side in ("before", "after"))

@@ -248,6 +248,10 @@ def reinitialize(model, seed: int | None = None) -> None:
     reset_optimizer(model.optimizer)
 
 
+# the weights a layer draws from an initialiser named `<weight>_initializer`: Dense, Conv, BatchNorm
+INITIALISED = ("kernel", "bias", "gamma", "beta", "moving_mean", "moving_variance", "embeddings")
+
+
 def reinitialize_weights(model, seed: int | None = None) -> None:
     """Fresh weights from each layer's initialiser, drawn from the current seed; or, with `seed`, the
     weights `seed_everything(seed)` would give, drawn without setting the global seed (which clears
@@ -262,8 +266,8 @@ def reinitialize_weights(model, seed: int | None = None) -> None:
 
     draw = (random.Random(seed) if seed is not None else random).randint
     for layer in model.layers:
-        for weight, initializer in (("kernel", "kernel_initializer"), ("bias", "bias_initializer")):
-            variable, init = getattr(layer, weight, None), getattr(layer, initializer, None)
+        for weight in INITIALISED:  # in the order a layer makes its initialisers (and draws seeds)
+            variable, init = getattr(layer, weight, None), getattr(layer, f"{weight}_initializer", None)
             if variable is None or init is None:
                 continue
             config = init.get_config()

@@ -476,15 +476,21 @@ def test_reinitialize_with_a_seed_gives_a_fresh_model_of_that_seed_without_resee
 
     from common.training import reinitialize_weights, seed_everything
 
-    def build():
-        inputs = keras.Input((5,))
-        hidden = keras.layers.Dense(8, activation="relu")(inputs)
+    def build():  # BatchNormalization too: its statistics and scale, not only kernels and biases
+        inputs = keras.Input((6, 2))
+        hidden = keras.layers.Conv1D(4, 3, activation="relu")(inputs)
+        hidden = keras.layers.BatchNormalization()(hidden)
+        hidden = keras.layers.Flatten()(keras.layers.Dense(8, activation="relu")(hidden))
         return keras.Model(inputs, keras.layers.Dense(3)(hidden))
 
+    rows = np.random.default_rng(0).normal(size=(16, 6, 2)).astype(np.float32)
     for seed in (7, 8):
         seed_everything(seed)
         fresh = build().get_weights()
         model = build()
+        model.compile("adam", "mse")
+        model.fit(rows + 3, np.ones((16, 3)), epochs=2, verbose=0)  # every weight moves
+        assert not any(np.array_equal(a, b) for a, b in zip(model.get_weights(), fresh))
         seed_everything(123)
         after_global_seed = random.random()
         seed_everything(123)

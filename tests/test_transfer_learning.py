@@ -11,13 +11,11 @@ import pytest
 from common.data import Split
 from common.harness import Harness
 from recipes import transfer_learning as T
-from recipes.transfer_learning import flags, models, recipe, trainer
+from recipes.transfer_learning import flags, models, recipe
 from tests.conftest import assert_bad_input, assert_outputs_contract, assert_png, error_lines
 
 FIGURES = ("accuracy_vs_labels", "anb_layers", "source_vs_target_examples")
-FEATURE_LAYERS = [
-    name for block in range(1, models.BLOCKS + 1) for name in models.block_layer_names(block)
-]
+FEATURE_LAYERS = models.feature_layers(models.BLOCKS)
 
 
 @pytest.fixture(scope="module")
@@ -77,8 +75,8 @@ def submodel(model, layer_name):
 
 def test_copied_layers_give_bit_identical_outputs(source_model):
     arch = models.architecture_for("mnist1d", 10)
-    target, copied = recipe.transfer(source_model, arch, models.BLOCKS)
-    assert copied == FEATURE_LAYERS
+    target = recipe.build_model(arch, frozen_blocks=models.BLOCKS, inference_blocks=models.BLOCKS)
+    assert recipe.copy_weights(source_model, target, FEATURE_LAYERS) == FEATURE_LAYERS
     x = np.random.default_rng(0).normal(size=(64, 40)).astype(np.float32)
     for block in range(1, models.BLOCKS + 1):
         name = f"block_{block}_relu"
@@ -91,60 +89,63 @@ def test_copied_layers_give_bit_identical_outputs(source_model):
 
 
 def toy_target(seed=1):
+    from recipes.transfer_learning.tasks import TargetTask
+
     rng = np.random.default_rng(seed)
-    return rng.normal(size=(40, 40)).astype(np.float32), np.repeat(np.arange(10), 4)
+    x, y = rng.normal(size=(60, 40)).astype(np.float32), np.repeat(np.arange(10), 6)
+    return TargetTask("toy", "toy", x[:40], y[:40], x[40:], y[40:], [str(c) for c in range(10)])
+
+
+def learn(models_, source_model, seed, modes=("scratch", "frozen", "finetune")):
+    """recipe.learn_target at k=2 on the toy target, 50 steps a training, nothing kept."""
+    from types import SimpleNamespace
+
+    args = SimpleNamespace(target_steps=50, target_epochs=1, batch_size=16, seed=0)
+    harness = SimpleNamespace(args=args)
+    return recipe.learn_target(seed, harness, models_, source_model, toy_target(), "2", modes, "none")
 
 
 def test_frozen_layers_are_bit_identical_after_target_training(source_model):
-    from common.training import seed_everything
+    """`frozen` trains only its head; `finetune` then moves the copied kernels, never the copied
+    BatchNorm statistics (inference mode)."""
+    from common.training import reinitialize_weights
 
     arch = models.architecture_for("mnist1d", 10)
-    x, y = toy_target()
-    seed_everything(0)
-    model, _ = recipe.transfer(source_model, arch, models.BLOCKS)
-    new_head = model.get_layer("head").get_weights()[0].copy()
-    models.compile_model(model, 1e-2)
-    trainer.train_in_twin(model, x, y, steps=50, batch_size=16, seed=0)
+    target_models = recipe.target_models(arch, [], 1e-2)
+    record = learn(target_models, source_model, seed=0)
+    assert record["copied"]["frozen"] == FEATURE_LAYERS and record["steps"] == 50
+    frozen, tuned = target_models["frozen"], target_models["finetune"]
     for name in FEATURE_LAYERS:
-        for got, want in zip(
-            model.get_layer(name).get_weights(), source_model.get_layer(name).get_weights()
-        ):
+        copied = zip(frozen.get_layer(name).get_weights(), source_model.get_layer(name).get_weights())
+        for got, want in copied:
             np.testing.assert_array_equal(got, want, err_msg=name)
-    assert not np.array_equal(model.get_layer("head").get_weights()[0], new_head)
-    # fine-tuning moves the kernels but not the copied BatchNorm statistics (inference mode)
-    for block in range(1, models.BLOCKS + 1):
-        model.get_layer(f"block_{block}").trainable = True
-    models.compile_model(model, 1e-3)
-    trainer.train_in_twin(model, x, y, steps=50, batch_size=16, seed=0)
-    tuned, source = model.get_layer("block_1"), source_model.get_layer("block_1")
-    assert not np.array_equal(tuned.get_weights()[0], source.get_weights()[0])
+    start = recipe.build_model(arch)
+    reinitialize_weights(start, 0)  # the weights `frozen` started from, before the copy
+    heads = [model.get_layer("head").get_weights()[0] for model in (frozen, start)]
+    assert not np.array_equal(*heads)  # the head trained
+    kernels = [model.get_layer("block_1").get_weights()[0] for model in (tuned, source_model)]
+    assert not np.array_equal(*kernels)  # fine-tuning moved the copied kernels
     for name in (f"block_{b}_bn" for b in range(1, models.BLOCKS + 1)):
-        tuned, source = model.get_layer(name), source_model.get_layer(name)
-        np.testing.assert_array_equal(tuned.moving_mean.numpy(), source.moving_mean.numpy())
-        np.testing.assert_array_equal(tuned.moving_variance.numpy(), source.moving_variance.numpy())
+        layer, copied = tuned.get_layer(name), source_model.get_layer(name)
+        np.testing.assert_array_equal(layer.moving_mean.numpy(), copied.moving_mean.numpy())
+        np.testing.assert_array_equal(layer.moving_variance.numpy(), copied.moving_variance.numpy())
 
 
-def test_training_in_a_reused_twin_equals_a_freshly_compiled_model(source_model):
-    """trainer.train_in_twin trains a compiled twin kept per configuration; the weights it leaves in
-    the model must be those of `model.fit` on the model itself, the second time (twin reused) as the
-    first."""
-    from common.training import seed_everything
-
+def test_models_built_once_train_each_seed_as_freshly_built_models_would(source_model):
+    """The recipe builds and compiles each target network once and starts every training from the
+    weights it needs (reinitialize, copy_weights): a seed's numbers and weights must be those of
+    networks built afresh for it, whatever the networks trained before (a resumed run relies on it)."""
     arch = models.architecture_for("mnist1d", 10)
-    x, y = toy_target(seed=2)
-
-    def start():
-        seed_everything(0)  # the same fresh weights in the blocks not copied, each time
-        model, _ = recipe.transfer(source_model, arch, 2)
-        return models.compile_model(model, 1e-3)
-
-    fresh = start()
-    fresh.fit(trainer.stream(x, y, 16, seed=3), epochs=1, steps_per_epoch=50, shuffle=False, verbose=0)
-    for _ in range(2):
-        model = start()
-        trainer.train_in_twin(model, x, y, steps=50, batch_size=16, seed=3)
-        for want, got in zip(fresh.get_weights(), model.get_weights()):
-            np.testing.assert_array_equal(got, want)
+    modes = ("scratch", "frozen", "finetune", "full")
+    fresh = recipe.target_models(arch, [], 1e-3)
+    want = learn(fresh, source_model, seed=3, modes=modes)
+    want_weights = {mode: fresh[mode].get_weights() for mode in ("scratch", "frozen")}
+    reused = recipe.target_models(arch, [], 1e-3)
+    learn(reused, source_model, seed=4, modes=modes)  # another seed trains them first
+    assert learn(reused, source_model, seed=3, modes=modes) == want
+    for mode, expected in want_weights.items():
+        for got, w in zip(reused[mode].get_weights(), expected):
+            np.testing.assert_array_equal(got, w, err_msg=mode)
 
 
 def test_a_mismatch_names_each_layer_and_both_shapes_and_copies_nothing():
@@ -177,9 +178,11 @@ def test_reusing_the_pretrained_model_repeats_the_run_exactly(quick_outputs, tmp
 def test_tensorboard_writes_the_pretraining_logs(tmp_path):
     args = T.build_parser().parse_args(["--epochs", "1", "--tensorboard", "--output-dir", str(tmp_path)])
     flags.validate_args(args)
-    x, y = toy_target()
-    names = [str(c) for c in range(10)]
-    source = Split("toy", x, y, x[:10], y[:10], x[:4], y[:4], names)  # the source task is a Split
+    task = toy_target()
+    x, y = task.x_pool, task.y_pool
+    source = Split(
+        "toy", x, y, x[:10], y[:10], x[:4], y[:4], task.class_names
+    )  # the source task is a Split
     recipe.pretrain(Harness("transfer_learning", args), source, models.architecture_for("mnist1d", 10))
     assert list((tmp_path / "logs" / "pretrain").rglob("events.out.tfevents.*"))
     assert (tmp_path / "models" / "source.keras").is_file()

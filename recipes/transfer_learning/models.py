@@ -1,10 +1,13 @@
 """The network's shape (one architecture per data set: four feature blocks and a head), the names of
-its layers, its compile settings, and the check that one network's weights fit another's; recipe.py
-builds the network (`build_model`) and copies weights between two (`copy_weights`)."""
+its layers, its compile settings, the gradient steps of a target training, and the check that one
+network's weights fit another's; recipe.py builds the network (`build_model`) and copies weights
+between two (`copy_weights`)."""
 
 from __future__ import annotations
 
-from common.distribute import steps_per_execution
+import math
+
+from common.distribute import global_batch, steps_per_execution
 from recipes.transfer_learning.tasks import NUM_CLASSES
 
 BLOCKS = 4  # feature blocks: three convolutions and one dense layer, each with BatchNormalization
@@ -51,8 +54,9 @@ def block_layer_names(block: int) -> list[str]:
     return [f"block_{block}", f"block_{block}_bn"]
 
 
-def weighted_layer_names(model) -> list[str]:
-    return [layer.name for layer in model.layers if layer.weights]
+def feature_layers(blocks: int) -> list[str]:
+    """The layers with weights of the first `blocks` feature blocks: what a transfer copies."""
+    return [name for block in range(1, blocks + 1) for name in block_layer_names(block)]
 
 
 def compile_model(model, learning_rate: float, steps: int = STEPS_PER_EXECUTION):
@@ -67,6 +71,14 @@ def compile_model(model, learning_rate: float, steps: int = STEPS_PER_EXECUTION)
         steps_per_execution=steps_per_execution(steps),
     )
     return model
+
+
+def target_steps(n: int, args) -> int:
+    """Gradient steps of one target training on n examples: at least --target-steps and
+    --target-epochs passes, rounded up to whole executions."""
+    passes = math.ceil(args.target_epochs * n / min(global_batch(args.batch_size), n))
+    steps = max(args.target_steps, passes)
+    return STEPS_PER_EXECUTION * math.ceil(steps / STEPS_PER_EXECUTION)
 
 
 def matching_layers(source, target, names: list[str]) -> list[tuple]:

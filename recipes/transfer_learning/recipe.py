@@ -37,22 +37,21 @@ from common.data import Split
 from common.errors import UsageError
 from common.harness import MODELS, Harness, Recipe, run_main
 from common.results import save_arrays
-from common.training import make_dataset, seed_everything, standard_callbacks
+from common.training import reinitialize, seed_everything, standard_callbacks, stop_on_divergence
 from recipes.transfer_learning.flags import FINETUNE_LR_FACTOR, add_recipe_flags, validate_args
 from recipes.transfer_learning.models import (
     BLOCKS,
     TransferError,
-    block_layer_names,
     compile_model,
+    feature_layers,
     matching_layers,
     source_architecture,
-    weighted_layer_names,
+    target_steps,
 )
 from recipes.transfer_learning.plots import example_arrays, plot
 from recipes.transfer_learning.pretrained import SOURCE, read_saved, save_source, save_target
 from recipes.transfer_learning.report import DEFAULT_RUNS, describe_anb, describe_modes, results_of
-from recipes.transfer_learning.tasks import TargetTask, load_tasks, print_tasks, sample_per_class
-from recipes.transfer_learning.trainer import accuracy_on, target_steps, train_in_twin, twin_accuracy
+from recipes.transfer_learning.tasks import load_tasks, print_tasks, sample_per_class, target_batches
 
 NAME = "transfer_learning"
 MODES = ("scratch", "frozen", "finetune", "full")
@@ -63,13 +62,8 @@ KEPT_BUDGET = "5"  # the headline budget: its target models are kept
 
 
 def build_parser():
-    parser = recipe_parser(
-        NAME,
-        "Pretrain a network, copy its weights layer by layer, and measure when transfer pays.",
-        default_epochs=60,
-        default_seeds=3,
-        tensorboard=True,
-    )
+    about = "Pretrain a network, copy its weights layer by layer, and measure when transfer pays."
+    parser = recipe_parser(NAME, about, default_epochs=60, default_seeds=3, tensorboard=True)
     add_recipe_flags(parser)  # scenario, classes, label budgets, --pretrained, training, --quick
     return parser
 
@@ -106,9 +100,8 @@ def build_model(arch: dict, frozen_blocks: int = 0, inference_blocks: int = 0):
     x = keras.layers.ReLU(name=f"block_{i}_relu")(x)
     outputs = keras.layers.Dense(arch["classes"], activation="softmax", name="head")(x)
     model = keras.Model(inputs, outputs, name=f"{arch['kind']}_net")
-    for block in range(1, frozen_blocks + 1):
-        for name in block_layer_names(block):
-            model.get_layer(name).trainable = False
+    for name in feature_layers(frozen_blocks):
+        model.get_layer(name).trainable = False
     for block in range(1, inference_blocks + 1):
         model.get_layer(f"block_{block}_bn").trainable = False
     return model
@@ -118,27 +111,13 @@ def build_model(arch: dict, frozen_blocks: int = 0, inference_blocks: int = 0):
 
 
 def copy_weights(source, target, names: list[str]) -> list[str]:
-    """Copy layer `name`'s weights from `source` to `target` for each name, with get/set_weights.
-
-    All or nothing: every layer is checked first (models.matching_layers), and a TransferError names
-    each missing layer and each shape mismatch (source and target shapes) before a weight is written.
-    """
+    """Copy layer `name`'s weights from `source` to `target` for each name, with get/set_weights. All
+    or nothing: every layer is checked first (models.matching_layers); a TransferError names each
+    missing layer and each shape mismatch (source and target shapes) before a weight is written."""
     pairs = matching_layers(source, target, names)
     for source_layer, target_layer in pairs:
         target_layer.set_weights(source_layer.get_weights())
     return [target_layer.name for _, target_layer in pairs]
-
-
-def transfer(source, arch: dict, blocks: int, copy_head: bool = False, freeze: bool = True):
-    """The target model, with the source's first `blocks` feature blocks copied layer by layer.
-
-    Copied blocks are frozen when `freeze`, and their BatchNorm runs in inference mode either way; the
-    other blocks keep their fresh initialisation. The head is copied too when `copy_head` (only
-    meaningful when source and target share a label set). Returns (model, names of copied layers).
-    """
-    target = build_model(arch, frozen_blocks=blocks if freeze else 0, inference_blocks=blocks)
-    names = [name for block in range(1, blocks + 1) for name in block_layer_names(block)]
-    return target, copy_weights(source, target, names + (["head"] if copy_head else []))
 
 
 def load_pretrained(path: Path, arch: dict, args):
@@ -146,7 +125,7 @@ def load_pretrained(path: Path, arch: dict, args):
     run's network layer by layer: UsageError, naming each layer, when it does not fit."""
     saved, model = read_saved(path, args), build_model(arch)
     try:
-        copy_weights(saved, model, weighted_layer_names(model))
+        copy_weights(saved, model, feature_layers(BLOCKS) + ["head"])  # every layer with weights
     except TransferError as error:
         raise UsageError(f"--pretrained: {path} does not fit this run's source model: {error}") from None
     return model
@@ -166,73 +145,95 @@ def pretrain(harness: Harness, source: Split, arch: dict) -> dict:
         model, source.x_train, source.y_train, batch_size=args.batch_size, epochs=args.epochs,
         seed=args.seed, callbacks=standard_callbacks(args.patience, tensorboard_dir=logs),
     )  # fmt: skip
-    val = make_dataset(source.x_val, source.y_val, 1024)
-    history = harness.history(model.fit(**fit, validation_data=val))
+    val = (source.x_val, source.y_val)
+    history = harness.history(model.fit(**fit, validation_data=val, validation_batch_size=1024))
     save_source(harness, model, arch, source.x_test[:4])
     return {"epochs": len(history["loss"]), "seconds": time.perf_counter() - start}
 
 
 # -- Train on the target: from k labelled examples per class, every way -------------------------------
-# `train_in_twin` and `twin_accuracy` (trainer.py): `model.fit` and `model.evaluate` in a compiled twin
 
 
-def learn_target(seed: int, harness, source_model, arch, target, k: str, modes, keep_k: str) -> dict:
+def target_models(arch: dict, anb_blocks: list[int], learning_rate: float) -> dict:
+    """Every target network of the run, built and compiled once (compile reads `trainable`): tracing a
+    new model's `fit` takes longer than most of these trainings. AnB-0 is `scratch`, AnB-4 `frozen`."""
+    lr = learning_rate
+    anb = {n: build_model(arch, frozen_blocks=n, inference_blocks=n) for n in {0, BLOCKS, *anb_blocks}}
+    return {
+        **{f"AnB-{n}": compile_model(model, lr) for n, model in sorted(anb.items())},
+        "scratch": anb[0],
+        "frozen": anb[BLOCKS],  # the copied feature blocks trainable=False: only the head learns
+        # the frozen network with its blocks unfrozen (BatchNorm stays in inference mode, keeping the
+        # source's statistics), compiled at a 10x lower rate so the copied features move only a little
+        "finetune": compile_model(build_model(arch, inference_blocks=BLOCKS), lr / FINETUNE_LR_FACTOR),
+    }
+
+
+def learn_target(seed: int, harness, models, source_model, target, k: str, modes, keep_k) -> dict:
     """Each mode's target test accuracy after training on k examples per class, the layers it copied
     and the steps each training took; at k = `keep_k` the first seed's models are kept (models/)."""
     args = harness.args
-    keep = k == keep_k and seed == args.seed
     x, y = sample_per_class(target.x_pool, target.y_pool, k, seed)
     steps = target_steps(len(x), args)
-    test = target.x_test, target.y_test
-    lr = args.learning_rate
-    seed_everything(seed)
-    accuracy, copied = {}, {}
+    train = dict(  # `steps` gradient steps, the same shuffled batches (target_batches) for every mode
+        epochs=1, steps_per_epoch=steps, shuffle=False, verbose=0,
+        callbacks=[stop_on_divergence(1, steps)],  # a NaN loss stops the run, naming the stage
+    )  # fmt: skip
+    test = dict(x=target.x_test, y=target.y_test, batch_size=1024, verbose=0)
+    features = feature_layers(BLOCKS)
+    accuracy, copied, trained = {}, {}, {}
+    seed_everything(seed)  # the fresh weights below are drawn from it, and the data's shuffling
 
-    # scratch: the same network from fresh weights
-    model = compile_model(build_model(arch), lr)
-    train_in_twin(model, x, y, steps, args.batch_size, seed)
-    accuracy["scratch"] = twin_accuracy(model, *test)
-    if keep:
-        save_target(harness, model, "scratch", k, target)
+    # scratch: the network from fresh weights and a fresh optimizer state (`reinitialize`)
+    model = trained["scratch"] = models["scratch"]
+    reinitialize(model)
+    model.fit(target_batches(x, y, args.batch_size, seed), **train)
+    accuracy["scratch"] = float(model.evaluate(**test)[1])
 
-    # frozen: the source's feature blocks copied and frozen (trainable=False), a new head trained
-    model, copied["frozen"] = transfer(source_model, arch, BLOCKS)
-    compile_model(model, lr)
-    train_in_twin(model, x, y, steps, args.batch_size, seed)
-    accuracy["frozen"] = twin_accuracy(model, *test)
-    if keep:
-        save_target(harness, model, "frozen", k, target)
+    # frozen: fresh weights, then the source's feature blocks copied into it (set_weights, layer by
+    # layer); they are trainable=False, so only the new head learns
+    model = trained["frozen"] = models["frozen"]
+    reinitialize(model)
+    copied["frozen"] = copy_weights(source_model, model, features)
+    model.fit(target_batches(x, y, args.batch_size, seed), **train)
+    accuracy["frozen"] = float(model.evaluate(**test)[1])
 
-    # finetune: then unfreeze the blocks and recompile (Keras reads `trainable` when it compiles) at a
-    # 10x lower rate, so the copied features move only a little. BatchNorm stays trainable=False:
-    # inference mode, with the source's statistics
-    for block in range(1, BLOCKS + 1):
-        model.get_layer(f"block_{block}").trainable = True
-    compile_model(model, lr / FINETUNE_LR_FACTOR)
-    train_in_twin(model, x, y, steps, args.batch_size, seed)
-    accuracy["finetune"] = twin_accuracy(model, *test)
-    if keep:
-        save_target(harness, model, "finetune", k, target)
+    # finetune: keras-io's second step, the frozen model's trained weights unfrozen and trained at the
+    # lower rate. `finetune` is that network recompiled: the weights are copied in, layer by layer
+    model = trained["finetune"] = models["finetune"]
+    reinitialize(model)
+    copy_weights(models["frozen"], model, features + ["head"])
+    model.fit(target_batches(x, y, args.batch_size, seed), **train)
+    accuracy["finetune"] = float(model.evaluate(**test)[1])
     copied["finetune"] = copied["frozen"]
+    keep = k == keep_k and seed == args.seed
+    if keep:  # now, before `full` trains the `finetune` network again
+        for mode, model in trained.items():
+            save_target(harness, model, mode, k, target)
 
-    if "full" in modes:  # the head too (same label set), then everything fine-tuned at the lower rate
-        model, copied["full"] = transfer(source_model, arch, BLOCKS, copy_head=True, freeze=False)
-        compile_model(model, lr / FINETUNE_LR_FACTOR)
-        train_in_twin(model, x, y, steps, args.batch_size, seed)
-        accuracy["full"] = twin_accuracy(model, *test)
+    if "full" in modes:  # the head copied too (same label set), everything fine-tuned at the lower rate
+        model = models["finetune"]
+        reinitialize(model)
+        copied["full"] = copy_weights(source_model, model, features + ["head"])
+        model.fit(target_batches(x, y, args.batch_size, seed), **train)
+        accuracy["full"] = float(model.evaluate(**test)[1])
         if keep:
             save_target(harness, model, "full", k, target)
     return {"steps": steps, "copied": copied, "test_accuracy": accuracy}
 
 
-def anb(seed: int, source_model, arch: dict, target: TargetTask, n: int, args) -> dict:
-    """AnB-n: the first n feature blocks copied and frozen, the rest re-initialised and trained."""
+def anb(seed: int, models, source_model, target, n: int, args) -> dict:
+    """AnB-n: the first n feature blocks copied and frozen, the rest fresh weights, trained."""
     x, y = sample_per_class(target.x_pool, target.y_pool, args.anb_labels, seed)
+    model = models[f"AnB-{n}"]
     seed_everything(seed)
-    model, copied = transfer(source_model, arch, n)
-    compile_model(model, args.learning_rate)
-    train_in_twin(model, x, y, target_steps(len(x), args), args.batch_size, seed)
-    return {"test_accuracy": twin_accuracy(model, target.x_test, target.y_test), "copied": copied}
+    reinitialize(model)
+    copied = copy_weights(source_model, model, feature_layers(n))
+    steps = target_steps(len(x), args)
+    batches = target_batches(x, y, args.batch_size, seed)
+    model.fit(batches, epochs=1, steps_per_epoch=steps, shuffle=False, verbose=0)
+    accuracy = model.evaluate(target.x_test, target.y_test, batch_size=1024, verbose=0)[1]
+    return {"test_accuracy": float(accuracy), "copied": copied}
 
 
 # -- Run: data, source model, target trainings, evaluation, report -----------------------------------
@@ -258,7 +259,7 @@ def run(args) -> dict:
         pretrained = harness.stage("pretrain", pretrain, harness, source, arch)
         source_model = load_pretrained(harness.out_dir / MODELS / f"{SOURCE}.keras", arch, args)
     source_model.compile(loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    source_accuracy = accuracy_on(source_model, source)
+    source_accuracy = float(source_model.evaluate(source.x_test, source.y_test, verbose=0)[1])
     print(f"source model: test accuracy {source_accuracy:.4f}", flush=True)
 
     # -- Transfer to the target, at every label budget k and over the seeds
@@ -267,12 +268,13 @@ def run(args) -> dict:
     same_labels = arch["classes"] == target_arch["classes"] and target.same_labels
     modes = [mode for mode in MODES if mode != "full" or same_labels]
     keep_k = KEPT_BUDGET if KEPT_BUDGET in args.labels_per_class else args.labels_per_class[0]
+    models = target_models(target_arch, args.anb_blocks, args.learning_rate)
     learned, anb_runs = {}, {}  # label budget k -> its seeds' records; n -> AnB-n's
     for k in args.labels_per_class:
-        given = (harness, source_model, target_arch, target, k, modes, keep_k)  # learn_target(seed, ...)
+        given = (harness, models, source_model, target, k, modes, keep_k)  # learn_target(seed, ...)
         learned[k] = harness.over_seeds(learn_target, *given, stage=f"k={k}", describe=describe_modes)
     for n in args.anb_blocks:
-        given, stage = (source_model, target_arch, target, n, args), f"AnB-{n} (k={args.anb_labels})"
+        given, stage = (models, source_model, target, n, args), f"AnB-{n} (k={args.anb_labels})"
         anb_runs[n] = harness.over_seeds(anb, *given, stage=stage, describe=describe_anb)
     target_seconds = time.perf_counter() - target_start
 
@@ -281,7 +283,7 @@ def run(args) -> dict:
     if same_labels:  # the shift scenario's own target (not --target-data)
         from common.references import references as published
 
-        zero_shot = accuracy_on(source_model, target)
+        zero_shot = float(source_model.evaluate(target.x_test, target.y_test, verbose=0)[1])
         print(f"zero-shot (source model on target): {zero_shot:.4f}")
         references = published("mnist1d_cnn")
 
