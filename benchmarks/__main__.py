@@ -58,7 +58,8 @@ def online(stream: str, items: int, repeats: int) -> dict:
     runs = {"keras_mlp": [], "river_lr": []}
     for seed in range(repeats):
         args = online_args(items, seed)
-        spec, x, y, _ = prepare_stream(stream, args)
+        prepared = prepare_stream(stream, args)
+        spec, x, y = prepared.stream, prepared.x, prepared.y
         tracker = Tracker(len(x), f"{stream}/keras", False)
         learner = KerasOnlineClassifier.from_flags(args, spec.classes, spec.features, seed)
         prequential(learner, x, y, tracker)
@@ -87,7 +88,7 @@ def river_interface(items: int, repeats: int, loop: dict) -> dict:
 
     runs = []
     for seed in range(repeats):
-        stream = prepare_stream("sea", online_args(items, seed))[0]
+        stream = prepare_stream("sea", online_args(items, seed)).stream
         start = time.perf_counter()
         score = evaluate.progressive_val_score(
             stream.records, KerasOnlineClassifier(seed=seed), metrics.Accuracy()

@@ -255,18 +255,19 @@ class RunCheckpoint:
         state = {"format": FORMAT, "fingerprint": self.fingerprint, "stages": self.entries}
         atomic_write_text(self.state_path, json.dumps(state, indent=1) + "\n")
 
-    def stage(self, key: str, compute) -> dict:
-        """Stage `key`'s record: read back where a resumed run had finished it, else `compute()`d,
-        recorded and saved before it is returned. Both ways return the same values (JSON-typed, with
-        NumPy arrays kept), so a resumed run computes what an uninterrupted one does."""
-        if key in self.stages:
-            return copy.deepcopy(self.stages[key])
+    def read(self, key: str) -> dict | None:
+        """Stage `key`'s record where a resumed run had finished it (a copy), else None."""
+        return copy.deepcopy(self.stages[key]) if key in self.stages else None
+
+    def begin(self, key: str) -> None:
+        """Stage `key` is being computed: the fits set up from now on are its (`fit_folder`)."""
         self._start()
         self.current, self._fits_in_stage = key, 0
-        try:
-            record = compute()
-        finally:
-            self.current = None
+
+    def finish(self, key: str, record) -> dict:
+        """Record stage `key`'s `record` (JSON values and NumPy arrays) and save it before it is
+        returned; a resumed run reads it back (`read`) with the same values and types."""
+        self.current = None
         arrays: dict = {}
         entry = {"record": json.loads(json.dumps(_encode(record, arrays)))}
         if arrays:
@@ -280,6 +281,20 @@ class RunCheckpoint:
         _maybe_kill("stage", self._saved_stages)
         check_terminated()  # a SIGTERM a library swallowed: stop here, the stage just saved
         return copy.deepcopy(self.stages[key])  # the caller may change it; the record stays
+
+    def stage(self, key: str, compute) -> dict:
+        """Stage `key`'s record: read back where a resumed run had finished it, else `compute()`d,
+        recorded and saved before it is returned. Both ways return the same values (JSON-typed, with
+        NumPy arrays kept), so a resumed run computes what an uninterrupted one does."""
+        done = self.read(key)
+        if done is not None:
+            return done
+        self.begin(key)
+        try:
+            record = compute()
+        finally:
+            self.current = None
+        return self.finish(key, record)
 
     def fit_folder(self) -> Path:
         """The folder for the next fit of the stage being computed (or of the run, outside one)."""
@@ -308,6 +323,11 @@ class RunCheckpoint:
 
 
 _HELD: weakref.WeakSet = weakref.WeakSet()  # the checkpoints holding their folder's lock
+
+
+def open_stage() -> str | None:
+    """The stage this process's run is computing (begun, not yet finished), if any."""
+    return next((checkpoint.current for checkpoint in _HELD if checkpoint.current), None)
 
 
 def release_all() -> None:

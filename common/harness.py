@@ -5,18 +5,22 @@ gallery and README show, read from the keys its run writes), then its `run(args)
 
     harness = Harness(NAME, args)                         # (--quick's settings: flags.py)
     ...data, model...
-    per_seed = harness.over_seeds(train_one, model, stage="relu")  # train_one(seed, model) per seed
-    # ...in train_one, the reader's own model.fit, with what resuming needs as Keras takes it:
-    history = harness.history(model.fit(**harness.fit_arguments(model, x, y, ...), validation_data=val))
+    seeds = harness.seeds("relu")                         # one stage per seed
+    for seed in seeds:                                    # those still to train (--resume)
+        # the reader's own model.fit, with what resuming needs as Keras takes it:
+        history = harness.history(model.fit(**harness.fit_arguments(model, x, y, ...)))
+        seeds.record({"accuracy": ...})                   # saved as the stage's record
+    per_seed = seeds.records                              # every seed's, read back or new
     harness.check("relu_accuracy", accuracy, at_least=0.5)  # declared, printed and stored one way
     harness.save_model(model, "relu", classes=names)         # models/relu.keras, with what it needs
     metrics = harness.finish(results, references)           # metrics.json, the numbers first
     plot(metrics, harness.out_dir)                          # then the figures, from them alone
 
 A stage (a seed, a cell, an activation, a labels-per-class k, a stream) is the unit that progress,
-resume and parallel jobs work in: `harness.stage(key, compute, *args)` records each as it finishes
-(common/checkpoint.py), and `over_seeds` runs one stage per seed, named `stage/seed_N`. With
---resume, a finished stage is read back instead of computed, and a fit set up by
+resume and parallel jobs work in: the story computes it and `harness.stage(key).record(value)` saves
+it as it finishes (common/checkpoint.py); `harness.seeds(stage)` is the loop over the run's seeds, one
+stage each, named `stage/seed_N`. With --resume, a finished stage is read back (`stage.done`,
+`stage.result`) instead of computed, and a fit set up by
 `harness.fit_arguments` continues from its last finished epoch (`initial_epoch`).
 
 The output folder is checked first (created, a probe file written and removed): a folder a run
@@ -45,6 +49,7 @@ from common.checkpoint import (
     RunCheckpoint,
     describe_kept,
     fingerprint,
+    open_stage,
     release_all,
 )
 from common.cli import describe_quick
@@ -107,11 +112,6 @@ def seeds_for(args) -> list[int]:
     return list(range(args.seed, args.seed + args.seeds))
 
 
-def _seed_record(train_one: Callable[..., dict], seed: int, *args, **kwargs) -> dict:
-    """`{"seed": seed, **train_one(seed, *args, **kwargs)}`: one stage of `Harness.over_seeds`."""
-    return {"seed": seed, **train_one(seed, *args, **kwargs)}
-
-
 def seed_summary(per_seed: list[dict], key: str, *, median: tuple[str, ...] = ()) -> dict:
     """`{key: mean, key_std: std, per_seed}` over seed records, plus the median of each `median` key
     (for timings, where one slow run must not move the figure)."""
@@ -158,6 +158,62 @@ def check_layout(out_dir: Path) -> None:
             check_writable(path, "--output-dir")
 
 
+class Stage:
+    """One stage of a run (`Harness.stage`): `done` with its `result`, or open until `record`."""
+
+    def __init__(self, harness: Harness, key: str, done: bool, found):
+        self.harness, self.key, self.done = harness, key, done
+        self.result = found if done else None
+        self._models_before = set() if done else found
+
+    def record(self, value):
+        """Save `value` as this stage's record, with the models the run kept since the stage
+        opened; returns it as a resumed run would read it back."""
+        if self.done:
+            raise RuntimeError(f"stage {self.key} is recorded already")
+        models = self.harness.models
+        kept = {name: models[name] for name in models if name not in self._models_before}
+        entry = self.harness.checkpoint.finish(self.key, {"record": value, "models": kept})
+        self.done, self.result = True, entry["record"]
+        return self.result
+
+
+class Seeds:
+    """The run's seeds as the story's loop (`Harness.seeds`): yields the seeds still to compute;
+    `record(value)` saves the one in hand; `records` holds every seed's record, in order."""
+
+    def __init__(self, harness: Harness, stage: str, describe: Callable[[dict], str] | None):
+        self.harness, self.stage, self.describe = harness, stage, describe
+        self.records: list[dict] = []
+        self._open: tuple[int, Stage] | None = None
+
+    def __iter__(self):
+        seeds, started = seeds_for(self.harness.args), time.perf_counter()
+        for i, seed in enumerate(seeds):
+            key = f"{self.stage}/seed_{seed}" if self.stage else f"seed_{seed}"
+            stage = self.harness.stage(key)
+            if stage.done:
+                self.records.append(stage.result)
+            else:
+                self._open = (seed, stage)
+                yield seed
+                if self._open is not None:
+                    raise RuntimeError(f"stage {key}: the loop recorded nothing (seeds.record)")
+            if self.describe is not None:  # with the time the seeds took and what is left of them
+                where = f"{self.stage} " if self.stage else ""
+                clock = training.elapsed_and_left(i + 1, len(seeds), time.perf_counter() - started)
+                line = f"  {where}seed {seed} ({i + 1}/{len(seeds)}, {clock}): "
+                print(line + self.describe(self.records[-1]), flush=True)
+
+    def record(self, value: dict) -> dict:
+        """Save the seed in hand's `value` (its stage's record); returns `{"seed": N, **value}`."""
+        if self._open is None:
+            raise RuntimeError("seeds.record outside the loop over the seeds")
+        (seed, stage), self._open = self._open, None
+        self.records.append(stage.record({"seed": seed, **value}))
+        return self.records[-1]
+
+
 class Harness:
     """One recipe run: its flags, output folder, clock, device, checks and artifacts."""
 
@@ -187,51 +243,32 @@ class Harness:
 
     # -- stages -----------------------------------------------------------------------------------
 
-    def over_seeds(
-        self,
-        train_one: Callable[..., dict],
-        *args,
-        stage: str = "",
-        describe: Callable[[dict], str] | None = None,
-        **kwargs,
-    ) -> list[dict]:
-        """`train_one(seed, *args, **kwargs)` for every seed of the run, one stage each
-        (`stage/seed_N`); returns the per_seed records, each `{"seed": N, **what train_one
-        returned}`. With `describe`, one line per seed says how it went."""
-        seeds = seeds_for(self.args)
-        records, started = [], time.perf_counter()
-        for i, seed in enumerate(seeds):
-            key = f"{stage}/seed_{seed}" if stage else f"seed_{seed}"
-            record = self.stage(key, _seed_record, train_one, seed, *args, **kwargs)
-            records.append(record)
-            if describe is not None:  # with the time the seeds took so far and what is left of them
-                where = f"{stage} " if stage else ""
-                clock = training.elapsed_and_left(i + 1, len(seeds), time.perf_counter() - started)
-                line = f"  {where}seed {seed} ({i + 1}/{len(seeds)}, {clock}): {describe(record)}"
-                print(line, flush=True)
-        return records
+    def stage(self, key: str) -> Stage:
+        """Stage `key` of the run, for the story to compute and record, or read back:
 
-    def stage(self, key: str, compute: Callable[..., dict], *args, **kwargs) -> dict:
-        """`compute(*args, **kwargs)`'s record (JSON values and NumPy arrays), recorded as stage `key`
-        as soon as it finishes; on --resume, a stage the killed run had finished is read back
-        instead."""
+            stage = harness.stage("pretrain")
+            pretrained = stage.result if stage.done else stage.record(pretrain(harness, source))
 
-        def compute_with_models() -> dict:
-            before = set(self.models)
-            record = compute(*args, **kwargs)
-            return {
-                "record": record,
-                "models": {k: self.models[k] for k in self.models if k not in before},
-            }
+        `done` where a resumed run had finished it: `result` is its record, and the models it kept
+        are the run's again. Else it is open (the fits set up now are its) until `record(value)`
+        (JSON values and NumPy arrays) saves it, with the models kept meanwhile."""
+        done = self.checkpoint.read(key)
+        if done is not None:
+            self.models.update(done["models"])
+            return Stage(self, key, True, done["record"])
+        self.checkpoint.begin(key)
+        return Stage(self, key, False, set(self.models))
 
-        try:
-            done = self.checkpoint.stage(key, compute_with_models)
-        except Diverged as error:  # the (innermost) stage names where, the epoch when
-            if str(error).startswith("stage "):
-                raise
-            raise Diverged(f"stage {key}: {error}") from None
-        self.models.update(done["models"])  # the models the stage kept, also when read back
-        return done["record"]
+    def seeds(self, stage: str = "", describe: Callable[[dict], str] | None = None) -> Seeds:
+        """The run's seeds (`--seed` and the next `--seeds - 1`), one stage each (`stage/seed_N`),
+        for the story's own loop; with `describe`, one line per seed says how it went:
+
+            seeds = harness.seeds("k=5", describe=describe_modes)
+            for seed in seeds:  # the seeds still to train: a resumed run reads the others back
+                seeds.record(learn_target(seed, ...))
+            per_seed = seeds.records  # every seed's {"seed": N, **what was recorded}, in order
+        """
+        return Seeds(self, stage, describe)
 
     def fit_arguments(self, model, x, y, *, batch_size: int, epochs: int, seed: int, callbacks=()):
         """The arguments of `model.fit` for (x, y) in this run (`common.training.fit_arguments`),
@@ -362,7 +399,8 @@ def run_main(name: str, parser: argparse.ArgumentParser, run, argv=None) -> int:
             with distributed(args, parser.prog):
                 run(args)
     except UsageError as error:
-        print(f"{parser.prog}: error: {error}", file=sys.stderr)
+        where = open_stage() if isinstance(error, Diverged) else None  # the stage it happened in
+        print(f"{parser.prog}: error: {f'stage {where}: ' if where else ''}{error}", file=sys.stderr)
         return 2
     except (MemoryError, *resource_exhausted()) as error:  # what no check before training caught
         reason = " ".join(str(error).split())[:160] or type(error).__name__

@@ -582,11 +582,10 @@ def test_harness_seed_loop_gives_one_per_seed_schema(capsys):
     from common.harness import Harness, seed_summary
 
     harness = Harness("demo", harness_args())
-    records = harness.over_seeds(
-        lambda seed: {"accuracy": seed / 10, "items_per_second": seed},
-        stage="relu",
-        describe=lambda r: f"{r['accuracy']:.1f}",
-    )
+    seeds = harness.seeds("relu", describe=lambda r: f"{r['accuracy']:.1f}")
+    for seed in seeds:  # the story's own loop; the harness records each seed as a stage
+        seeds.record({"accuracy": seed / 10, "items_per_second": seed})
+    records = seeds.records
     assert records == [
         {"seed": 3, "accuracy": 0.3, "items_per_second": 3},
         {"seed": 4, "accuracy": 0.4, "items_per_second": 4},
@@ -598,6 +597,39 @@ def test_harness_seed_loop_gives_one_per_seed_schema(capsys):
     assert list(summary) == ["accuracy", "accuracy_std", "items_per_second", "per_seed"]
     assert summary["accuracy"] == pytest.approx(0.35) and summary["accuracy_std"] == pytest.approx(0.05)
     assert summary["items_per_second"] == 3.5
+
+
+def test_a_resumed_run_reads_back_the_stages_and_seeds_its_story_recorded(tmp_path):
+    """The story loops and computes; the harness records: on --resume, a finished stage is `done`
+    with its `result` (NumPy arrays kept), and the seed loop yields only the seeds left to train."""
+    from common.harness import Harness
+
+    flags = dict(output_dir=str(tmp_path / "run"), seeds=3)
+    first = Harness("demo", harness_args(**flags))
+    stage = first.stage("data")
+    assert not stage.done and stage.result is None
+    assert stage.record({"mean": np.arange(3.0)})["mean"].tolist() == [0.0, 1.0, 2.0]
+    with pytest.raises(RuntimeError, match="recorded already"):
+        stage.record({})
+    seeds = first.seeds("fit")
+    for seed in seeds:
+        if seed == 4:
+            break  # the run is stopped after its first seed
+        seeds.record({"accuracy": seed / 10})
+    first.checkpoint.release()
+
+    again = Harness("demo", harness_args(**flags, resume=True))
+    stage = again.stage("data")
+    assert stage.done and stage.result["mean"].tolist() == [0.0, 1.0, 2.0]
+    seeds, trained = again.seeds("fit"), []
+    for seed in seeds:
+        trained.append(seed)
+        seeds.record({"accuracy": seed / 10})
+    assert trained == [4, 5]  # seed 3 was read back, not trained again
+    assert seeds.records == [{"seed": s, "accuracy": s / 10} for s in (3, 4, 5)]
+    with pytest.raises(RuntimeError, match="recorded nothing"):
+        for _ in again.seeds("forgotten"):
+            pass  # a loop body that records nothing is a mistake, named at once
 
 
 def test_harness_checks_are_stored_and_printed_one_way(tmp_path, capsys):

@@ -51,7 +51,8 @@ def sea(items: int):
     from recipes.online_learning.recipe import prepare_stream
 
     args = build_parser().parse_args(["--items", str(items), "--no-progress"])
-    stream, x, y, _ = prepare_stream("sea", args)
+    data = prepare_stream("sea", args)
+    stream, x, y = data.stream, data.x, data.y
     return args, stream, x, y
 
 

@@ -158,7 +158,8 @@ def test_a_chunk_rolled_back_at_a_drift_learns_as_one_batch_per_call_would(adapt
     learner takes back the batches after it. That must give exactly what predicting, scoring and
     learning one batch at a time gives."""
     args = ol.build_parser().parse_args(["--items", "6000", "--no-progress", adapt])
-    stream, x, y, _ = prepare_stream("agrawal", args)
+    data = prepare_stream("agrawal", args)
+    stream, x, y = data.stream, data.x, data.y
     runs = {}
     for name, chunk in (("chunked", online_learner.CHUNK), ("one batch per call", 1)):
         learner = ol.KerasOnlineClassifier.from_flags(args, stream.classes, stream.features, seed=0)
@@ -317,7 +318,8 @@ def test_the_plain_keras_loop_and_the_compiled_learner_predict_the_same(tmp_path
     boundary may flip)."""
     flags = ["--stream", "sea", "--items", "2000", "--replay", "0", "--steps-per-batch", "1"]
     args = ol.build_parser().parse_args([*flags, "--boost", "1", "--no-adapt", "--no-progress"])
-    stream, x, y, _ = prepare_stream("sea", args)
+    data = prepare_stream("sea", args)
+    stream, x, y = data.stream, data.x, data.y
     learner = ol.KerasOnlineClassifier.from_flags(args, stream.classes, stream.features, seed=0)
     plain = ol.plain_model(x.shape[1], len(stream.classes), args)
     plain.set_weights(learner.model.get_weights())  # the compiled learner's initial weights

@@ -8,7 +8,7 @@ import numpy as np
 from common.data import Split
 from common.distribute import global_batch
 from common.numpy_reference import activation, derivative
-from common.training import make_dataset, seed_everything
+from common.training import make_dataset
 
 SATURATED_SLOPE = 0.01
 
@@ -42,25 +42,12 @@ def unit_health(model, x, name: str) -> tuple[float, float]:
     return float(dead), float(saturated)
 
 
-def gradient_flow(harness, split: Split, initializers: dict, build_mlp) -> dict:
-    """For each activation (`initializers`: name -> the run's initialiser), a deep net of --depth
-    hidden layers of --units built by `build_mlp` (the recipe's): per-layer gradient norms with
-    Glorot for all, with the run's initialiser at init and after one epoch; dead and saturated units
-    before and after. Each activation is a stage of `harness` (common.harness)."""
-    return {
-        name: harness.stage(f"gradient_flow/{name}", flow_of, split, name, init, build_mlp, harness.args)
-        for name, init in initializers.items()
-    }
-
-
-def flow_of(split: Split, name: str, init: str, build_mlp, args) -> dict:
-    """One activation's gradient norms and unit health, at init and after one epoch."""
-    deep = (args.depth, args.units)
-    seed_everything(args.seed)
-    glorot = build_mlp(split, name, *deep, "glorot_uniform", args.learning_rate)
+def gradient_flow(glorot, model, init: str, split: Split, args) -> dict:
+    """One activation's deep net (`model`, with initialiser `init`, and the same net with Glorot's,
+    `glorot`): each hidden kernel's gradient norm at init (both) and after one epoch of `model`;
+    its dead and saturated units before and after."""
+    name = model.name.removeprefix("mlp_")  # the activation (recipe.build_mlp names the net)
     init_glorot = kernel_grad_norms(glorot, split.x_train, split.y_train)
-    seed_everything(args.seed)
-    model = build_mlp(split, name, *deep, init, args.learning_rate)
     at_init = kernel_grad_norms(model, split.x_train, split.y_train)
     dead_init, saturated_init = unit_health(model, split.x_val, name)
     train = make_dataset(

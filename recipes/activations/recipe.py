@@ -185,7 +185,10 @@ def compare_on(harness: Harness, split: data.Split, names) -> dict:
         init, lr = initializer(name, args.init), learning_rate(split, args)
         model = build_mlp(split, name, args.layers, args.units, init, lr, shift=args.regularise)
         stage = f"{split.name}/{name}"
-        per_seed = harness.over_seeds(train_one_seed, harness, model, split, stage=stage)
+        seeds = harness.seeds(stage)  # one stage each, read back on --resume
+        for seed in seeds:
+            seeds.record(train_one_seed(seed, harness, model, split))
+        per_seed = seeds.records
         history = {key: [r.pop(key) for r in per_seed] for key in ("loss", "val_accuracy")}
         means = {
             key: float(np.mean([r[key] for r in per_seed]))
@@ -263,8 +266,17 @@ def run(args) -> dict:
 
     flow_split = splits["mnist1d"] if "mnist1d" in splits else next(iter(splits.values()))
     print(f"gradient flow: {args.depth} hidden layers of {args.units} on {flow_split.name}", flush=True)
-    initializers = {name: initializer(name, args.init) for name in names}
-    results["gradient_flow"] = gradient_flow(harness, flow_split, initializers, build_mlp)
+    results["gradient_flow"] = {}
+    deep = (args.depth, args.units)
+    for name in names:  # a deep net per activation, with Glorot and with the run's initialiser
+        stage, init = harness.stage(f"gradient_flow/{name}"), initializer(name, args.init)
+        if not stage.done:
+            seed_everything(args.seed)
+            glorot = build_mlp(flow_split, name, *deep, "glorot_uniform", args.learning_rate)
+            seed_everything(args.seed)
+            model = build_mlp(flow_split, name, *deep, init, args.learning_rate)
+            stage.record(gradient_flow(glorot, model, init, flow_split, args))
+        results["gradient_flow"][name] = stage.result
     results["gradient_flow_dataset"] = flow_split.name
 
     if gaps := gaps_over_linear(results.get("mnist1d", {})):

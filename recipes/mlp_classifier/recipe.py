@@ -204,13 +204,17 @@ def run(args) -> dict:
         flush=True,
     )
 
-    per_seed = harness.over_seeds(train_one_seed, harness, split, describe=describe_seed)
+    seeds = harness.seeds(describe=describe_seed)  # one stage each, read back on --resume
+    for seed in seeds:
+        seeds.record(train_one_seed(seed, harness, split))
+    per_seed = seeds.records
     histories = [record.pop("history") for record in per_seed]
     params = [record.pop("params") for record in per_seed][0]
     first = per_seed[0]  # the report draws the first seed's model and predictions
     y_pred, kernel = first.pop("predicted"), first.pop("first_layer_kernel", None)
     print("baselines: scikit-learn MLP, logistic regression, NumPy MLP ...", flush=True)
-    baselines = harness.stage("baselines", fit_baselines, split, args)
+    stage = harness.stage("baselines")
+    baselines = stage.result if stage.done else stage.record(fit_baselines(split, args))
     for name, result in baselines.items():
         print(f"  {name}: {result['test_accuracy']:.4f} ({result['fit_seconds']:.1f} s)")
 

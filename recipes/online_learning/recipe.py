@@ -51,7 +51,7 @@ from recipes.online_learning.prequential import (
     rolling_positions,
 )
 from recipes.online_learning.report import DEFAULT_RUNS, describe
-from recipes.online_learning.streams import clean_records, load_stream
+from recipes.online_learning.streams import Prepared, clean_records, load_stream
 
 # -- The idea: predict, score, then learn, one mini-batch at a time ----------------------------------
 
@@ -125,7 +125,7 @@ def build_parser():
 # -- Prepare the data ---------------------------------------------------------------------------------
 
 
-def prepare_stream(spec: str, args):
+def prepare_stream(spec: str, args) -> Prepared:
     """A stream's raw records, cleaned into arrays, and what is known about it."""
     stream = load_stream(spec, args)
     x, y, rejected = clean_records(stream)
@@ -139,16 +139,17 @@ def prepare_stream(spec: str, args):
         "majority_rate": float(np.bincount(y, minlength=len(stream.classes)).max() / len(y)),
         "rolling_items": rolling_positions(len(x)),
     }
-    return stream, x, y, facts
+    return Prepared(stream, x, y, facts)
 
 
 # -- Build the model and train ------------------------------------------------------------------------
 
 
-def train_keras(seed: int, harness, x, y, stream, args, stage: str, keep: bool) -> dict:
+def train_keras(seed: int, harness, data: Prepared, args, stage: str, keep: bool) -> dict:
     """A fresh Keras learner, test-then-train over the stream; with `keep`, the first seed's final
     network is kept as models/<stream>_keras_mlp.keras, with the input scaling it had reached."""
     key, keep = f"{stage}/{seed}", keep and seed == args.seed
+    stream, x, y = data.stream, data.x, data.y
     gc.collect()  # the last learner's garbage, so that no timed run pays for another's
     show = args.progress and not args.quiet
     tracker = Tracker(len(x), key, show)  # the clock starts here: each run counts its trace
@@ -182,12 +183,13 @@ def train_plain(harness, x, y, stream, args, key: str) -> dict:
     return learner_summary(tracker, len(x))
 
 
-def keras_over_seeds(harness, x, y, stream, args, stage: str, keep: bool = False):
+def keras_over_seeds(harness, data: Prepared, args, stage: str, keep: bool = False):
     """The Keras learner over the run's seeds, one stage each: the first seed's full result, and the
     summary (mean accuracy; median throughput, robust to the process's one-time warm-up)."""
-    runs = harness.over_seeds(
-        train_keras, harness, x, y, stream, args, stage, keep, stage=stage, describe=describe
-    )
+    seeds = harness.seeds(stage, describe=describe)  # one stage each, read back on --resume
+    for seed in seeds:
+        seeds.record(train_keras(seed, harness, data, args, stage, keep))
+    runs = seeds.records
     per_seed = [{k: run[k] for k in ("seed", "accuracy", "items_per_second")} for run in runs]
     summary = seed_summary(per_seed, "accuracy", median=("items_per_second",))
     first = {k: v for k, v in runs[0].items() if k != "seed"}
@@ -200,16 +202,17 @@ def keras_over_seeds(harness, x, y, stream, args, stage: str, keep: bool = False
 def learners_on_stream(harness, spec: str, args) -> dict:
     """The Keras learner over the seeds (curves from the first), then each baseline once; each
     (learner, seed) is a stage (an unfinished one runs again on --resume)."""
-    stream, x, y, out = prepare_stream(spec, args)
-    k = len(stream.classes)
-    stage = f"{stream.name}/keras_mlp"
-    first, summary = keras_over_seeds(harness, x, y, stream, args, stage, keep=True)
+    data = prepare_stream(spec, args)
+    stream, x, y, out = data.stream, data.x, data.y, data.facts
+    first, summary = keras_over_seeds(harness, data, args, f"{stream.name}/keras_mlp", keep=True)
     out["keras_mlp"] = {**first, **summary}  # curves, drift points and recovery: the first seed's
-    key = f"{stream.name}/keras_plain"
-    out["keras_plain"] = harness.stage(key, train_plain, harness, x, y, stream, args, key)
-    for name in args.baselines:
-        key = f"{stream.name}/{name}"
-        out[name] = harness.stage(key, baseline_on_stream, name, x, y, k, args, key)
+    for name in ["keras_plain", *args.baselines]:  # once each, a stage each
+        stage, key = harness.stage(f"{stream.name}/{name}"), f"{stream.name}/{name}"
+        if not stage.done and name == "keras_plain":
+            stage.record(train_plain(harness, x, y, stream, args, key))
+        elif not stage.done:
+            stage.record(baseline_on_stream(name, x, y, len(stream.classes), args, key))
+        out[name] = stage.result
     learners = ["keras_mlp", "keras_plain", *args.baselines]
     for name in learners:
         correct = out[name].pop("_correct")
@@ -225,12 +228,12 @@ def ablation(harness, args) -> dict:
     """{setting: {stream: accuracy, its std and the median items/s over the seeds}}, Keras alone."""
     table = {setting: {} for setting in ABLATION}
     for spec in args.stream:
-        stream, x, y, _ = prepare_stream(spec, args)
+        data = prepare_stream(spec, args)
         for setting, changes in ABLATION.items():
             flags = argparse.Namespace(**{**vars(args), **changes})
-            stage = f"{stream.name}/keras_mlp {setting}"
-            _, summary = keras_over_seeds(harness, x, y, stream, flags, stage)
-            table[setting][stream.name] = {
+            stage = f"{data.stream.name}/keras_mlp {setting}"
+            _, summary = keras_over_seeds(harness, data, flags, stage)
+            table[setting][data.stream.name] = {
                 key: summary[key] for key in ("accuracy", "accuracy_std", "items_per_second")
             }
     return table

@@ -45,6 +45,17 @@ class Stream:
     known_drift: int | None = None
 
 
+@dataclass
+class Prepared:
+    """A stream made ready to learn from: its valid items as arrays (`x`, `y`, in stream order) and
+    the facts about it that a run reports (items, rejected, classes, known drift, majority rate)."""
+
+    stream: Stream
+    x: np.ndarray
+    y: np.ndarray
+    facts: dict
+
+
 def load_stream(spec: str, args) -> Stream:
     """One stream's raw records; bad CSV input (no file, no target) raises UsageError."""
     from river import datasets

@@ -150,7 +150,10 @@ def compare_on_mnist1d(harness: Harness, split: data.Split, cell: str) -> tuple[
     """One cell: the recipe's model over every seed, the plain model beside it (first seed), and
     how far back the gradient reaches in each. Each seed is a stage, and the plain model another."""
     stage = f"{split.name}/{cell}"  # MNIST-1D/gru, or npz:mine.npz/gru: named for the data
-    per_seed = harness.over_seeds(train_seed, harness, split, cell, stage=stage, describe=describe_seed)
+    seeds = harness.seeds(stage, describe=describe_seed)  # one stage each, read back on --resume
+    for seed in seeds:
+        seeds.record(train_seed(seed, harness, split, cell))
+    per_seed = seeds.records
     histories = [record.pop("history") for record in per_seed]
     first = per_seed[0]
     result = {
@@ -160,7 +163,8 @@ def compare_on_mnist1d(harness: Harness, split: data.Split, cell: str) -> tuple[
         "history": {key: [history[key] for history in histories] for key in histories[0]},
         "confusion_matrix": first.pop("confusion_matrix"),
     }
-    plain = harness.stage(f"{stage}/plain", train_plain, harness, split, cell)
+    done = harness.stage(f"{stage}/plain")
+    plain = done.result if done.done else done.record(train_plain(harness, split, cell))
     result["plain"] = plain["record"]
     print(f"  {stage} plain, seed {harness.args.seed}: {describe_seed(result['plain'])}", flush=True)
     return result, {**plain["gradients"], "model_trained": first.pop("gradient")}
@@ -269,8 +273,10 @@ def run(args) -> dict:
         results["adding"] = {cell: {} for cell in args.cells}
         for length in args.lengths:
             for cell in args.cells:
-                key = f"adding/T{length}/{cell}"
-                result = harness.stage(key, train_adding, harness, cell, length)
+                stage = harness.stage(f"adding/T{length}/{cell}")
+                result = (
+                    stage.result if stage.done else stage.record(train_adding(harness, cell, length))
+                )
                 results["adding"][cell][str(length)] = result
                 print(
                     f"  T={length:<4d} {LABELS[cell]:9s} test MSE {result['test_mse']:.4f} "

@@ -69,7 +69,6 @@ def build_parser():
 
 
 # -- Prepare the data: tasks.py, the source and target of each scenario, k labelled examples per class
-
 # -- Build the model: four feature blocks and a head --------------------------------------------------
 
 
@@ -190,8 +189,7 @@ def learn_target(seed: int, harness, models, source_model, target, k: str, modes
     model.fit(target_batches(x, y, args.batch_size, seed), **train)
     accuracy["scratch"] = float(model.evaluate(**test)[1])
 
-    # frozen: fresh weights, then the source's feature blocks copied into it (set_weights, layer by
-    # layer); they are trainable=False, so only the new head learns
+    # frozen: the source's feature blocks copied in (set_weights), trainable=False: the new head learns
     model = trained["frozen"] = models["frozen"]
     reinitialize(model)
     copied["frozen"] = copy_weights(source_model, model, features)
@@ -206,8 +204,7 @@ def learn_target(seed: int, harness, models, source_model, target, k: str, modes
     model.fit(target_batches(x, y, args.batch_size, seed), **train)
     accuracy["finetune"] = float(model.evaluate(**test)[1])
     copied["finetune"] = copied["frozen"]
-    keep = k == keep_k and seed == args.seed
-    if keep:  # now, before `full` trains the `finetune` network again
+    if keep := (k == keep_k and seed == args.seed):  # now, before `full` trains `finetune` again
         for mode, model in trained.items():
             save_target(harness, model, mode, k, target)
 
@@ -225,11 +222,10 @@ def learn_target(seed: int, harness, models, source_model, target, k: str, modes
 def anb(seed: int, models, source_model, target, n: int, args) -> dict:
     """AnB-n: the first n feature blocks copied and frozen, the rest fresh weights, trained."""
     x, y = sample_per_class(target.x_pool, target.y_pool, args.anb_labels, seed)
-    model = models[f"AnB-{n}"]
+    model, steps = models[f"AnB-{n}"], target_steps(len(x), args)
     seed_everything(seed)
     reinitialize(model)
     copied = copy_weights(source_model, model, feature_layers(n))
-    steps = target_steps(len(x), args)
     batches = target_batches(x, y, args.batch_size, seed)
     model.fit(batches, epochs=1, steps_per_epoch=steps, shuffle=False, verbose=0)
     accuracy = model.evaluate(target.x_test, target.y_test, batch_size=1024, verbose=0)[1]
@@ -255,8 +251,9 @@ def run(args) -> dict:
     if args.pretrained:
         print(f"reusing the pretrained source model {args.pretrained}", flush=True)
         pretrained = {"epochs": 0, "seconds": 0.0}
-    else:  # a stage: trained once, then read back from models/source.keras, resumed or not
-        pretrained = harness.stage("pretrain", pretrain, harness, source, arch)
+    else:  # a stage: trained once (read back on --resume), then loaded from models/source.keras
+        stage = harness.stage("pretrain")
+        pretrained = stage.result if stage.done else stage.record(pretrain(harness, source, arch))
         source_model = load_pretrained(harness.out_dir / MODELS / f"{SOURCE}.keras", arch, args)
     source_model.compile(loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     source_accuracy = float(source_model.evaluate(source.x_test, source.y_test, verbose=0)[1])
@@ -271,11 +268,15 @@ def run(args) -> dict:
     models = target_models(target_arch, args.anb_blocks, args.learning_rate)
     learned, anb_runs = {}, {}  # label budget k -> its seeds' records; n -> AnB-n's
     for k in args.labels_per_class:
-        given = (harness, models, source_model, target, k, modes, keep_k)  # learn_target(seed, ...)
-        learned[k] = harness.over_seeds(learn_target, *given, stage=f"k={k}", describe=describe_modes)
+        seeds = harness.seeds(f"k={k}", describe=describe_modes)  # one stage each, read back on --resume
+        for seed in seeds:
+            seeds.record(learn_target(seed, harness, models, source_model, target, k, modes, keep_k))
+        learned[k] = seeds.records
     for n in args.anb_blocks:
-        given, stage = (models, source_model, target, n, args), f"AnB-{n} (k={args.anb_labels})"
-        anb_runs[n] = harness.over_seeds(anb, *given, stage=stage, describe=describe_anb)
+        seeds = harness.seeds(f"AnB-{n} (k={args.anb_labels})", describe=describe_anb)
+        for seed in seeds:
+            seeds.record(anb(seed, models, source_model, target, n, args))
+        anb_runs[n] = seeds.records
     target_seconds = time.perf_counter() - target_start
 
     # -- Evaluate the source model, unchanged, on the shifted target: what transfer gives with no labels
