@@ -6,9 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from common.data import Split
-from common.distribute import global_batch
 from common.numpy_reference import activation, derivative
-from common.training import make_dataset
 
 SATURATED_SLOPE = 0.01
 
@@ -42,32 +40,37 @@ def unit_health(model, x, name: str) -> tuple[float, float]:
     return float(dead), float(saturated)
 
 
-def gradient_flow(glorot, model, init: str, split: Split, args) -> dict:
-    """One activation's deep net (`model`, with initialiser `init`, and the same net with Glorot's,
-    `glorot`): each hidden kernel's gradient norm at init (both) and after one epoch of `model`;
-    its dead and saturated units before and after."""
+def at_initialisation(glorot, model, split: Split) -> dict:
+    """A deep net before training: each hidden kernel's gradient norm with Glorot's initialiser
+    (`glorot`) and with the run's (`model`), and the run's dead and saturated units."""
     name = model.name.removeprefix("mlp_")  # the activation (recipe.build_mlp names the net)
-    init_glorot = kernel_grad_norms(glorot, split.x_train, split.y_train)
-    at_init = kernel_grad_norms(model, split.x_train, split.y_train)
-    dead_init, saturated_init = unit_health(model, split.x_val, name)
-    train = make_dataset(
-        split.x_train, split.y_train, global_batch(args.batch_size), shuffle=True, seed=args.seed
-    )
-    model.fit(train, epochs=1, shuffle=False, verbose=0)
+    dead, saturated = unit_health(model, split.x_val, name)
+    return {
+        "init_glorot": kernel_grad_norms(glorot, split.x_train, split.y_train),
+        "init": kernel_grad_norms(model, split.x_train, split.y_train),
+        "dead_fraction_init": dead,
+        "saturated_fraction_init": saturated,
+    }
+
+
+def after_one_epoch(model, split: Split, before: dict, init: str) -> dict:
+    """The same net after its first epoch, beside `before` (at_initialisation): its record."""
+    name = model.name.removeprefix("mlp_")
     after = kernel_grad_norms(model, split.x_train, split.y_train)
     dead, saturated = unit_health(model, split.x_val, name)
+    norms = {"init": before["init"], "epoch1": after, "init_glorot": before["init_glorot"]}
     result = {
         "initializer": init,
-        "layer_grad_norms": {"init": at_init, "epoch1": after, "init_glorot": init_glorot},
+        "layer_grad_norms": norms,
         "dead_fraction": dead,
         "saturated_fraction": saturated,
-        "dead_fraction_init": dead_init,
-        "saturated_fraction_init": saturated_init,
+        "dead_fraction_init": before["dead_fraction_init"],
+        "saturated_fraction_init": before["saturated_fraction_init"],
     }
+    glorot = norms["init_glorot"]
     print(
-        f"  {name:11s} first/last layer gradient norm at init (Glorot) "
-        f"{init_glorot[0] / init_glorot[-1]:.2e}; after 1 epoch dead {dead:.2f}, "
-        f"saturated {saturated:.2f}",
+        f"  {name:11s} first/last layer gradient norm at init (Glorot) {glorot[0] / glorot[-1]:.2e}; "
+        f"after 1 epoch dead {dead:.2f}, saturated {saturated:.2f}",
         flush=True,
     )
     return result

@@ -33,7 +33,7 @@ import numpy as np
 import common  # noqa: F401  (quiet TensorFlow's start-up logs)
 from common import data, numpy_reference
 from common.augment import random_shift
-from common.distribute import steps_per_execution
+from common.distribute import global_batch, steps_per_execution
 from common.harness import Harness, Recipe, run_main, seed_summary
 from common.references import references
 from common.results import save_arrays
@@ -46,7 +46,7 @@ from common.training import (
     steps_per_epoch,
 )
 from recipes.activations.flags import ACTIVATIONS, build_parser  # setup: the flags
-from recipes.activations.gradient_flow import first_over_last, gradient_flow
+from recipes.activations.gradient_flow import after_one_epoch, at_initialisation, first_over_last
 from recipes.activations.plots import plot
 from recipes.activations.report import DEFAULT_RUNS, SUMMARY
 
@@ -267,7 +267,7 @@ def run(args) -> dict:
     flow_split = splits["mnist1d"] if "mnist1d" in splits else next(iter(splits.values()))
     print(f"gradient flow: {args.depth} hidden layers of {args.units} on {flow_split.name}", flush=True)
     results["gradient_flow"] = {}
-    deep = (args.depth, args.units)
+    deep, flow = (args.depth, args.units), (flow_split.x_train, flow_split.y_train)
     for name in names:  # a deep net per activation, with Glorot and with the run's initialiser
         stage, init = harness.stage(f"gradient_flow/{name}"), initializer(name, args.init)
         if not stage.done:
@@ -275,7 +275,10 @@ def run(args) -> dict:
             glorot = build_mlp(flow_split, name, *deep, "glorot_uniform", args.learning_rate)
             seed_everything(args.seed)
             model = build_mlp(flow_split, name, *deep, init, args.learning_rate)
-            stage.record(gradient_flow(glorot, model, init, flow_split, args))
+            before = at_initialisation(glorot, model, flow_split)  # gradient norms, dead units
+            batches = make_dataset(*flow, global_batch(args.batch_size), shuffle=True, seed=args.seed)
+            model.fit(batches, epochs=1, shuffle=False, verbose=0)  # then one epoch
+            stage.record(after_one_epoch(model, flow_split, before, init))
         results["gradient_flow"][name] = stage.result
     results["gradient_flow_dataset"] = flow_split.name
 
