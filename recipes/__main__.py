@@ -498,6 +498,20 @@ def recipe_readmes(repo: Path, root: Path) -> list[dict]:
     return readmes
 
 
+def recipe_notebooks(repo: Path) -> list[dict]:
+    """Each recipe folder's notebook (`{"path", "text"}`), from its docstring (recipes/notebooks.py)."""
+    from recipes import notebooks
+
+    books = []
+    for recipe in registry().values():
+        story = importlib.import_module(f"{recipe.module}.recipe")
+        text = notebooks.notebook_text(
+            recipe.name, gallery.title_of(story.__doc__ or ""), story.__doc__ or ""
+        )
+        books.append({"path": notebooks.notebook_path(repo, recipe.name), "text": text})
+    return books
+
+
 def report(readme: Path, root: Path) -> int:
     """Rewrite the README's results table from saved metrics (paths relative to the README), and
     each recipe folder's README.md beside it (recipes/<name>/); a smoke run (--quick) is refused:
@@ -524,10 +538,12 @@ def report(readme: Path, root: Path) -> int:
         print(f"python -m recipes report: error: {readme}: {error}", file=sys.stderr)
         return 2
     readmes = recipe_readmes(readme.parent, root)
-    for section in readmes:
+    for section in [*readmes, *recipe_notebooks(readme.parent)]:
         atomic_write_text(section["path"], section["text"])
     atomic_write_text(readme, updated)
-    print(f"rewrote the results table in {readme} and {len(readmes)} recipe README.md files")
+    print(
+        f"rewrote the results table in {readme} and {len(readmes)} recipe README.md files and notebooks"
+    )
     return 0
 
 

@@ -112,7 +112,13 @@ def render_index(sections: list[dict]) -> str:
         parts.append(f"<section id='{_esc(section['name'])}'>")
         parts.append(f"<h2>{_esc(section['title'])}</h2>")
         page = section.get("page")
-        link = f" <a href='{_esc(page)}'>The recipe's page</a>: story, figures, numbers." if page else ""
+        link = ""
+        if page:  # the recipe's page, and its notebook beside it
+            notebook = f"{page.rsplit('/', 1)[0]}/{section['name']}.ipynb"
+            link = (
+                f" <a href='{_esc(page)}'>The recipe's page</a>: story, figures, numbers; "
+                f"<a href='{_esc(notebook)}'>its notebook</a>: the same story, cell by cell."
+            )
         parts.append(
             f"<p>{_esc(section['summary'])}. Run: <code>{_esc(section['command'])}</code>.{link}</p>"
         )
@@ -214,15 +220,19 @@ def render_recipe_readme(section: dict, docstring: str, sections=()) -> str:
     metrics.json), the sections of recipe.py in order (`sections`: (line, title) pairs), and every
     committed figure inline with its caption."""
     lines = docstring.strip("\n").splitlines()
-    title = next((line.split(":", 1)[1].strip() for line in lines if line.startswith("Title:")), "")
     body = [line for line in lines if not line.startswith(("Title:", "Description:", "Accelerator:"))]
+    name = section["name"]
     parts = [
-        f"# {title or section['title']}",
+        f"# {title_of(docstring) or section['title']}",
         "",
         "<!-- written by `python -m recipes report` from this recipe's docstring and its saved "
         "metrics.json; do not edit by hand -->",
         "",
         "\n".join(body).strip("\n"),
+        "",
+        f"The same story as a notebook, cell by cell: [`{name}.ipynb`]({name}.ipynb) "
+        '(`pip install -e ".[notebook]"`, then open it in Jupyter; `QUICK = True` in its first '
+        "cell runs the smoke settings).",
         "",
         "## Results of the committed runs",
         "",
@@ -254,6 +264,12 @@ def render_recipe_readme(section: dict, docstring: str, sections=()) -> str:
             name = figure.rsplit("/", 1)[-1]
             parts += ["", f"![{name}]({figure})", "", f"*{name}*: {caption}"]
     return "\n".join(parts) + "\n"
+
+
+def title_of(docstring: str) -> str:
+    """The `Title:` line of a recipe's docstring (keras-io's header), or ""."""
+    lines = docstring.strip("\n").splitlines()
+    return next((line.split(":", 1)[1].strip() for line in lines if line.startswith("Title:")), "")
 
 
 def machine(environment: dict) -> str:
