@@ -36,6 +36,7 @@ def import_tensorflow(verbose: bool = False) -> None:
         import tensorflow as tf
 
         tf.config.list_physical_devices("GPU")  # the CUDA probe, which logs on a CPU-only machine
+        tf.get_logger().setLevel("ERROR")  # its Python warnings too (a notebook's kernel shows them)
     finally:
         os.dup2(saved, 2)
         os.close(saved)

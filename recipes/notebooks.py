@@ -139,8 +139,10 @@ def notebook(name: str, title: str, docstring: str) -> dict:
         (
             "code",
             "from pathlib import Path\n\n"
+            "from common.device import import_tensorflow\n"
             + IMPORTS.get(name, f"from recipes.{name} import recipe")
-            + '\n\nargv = ["--quick"] if QUICK else []\n'
+            + "\n\nimport_tensorflow()  # as the command starts it: without TensorFlow's start-up log\n"
+            + '\nargv = ["--quick"] if QUICK else []\n'
             "args = recipe.build_parser().parse_args(argv)\n"
             "print('outputs go to', args.output_dir)",
         ),
