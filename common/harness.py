@@ -161,10 +161,12 @@ def check_layout(out_dir: Path) -> None:
 class Stage:
     """One stage of a run (`Harness.stage`): `done` with its `result`, or open until `record`."""
 
-    def __init__(self, harness: Harness, key: str, done: bool, found):
-        self.harness, self.key, self.done = harness, key, done
-        self.result = found if done else None
-        self._models_before = set() if done else found
+    def __init__(self, harness: Harness, key: str, result=None, models_before=None):
+        """`result`: the record read back (then the stage is done); else `models_before`: the names
+        of the models the run had kept when the stage opened."""
+        self.harness, self.key, self.result = harness, key, result
+        self.done = models_before is None
+        self._models_before = models_before or set()
 
     def record(self, value):
         """Save `value` as this stage's record, with the models the run kept since the stage
@@ -255,9 +257,9 @@ class Harness:
         done = self.checkpoint.read(key)
         if done is not None:
             self.models.update(done["models"])
-            return Stage(self, key, True, done["record"])
+            return Stage(self, key, result=done["record"])
         self.checkpoint.begin(key)
-        return Stage(self, key, False, set(self.models))
+        return Stage(self, key, models_before=set(self.models))
 
     def seeds(self, stage: str = "", describe: Callable[[dict], str] | None = None) -> Seeds:
         """The run's seeds (`--seed` and the next `--seeds - 1`), one stage each (`stage/seed_N`),

@@ -207,12 +207,14 @@ def learners_on_stream(harness, spec: str, args) -> dict:
     first, summary = keras_over_seeds(harness, data, args, f"{stream.name}/keras_mlp", keep=True)
     out["keras_mlp"] = {**first, **summary}  # curves, drift points and recovery: the first seed's
     for name in ["keras_plain", *args.baselines]:  # once each, a stage each
-        stage, key = harness.stage(f"{stream.name}/{name}"), f"{stream.name}/{name}"
-        if not stage.done and name == "keras_plain":
-            stage.record(train_plain(harness, x, y, stream, args, key))
-        elif not stage.done:
-            stage.record(baseline_on_stream(name, x, y, len(stream.classes), args, key))
-        out[name] = stage.result
+        key = f"{stream.name}/{name}"
+        stage = harness.stage(key)
+        if stage.done:  # read back on --resume
+            out[name] = stage.result
+        elif name == "keras_plain":
+            out[name] = stage.record(train_plain(harness, x, y, stream, args, key))
+        else:
+            out[name] = stage.record(baseline_on_stream(name, x, y, len(stream.classes), args, key))
     learners = ["keras_mlp", "keras_plain", *args.baselines]
     for name in learners:
         correct = out[name].pop("_correct")
