@@ -222,15 +222,17 @@ def test_the_mlp_passes_scikit_learns_own_estimator_checks(estimator, check):
 
 @pytest.mark.slow
 def test_cross_val_score_on_digits_is_above_95_percent():
-    """5-fold cross-validation on all 1 797 digits (scikit-learn's folds, not shuffled), with the
+    """3-fold cross-validation on all 1 797 digits (scikit-learn's folds, not shuffled), with the
     recipe's network and its random one-pixel shifts of the 8x8 images, trained at most 60 epochs
-    (patience 15) rather than the defaults' 200 (patience 30): 30 s instead of 91 s here, 0.959."""
+    (patience 15) rather than the defaults' 200 (patience 30). On the 2-core AMD EPYC machine of
+    issue 40, one thread: 0.956 in 20.3 s; 5-fold gave 0.958 in 39.8 s (both measured one after
+    the other); 30 epochs gave 0.942 (5-fold), below the bar."""
     from sklearn.datasets import load_digits
     from sklearn.model_selection import cross_val_score
 
     x, y = load_digits(return_X_y=True)
     estimator = sklearn_classifier(image_shape=(8, 8), epochs=60, patience=15)
-    scores = cross_val_score(estimator, x, y, cv=5)
+    scores = cross_val_score(estimator, x, y, cv=3)
     assert scores.mean() > 0.95, scores
 
 
