@@ -166,7 +166,7 @@ class RunCheckpoint:
     def __init__(self, out_dir: Path, fingerprint: dict, resume: bool):
         self.folder = Path(out_dir) / FOLDER
         self.fingerprint = fingerprint
-        self.stages: dict[str, dict] = {}  # key -> record, as stage() returns it
+        self.stages: dict[str, dict] = {}  # key -> record, as read() returns it
         self.entries: dict[str, dict] = {}  # key -> its state.json entry: JSON, and its .npz's name
         self.current: str | None = None
         self._fits_in_stage = 0
@@ -281,20 +281,6 @@ class RunCheckpoint:
         _maybe_kill("stage", self._saved_stages)
         check_terminated()  # a SIGTERM a library swallowed: stop here, the stage just saved
         return copy.deepcopy(self.stages[key])  # the caller may change it; the record stays
-
-    def stage(self, key: str, compute) -> dict:
-        """Stage `key`'s record: read back where a resumed run had finished it, else `compute()`d,
-        recorded and saved before it is returned. Both ways return the same values (JSON-typed, with
-        NumPy arrays kept), so a resumed run computes what an uninterrupted one does."""
-        done = self.read(key)
-        if done is not None:
-            return done
-        self.begin(key)
-        try:
-            record = compute()
-        finally:
-            self.current = None
-        return self.finish(key, record)
 
     def fit_folder(self) -> Path:
         """The folder for the next fit of the stage being computed (or of the run, outside one)."""

@@ -219,8 +219,6 @@ def render_recipe_readme(section: dict, docstring: str, sections=()) -> str:
     of each committed run with their references, how long each run took and on what machine (from
     metrics.json), the sections of recipe.py in order (`sections`: (line, title) pairs), and every
     committed figure inline with its caption."""
-    lines = docstring.strip("\n").splitlines()
-    body = [line for line in lines if not line.startswith(("Title:", "Description:", "Accelerator:"))]
     name = section["name"]
     parts = [
         f"# {title_of(docstring) or section['title']}",
@@ -228,7 +226,7 @@ def render_recipe_readme(section: dict, docstring: str, sections=()) -> str:
         "<!-- written by `python -m recipes report` from this recipe's docstring and its saved "
         "metrics.json; do not edit by hand -->",
         "",
-        "\n".join(body).strip("\n"),
+        docstring_body(docstring),
         "",
         f"The same story as a notebook, cell by cell: [`{name}.ipynb`]({name}.ipynb) "
         '(`pip install -e ".[notebook]"`, then open it in Jupyter; `QUICK = True` in its first '
@@ -270,6 +268,15 @@ def title_of(docstring: str) -> str:
     """The `Title:` line of a recipe's docstring (keras-io's header), or ""."""
     lines = docstring.strip("\n").splitlines()
     return next((line.split(":", 1)[1].strip() for line in lines if line.startswith("Title:")), "")
+
+
+HEADER = ("Title:", "Description:", "Accelerator:")  # keras-io's header lines of a recipe docstring
+
+
+def docstring_body(docstring: str) -> str:
+    """A recipe's docstring without its header lines: what it shows, and its commands."""
+    lines = docstring.strip("\n").splitlines()
+    return "\n".join(line for line in lines if not line.startswith(HEADER)).strip("\n")
 
 
 def machine(environment: dict) -> str:

@@ -14,6 +14,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from recipes.gallery import docstring_body
+
 # (prose, code) of the steps that differ between recipes: the data, then the model
 STEPS = {
     "activations": [
@@ -118,10 +120,7 @@ def cell(kind: str, source: str, number: int, name: str, tags=()) -> dict:
 
 def notebook(name: str, title: str, docstring: str) -> dict:
     """Recipe `name`'s notebook: its story cell by cell, calling the recipe's own functions."""
-    lines = docstring.strip("\n").splitlines()
-    body = "\n".join(
-        line for line in lines if not line.startswith(("Title:", "Description:", "Accelerator:"))
-    ).strip("\n")
+    body = docstring_body(docstring)
     steps = [
         (
             "markdown",

@@ -161,6 +161,12 @@ def resume_here(recipe: str, args: list[str]) -> str:
     return stdout.getvalue()
 
 
+def record_stage(checkpoint, key: str, record) -> dict:
+    """A stage computed and recorded as a run records it (`Harness.stage`): begun, then finished."""
+    checkpoint.begin(key)
+    return checkpoint.finish(key, record)
+
+
 def kill_then_resume(recipe: str, kill_after: str, tmp_path: Path, argv=("--quick",)) -> dict:
     """Run `recipe` until it SIGKILLs itself right after its first saved stage (or epoch), check what
     it left, then resume it; the resumed run's metrics."""
@@ -278,10 +284,10 @@ def test_resume_refuses_an_input_file_whose_content_changed(tmp_path):
     table.write_text("a,y\n1,0\n")
     args = argparse.Namespace(dataset=f"csv:{table}", pretrained=str(table), seed=0)
     first = RunCheckpoint(out, fingerprint("demo", args), resume=False)
-    first.stage("one", lambda: {"x": 1})
+    record_stage(first, "one", {"x": 1})
     first.release()  # the run ends (killed): its lock goes with its process
     again = RunCheckpoint(out, fingerprint("demo", args), resume=True)  # the same bytes: resumes
-    assert again.stage("one", lambda: pytest.fail("recomputed")) == {"x": 1}
+    assert again.read("one") == {"x": 1}
     again.release()
     table.write_text("a,b,y\n1,2,0\n")
     with pytest.raises(CheckpointError) as refused:
@@ -303,7 +309,7 @@ def test_resume_refuses_a_changed_file_named_inside_a_list_flag(tmp_path):
     args = argparse.Namespace(stream=["sea", f"csv:{table}"], seed=0)
     assert set(fingerprint("demo", args)["inputs"]) == {"stream[1]"}
     first = RunCheckpoint(out, fingerprint("demo", args), resume=False)
-    first.stage("sea/seed_0", lambda: {"x": 1})
+    record_stage(first, "sea/seed_0", {"x": 1})
     first.release()
     table.write_text("a,y\n1,1\n2,0\n")  # every label flipped
     with pytest.raises(CheckpointError) as refused:
@@ -348,7 +354,7 @@ def test_a_second_run_on_a_folder_in_use_is_refused_and_a_dead_runs_lock_taken_o
 
     out = tmp_path / "out"
     first = RunCheckpoint(out, fingerprint("demo", argparse.Namespace(seed=0)), resume=False)
-    first.stage("one", lambda: {"x": 1})
+    record_stage(first, "one", {"x": 1})
     kept = sorted(p.name for p in (out / FOLDER).rglob("*"))
     result = recipe_cli("mlp_classifier", "--quick", "--dataset", "xor", "--output-dir", str(out))
     assert result.returncode == 2, result.stderr[-2000:]
@@ -358,7 +364,7 @@ def test_a_second_run_on_a_folder_in_use_is_refused_and_a_dead_runs_lock_taken_o
     first.release()  # as if the first run's process had died: the system drops its lock
     assert (out / LOCK).is_file()  # left behind, as a killed run leaves it
     again = RunCheckpoint(out, fingerprint("demo", argparse.Namespace(seed=0)), resume=True)
-    assert again.stage("one", lambda: pytest.fail("recomputed")) == {"x": 1}
+    assert again.read("one") == {"x": 1}
     again.remove()
     assert not (out / LOCK).exists() and not (out / FOLDER).exists()
 
@@ -386,10 +392,10 @@ def test_damaged_stage_arrays_are_refused_and_never_unpickled(damage, tmp_path):
 
     args = type("Args", (), {})()
     checkpoint = RunCheckpoint(tmp_path, fingerprint("demo", args), resume=False)
-    assert checkpoint.stage("one", lambda: {"values": np.arange(3)})["values"].tolist() == [0, 1, 2]
+    assert record_stage(checkpoint, "one", {"values": np.arange(3)})["values"].tolist() == [0, 1, 2]
     checkpoint.release()  # the run ends (killed): its lock goes with its process
     again = RunCheckpoint(tmp_path, fingerprint("demo", args), resume=True)  # reads back fine
-    assert again.stage("one", lambda: pytest.fail("recomputed"))["values"].tolist() == [0, 1, 2]
+    assert again.read("one")["values"].tolist() == [0, 1, 2]
     again.release()
     stage_file = tmp_path / FOLDER / "stages" / "0.npz"
     if damage == "garbage":

@@ -174,7 +174,7 @@ def train_keras(seed: int, harness, data: Prepared, args, stage: str, keep: bool
     return result
 
 
-def train_plain(harness, x, y, stream, args, key: str) -> dict:
+def train_plain(x, y, stream, args, key: str) -> dict:
     """The plain Keras loop over the stream, once (the first seed): its accuracy and items/s."""
     gc.collect()
     tracker = Tracker(len(x), key, args.progress and not args.quiet)  # model building counted
@@ -212,7 +212,7 @@ def learners_on_stream(harness, spec: str, args) -> dict:
         if stage.done:  # read back on --resume
             out[name] = stage.result
         elif name == "keras_plain":
-            out[name] = stage.record(train_plain(harness, x, y, stream, args, key))
+            out[name] = stage.record(train_plain(x, y, stream, args, key))
         else:
             out[name] = stage.record(baseline_on_stream(name, x, y, len(stream.classes), args, key))
     learners = ["keras_mlp", "keras_plain", *args.baselines]

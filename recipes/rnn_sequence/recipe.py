@@ -163,8 +163,10 @@ def compare_on_mnist1d(harness: Harness, split: data.Split, cell: str) -> tuple[
         "history": {key: [history[key] for history in histories] for key in histories[0]},
         "confusion_matrix": first.pop("confusion_matrix"),
     }
-    done = harness.stage(f"{stage}/plain")
-    plain = done.result if done.done else done.record(train_plain(harness, split, cell))
+    plain_stage = harness.stage(f"{stage}/plain")
+    plain = (
+        plain_stage.result if plain_stage.done else plain_stage.record(train_plain(harness, split, cell))
+    )
     result["plain"] = plain["record"]
     print(f"  {stage} plain, seed {harness.args.seed}: {describe_seed(result['plain'])}", flush=True)
     return result, {**plain["gradients"], "model_trained": first.pop("gradient")}
