@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from tests.conftest import assert_outputs_contract, run_cli
+from benchmarks.__main__ import main
+from tests.conftest import assert_outputs_contract
 
 
 def test_benchmarks_measure_each_ratio_beside_both_accuracies(tmp_path):
+    """`python -m benchmarks`'s main in this process (what the command runs once started)."""
     out = tmp_path / "bench"
-    argv = ["--repeats", "2", "--items", "1000", "--tile", "1", "--epochs", "2", "--no-recipes"]
-    result = run_cli("benchmarks", *argv, "--output-dir", str(out))
-    assert result.returncode == 0, result.stderr[-2000:]
+    argv = ["--repeats", "2", "--items", "500", "--tile", "1", "--epochs", "2", "--no-recipes"]
+    assert main([*argv, "--output-dir", str(out)]) == 0
     metrics = assert_outputs_contract(out, "benchmarks", figures=("ratios",), quick=None)
     results = metrics["results"]
     for stream in ("sea", "agrawal"):
@@ -38,8 +39,8 @@ def test_benchmarks_measure_each_ratio_beside_both_accuracies(tmp_path):
     assert "recipes" not in results
 
 
-def test_benchmarks_refuse_an_unwritable_output_dir(tmp_path):
+def test_benchmarks_refuse_an_unwritable_output_dir(tmp_path, capsys):
     blocker = tmp_path / "file"
     blocker.write_text("")
-    result = run_cli("benchmarks", "--output-dir", str(blocker / "out"))
-    assert result.returncode == 2 and "cannot write there" in result.stderr
+    assert main(["--output-dir", str(blocker / "out")]) == 2
+    assert "cannot write there" in capsys.readouterr().err
