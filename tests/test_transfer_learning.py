@@ -271,9 +271,10 @@ def test_bad_input_exits_2_with_one_line_and_writes_nothing(tmp_path, argv, mess
 
 
 @pytest.mark.parametrize("kind", ["csv", "npz"])
-def test_a_user_target_task_replaces_the_scenarios(kind, tmp_path):
-    """--target-data: the source model (MNIST-1D, 10 classes) transferred to 3 classes of the user's,
-    40 numbers per example; no zero-shot score or published reference, which need the same labels."""
+def test_a_user_target_task_replaces_the_scenarios(kind, quick_outputs, tmp_path):
+    """--target-data: the source model (MNIST-1D, 10 classes: the shared quick run's, reused with
+    --pretrained) transferred to 3 classes of the user's, 40 numbers per example; no zero-shot score
+    or published reference, which need the same labels."""
     rng = np.random.default_rng(0)
     y = rng.integers(0, 3, 150)
     x = (rng.normal(size=(150, 40)) + y[:, None] * 0.8).astype(np.float32)
@@ -286,6 +287,7 @@ def test_a_user_target_task_replaces_the_scenarios(kind, tmp_path):
         np.savez(tmp_path / "target.npz", x=x[:, :, None], y=y)  # (n, 40, 1): flattened to 40
         argv = ["--target-data", f"npz:{tmp_path / 'target.npz'}"]
     out = tmp_path / "out"
+    argv += ["--pretrained", str(quick_outputs.folder("transfer_learning") / "models/source.keras")]
     assert recipe.main([*argv, "--quick", "--output-dir", str(out)]) == 0
     metrics = assert_outputs_contract(out, "transfer_learning", figures=("accuracy_vs_labels",))
     results = metrics["results"]
