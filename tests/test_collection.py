@@ -154,12 +154,15 @@ def test_plots_says_which_recipes_have_no_outputs(tmp_path, capsys):
 
 
 def test_plots_redraws_every_figure_from_saved_metrics(quick_outputs, tmp_path, capsys):
+    """Every figure of the quick runs redrawn from their metrics.json; with the benchmarks' outputs
+    beside them, the gallery shows the benchmarks' figures and ratios too."""
     root = tmp_path / "outputs"
     shutil.copytree(quick_outputs.root, root)
     figures = sorted(root.rglob("*.png"))
     assert len(figures) >= 15
     for figure in figures:
         figure.unlink()
+    shutil.copytree(ROOT / "outputs" / "benchmarks", root / "benchmarks")
     assert collection_main(["plots", "--output-dir", str(root)]) == 0
     for figure in figures:
         assert figure.is_file(), f"not redrawn: {figure.relative_to(root)}"
@@ -168,6 +171,10 @@ def test_plots_redraws_every_figure_from_saved_metrics(quick_outputs, tmp_path, 
         for run in recipe.runs:
             folder = root / recipe.name / run.subdir if run.subdir else root / recipe.name
             assert f"redrew {folder}" in out
+    page = (root / "index.html").read_text()
+    benchmarks = sorted(p.name for p in (ROOT / "outputs" / "benchmarks").glob("*.png"))
+    assert benchmarks and all(f"benchmarks/{name}" in page for name in benchmarks)
+    assert "items/s over river LR" in page
 
 
 @pytest.mark.parametrize("module", ["recipes", *(f"recipes.{name}" for name in NAMES)])
