@@ -355,9 +355,15 @@ def test_a_second_run_on_a_folder_in_use_is_refused_and_a_dead_runs_lock_taken_o
     first = RunCheckpoint(out, fingerprint("demo", argparse.Namespace(seed=0)), resume=False)
     record_stage(first, "one", {"x": 1})
     kept = sorted(p.name for p in (out / FOLDER).rglob("*"))
-    result = recipe_cli("mlp_classifier", "--quick", "--dataset", "xor", "--output-dir", str(out))
-    assert result.returncode == 2, result.stderr[-2000:]
-    lines = error_lines(result.stderr)
+    # the second run: the recipe's main in this process, on a lock of its own (flock locks conflict
+    # between two opens of the file, in one process as in two)
+    from recipes import mlp_classifier
+
+    stderr = io.StringIO()
+    with contextlib.redirect_stderr(stderr):
+        code = mlp_classifier.main(["--quick", "--dataset", "xor", "--output-dir", str(out)])
+    assert code == 2, stderr.getvalue()[-2000:]
+    lines = error_lines(stderr.getvalue())
     assert len(lines) == 1 and f"is in use by another run (process {os.getpid()})" in lines[0]
     assert sorted(p.name for p in (out / FOLDER).rglob("*")) == kept  # the first run's, untouched
     first.release()  # as if the first run's process had died: the system drops its lock
