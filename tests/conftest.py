@@ -213,8 +213,7 @@ def quick_outputs() -> QuickOutputs:
     run of the suite has, so results identical to a serial run's: test_distribute checks it) and
     shared by the recipe tests, the collection tests and the gallery tests. It starts in the
     background as soon as the tests are collected (`start_quick_outputs`), and the tests that need
-    it run after the other slow tests (`pytest_collection_modifyitems`), so the workers run those
-    meanwhile.
+    it run last (`pytest_collection_modifyitems`), so the workers run the others meanwhile.
     QUICK_OUTPUTS=FOLDER reuses a folder such a run wrote (while working on one recipe)."""
     if os.environ.get("QUICK_OUTPUTS"):  # a folder an earlier `all --quick` wrote: reuse it
         return QuickOutputs(Path(os.environ["QUICK_OUTPUTS"]), None)
@@ -265,13 +264,11 @@ SLOW_CALLS = (
 def pytest_collection_modifyitems(config, items):
     """Mark `slow` every test that starts a recipe or a TensorFlow process, uses the shared quick
     runs, or trains a model (by the calls in its source, SLOW_CALLS), besides those marked by hand:
-    `pytest -m "not slow"` is then the fast tier for an edit-test loop.
-
-    Then the order pytest-xdist hands them out in: the slow tests that need no quick run first
-    (the shared quick run is made meanwhile), then those that wait for it, and the fast ones last,
-    so that the workers end on short tests together rather than one on a long test alone."""
+    `pytest -m "not slow"` is then the fast tier for an edit-test loop."""
     import inspect
 
+    # the tests that wait for the shared quick run last: the others run while it is made
+    items.sort(key=needs_quick_outputs)
     for item in items:
         function = getattr(item, "function", None)
         try:
@@ -283,5 +280,3 @@ def pytest_collection_modifyitems(config, items):
             call in source for call in SLOW_CALLS
         ):
             item.add_marker(pytest.mark.slow)
-    slow = lambda item: item.get_closest_marker("slow") is not None  # noqa: E731
-    items.sort(key=lambda item: 1 if needs_quick_outputs(item) else 0 if slow(item) else 2)
