@@ -48,6 +48,14 @@ def assert_bad_input(recipe: str, argv: list[str], message: str, out: Path) -> s
     and writes nothing. Run as the recipe's `main` in this process: the code a new process runs once
     it has started, without paying TensorFlow's start-up for every case (test_collection.py and
     test_keep_and_resume.py run the real processes: their exit codes, their stderr)."""
+    line = assert_refused(recipe, argv, message, out)
+    assert not out.exists()
+    return line
+
+
+def assert_refused(recipe: str, argv: list[str], message: str, out: Path) -> str:
+    """`assert_bad_input` but for what is written: exit 2, one error line holding `message` (for a
+    folder that exists already, e.g. one another run holds); the line."""
     import contextlib
     import importlib
     import io
@@ -63,7 +71,6 @@ def assert_bad_input(recipe: str, argv: list[str], message: str, out: Path) -> s
     lines = error_lines(stderr.getvalue())
     assert len(lines) == 1, stderr.getvalue()
     assert message in lines[0] and lines[0].startswith(f"python -m recipes.{recipe}: error:")
-    assert not out.exists()
     return lines[0]
 
 

@@ -20,7 +20,7 @@ import pytest
 
 from common.checkpoint import FOLDER, KILL_AFTER, LOCK
 from recipes import NAMES, registry
-from tests.conftest import ROOT, assert_bad_input, comparable, error_lines, run_cli
+from tests.conftest import ROOT, assert_bad_input, assert_refused, comparable, error_lines, run_cli
 
 
 def recipe_cli(recipe: str, *argv: str, env=None, timeout=600) -> subprocess.CompletedProcess:
@@ -357,14 +357,8 @@ def test_a_second_run_on_a_folder_in_use_is_refused_and_a_dead_runs_lock_taken_o
     kept = sorted(p.name for p in (out / FOLDER).rglob("*"))
     # the second run: the recipe's main in this process, on a lock of its own (flock locks conflict
     # between two opens of the file, in one process as in two)
-    from recipes import mlp_classifier
-
-    stderr = io.StringIO()
-    with contextlib.redirect_stderr(stderr):
-        code = mlp_classifier.main(["--quick", "--dataset", "xor", "--output-dir", str(out)])
-    assert code == 2, stderr.getvalue()[-2000:]
-    lines = error_lines(stderr.getvalue())
-    assert len(lines) == 1 and f"is in use by another run (process {os.getpid()})" in lines[0]
+    message = f"is in use by another run (process {os.getpid()})"
+    assert_refused("mlp_classifier", ["--quick", "--dataset", "xor"], message, out)
     assert sorted(p.name for p in (out / FOLDER).rglob("*")) == kept  # the first run's, untouched
     first.release()  # as if the first run's process had died: the system drops its lock
     assert (out / LOCK).is_file()  # left behind, as a killed run leaves it
