@@ -44,7 +44,7 @@ def median(values) -> float:
 def online_args(items: int, seed: int):
     from recipes.online_learning.recipe import build_parser
 
-    return build_parser().parse_args(["--items", str(items), "--seed", str(seed), "--no-progress"])
+    return build_parser().parse_args(["--items", str(items), "--seed", str(seed), "--quiet"])
 
 
 def online(stream: str, items: int, repeats: int) -> dict:

@@ -7,12 +7,16 @@ A run's checkpoint is the folder `<output-dir>/.checkpoint/`:
     stages/<n>.npz        the arrays of stage n's record (a record holds JSON and NumPy arrays only)
     fits/<stage>/<i>/     an unfinished fit: fit.json (epoch, history, early-stopping state) and
                           epoch_<k>.npz (every model and optimizer variable, early stopping's best)
+    outputs/              what the run writes (models, metrics.json, figures), published into the
+                          output folder when it finishes (common/outputs.py)
 
 Only arrays (`np.load(allow_pickle=False)`) and JSON are ever read back, so no checkpoint file can make
 the program run code. A checkpoint written with other flags or other library versions, or one that is
-truncated or corrupt, is refused with one line (exit 2). Every file is written atomically, the state
-last, so a kill at any moment leaves the previous consistent checkpoint. The run's metrics.json is
-written when the run finishes, and the checkpoint is then removed.
+truncated or corrupt, is refused with one line (exit 2); so is one whose kept models are missing or
+changed (each stage records their SHA-256). Every file is written atomically, the state last, so a
+kill at any moment leaves the previous consistent checkpoint. When the run finishes its files are
+published and the checkpoint is removed. Removing a checkpoint (a finished run, or a new run without
+--resume) removes the files a run writes there and nothing else: a file of anyone else's stays.
 
 A resumed run computes exactly what an uninterrupted one would: every stage record goes through the
 same JSON and array round trip whether it was just computed or read back, and a resumed fit restores
@@ -27,7 +31,6 @@ import io
 import json
 import os
 import re
-import shutil
 import signal
 import weakref
 from pathlib import Path
@@ -82,20 +85,13 @@ def named_files(key: str, value):
 def input_digests(flags: dict) -> dict:
     """name -> the SHA-256 of each file a flag's value names (`named_files`): a resumed run must read
     the same data, not only a file at the same path."""
-    import hashlib
-
     digests = {}
     for key, path in (item for flag, value in flags.items() for item in named_files(flag, value)):
         try:
-            if not path.is_file():
-                continue
-            digest = hashlib.sha256()
-            with open(path, "rb") as handle:
-                for block in iter(lambda: handle.read(1 << 20), b""):
-                    digest.update(block)
+            if path.is_file():
+                digests[key] = file_digest(path)
         except OSError:  # unreadable here: the recipe's own check says so, in its words
             continue
-        digests[key] = digest.hexdigest()
     return digests
 
 
@@ -152,6 +148,49 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.=-]+", "_", text).strip("_") or "run"
 
 
+# the files a run writes into its checkpoint folder (`_remove_ours` removes these and no others): the
+# state, stage arrays, fit checkpoints, staged outputs, and a temporary file a kill left mid-write
+OURS = re.compile(
+    r"state\.json|stages/\d+\.npz|fits/[^/]+/\d+/(fit\.json|epoch_\d+\.npz)|outputs/.+"
+    r"|(.+/)?\.[^/]+\.tmp[^/]*"
+)
+
+
+def _remove_ours(checkpoint: Path, within: str = "") -> None:
+    """Remove the files a run writes into the `checkpoint` folder (`OURS`), those of its subfolder
+    `within` only where given, then the folders left empty (the checkpoint's own included)."""
+    folder = checkpoint / within if within else checkpoint
+    if not folder.is_dir():
+        return
+    for path in sorted(folder.rglob("*"), reverse=True):  # deepest first
+        if path.is_file() or path.is_symlink():
+            if OURS.fullmatch(path.relative_to(checkpoint).as_posix()):
+                path.unlink()
+        elif path.is_dir():
+            try:
+                path.rmdir()
+            except OSError:  # something is left in it: not ours to remove
+                pass
+    for path in (folder, *folder.parents):
+        if path == checkpoint.parent:
+            break
+        try:
+            path.rmdir()
+        except OSError:
+            break
+
+
+def file_digest(path: Path) -> str:
+    """The SHA-256 of a file's content."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def _maybe_kill(kind: str, count: int) -> None:
     if f"{kind}:{count}" in os.environ.get(KILL_AFTER, "").split(","):
         os.kill(os.getpid(), signal.SIGKILL)
@@ -188,13 +227,18 @@ class RunCheckpoint:
         a run without --resume starts over, and the fingerprint is written before anything else."""
         if not self._started:
             self._hold()  # before anything of another run's can be deleted
-            shutil.rmtree(self.folder, ignore_errors=True)
+            _remove_ours(self.folder)
             self._write_state()
             self._started = True
 
     @property
     def state_path(self) -> Path:
         return self.folder / "state.json"
+
+    @property
+    def staging(self) -> Path:
+        """Where the run writes its outputs until it finishes (common/outputs.py publishes them)."""
+        return self.folder / "outputs"
 
     def _hold(self) -> None:
         """Lock the output folder for this run (an exclusive `flock` on .run.lock, which the system
@@ -276,7 +320,7 @@ class RunCheckpoint:
         self.stages[key] = _decode(entry["record"], arrays)
         self.entries[key] = entry
         self._write_state()
-        shutil.rmtree(self.folder / "fits" / _slug(key), ignore_errors=True)
+        _remove_ours(self.folder, f"fits/{_slug(key)}")
         self._saved_stages += 1
         _maybe_kill("stage", self._saved_stages)
         check_terminated()  # a SIGTERM a library swallowed: stop here, the stage just saved
@@ -302,7 +346,7 @@ class RunCheckpoint:
 
     def remove(self) -> None:
         """The run finished: nothing is left to resume, and the folder is free again."""
-        shutil.rmtree(self.folder, ignore_errors=True)
+        _remove_ours(self.folder)
         if self._lock is not None:
             (self.folder.parent / LOCK).unlink(missing_ok=True)
         self.release()

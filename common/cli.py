@@ -10,6 +10,12 @@ from __future__ import annotations
 
 import argparse
 import math
+from pathlib import Path
+
+QUICK_HELP = (
+    "smoke run, not a result: every stage once on tiny data, to see the code run (under a minute "
+    "on a 2-core CPU)"
+)
 
 
 class RecipeArgumentParser(argparse.ArgumentParser):
@@ -20,6 +26,7 @@ class RecipeArgumentParser(argparse.ArgumentParser):
     output_root: str | None = None
     quick_settings: dict | None = None  # flag (dest) -> its value under --quick (`set_quick`)
     quick_applied: dict | None = None  # what the last parse set for --quick
+    own_data: list[str] = []  # the user's data files the last parse named (`own_data`)
 
     def error(self, message: str):  # noqa: D401 - argparse's signature
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
@@ -32,7 +39,7 @@ class RecipeArgumentParser(argparse.ArgumentParser):
         for action in self._actions:
             if action.dest == "quick":
                 action.help = (
-                    "smoke run: every code path once in a few seconds, not a result: "
+                    f"{QUICK_HELP}: "
                     f"{as_flags(settings, self._actions)}"
                     f"{'; ' + also if also else ''} (a flag given beside --quick wins)"
                 )
@@ -46,8 +53,17 @@ class RecipeArgumentParser(argparse.ArgumentParser):
                 if dest not in given:
                     setattr(namespace, dest, list(value) if isinstance(value, tuple) else value)
                     self.quick_applied[dest] = value
+        self.own_data = own_data(namespace) if self.output_root else []
         if self.output_root and getattr(namespace, "output_dir", "") is None:
-            namespace.output_dir = default_output_dir(self.output_root, namespace.quick)
+            stem = Path(self.own_data[0]).stem if self.own_data else None
+            namespace.output_dir = default_output_dir(self.output_root, namespace.quick, stem)
+        elif self.own_data and committed_folder(namespace.output_dir):
+            self.error(
+                f"--output-dir {namespace.output_dir} holds the committed results of the recipe's "
+                f"own data, not a run on {self.own_data[0]}: leave --output-dir out (the run then "
+                f"writes to {default_output_dir(self.output_root, namespace.quick, '<file>')}) or "
+                "name another folder"
+            )
         return namespace, rest
 
     def given_flags(self, args=None) -> set[str]:
@@ -83,10 +99,37 @@ def as_flags(values: dict, actions) -> str:
     )
 
 
-def default_output_dir(name: str, quick: bool, root: str = "outputs") -> str:
+def default_output_dir(name: str, quick: bool, own: str | None = None, root: str = "outputs") -> str:
     """Where a run writes unless told: `outputs/<name>`, a smoke run `outputs/quick/<name>` (ignored
-    by git, never read by the README or the gallery of the full runs)."""
-    return f"{root}/quick/{name}" if quick else f"{root}/{name}"
+    by git, never read by the README or the gallery of the full runs); a run on the user's own data
+    (`own`: the stem of its file) `outputs/yours/<name>/<own>` (also ignored by git), so that it
+    never writes over the committed results of the recipe's own data."""
+    base = f"{root}/quick" if quick else root
+    return f"{base}/yours/{name}/{own}" if own else f"{base}/{name}"
+
+
+def own_data(namespace) -> list[str]:
+    """The files of the user's own data that the flags name: every `csv:PATH` or `npz:PATH` value
+    (--dataset, --stream's items, --target-data), as the paths."""
+    found = []
+    for value in vars(namespace).values():
+        for item in value if isinstance(value, list) else [value]:
+            if isinstance(item, str) and item.startswith(("csv:", "npz:")):
+                found.append(item.split(":", 1)[1])
+    return found
+
+
+CHECKOUT = Path(__file__).resolve().parents[1]  # the checkout whose outputs/ holds committed results
+
+
+def committed_folder(folder: str) -> bool:
+    """Whether `folder` is, or is inside, a folder of the checkout's committed results: under its
+    outputs/, but not in outputs/quick/ or outputs/yours/ (which git ignores)."""
+    try:
+        inside = Path(folder).resolve().relative_to(CHECKOUT / "outputs").parts
+    except ValueError:
+        return False
+    return not inside or inside[0] not in ("quick", "yours")
 
 
 class DefaultsHelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
@@ -234,16 +277,17 @@ def recipe_parser(
     parser.output_root = name
     shared = parser.add_argument_group("shared flags")
     shared.add_argument("--version", action="version", version=version_line())
-    shared.add_argument(
-        "--quick",
-        action="store_true",
-        help="smoke run: every code path once in a few seconds, not a result",
-    )
+    shared.add_argument("--quick", action="store_true", help=QUICK_HELP)
     if default_epochs is not None:
         shared.add_argument(
             "--epochs", type=positive_int, default=default_epochs, help="maximum training epochs"
         )
-    shared.add_argument("--seed", type=seed_int, default=0, help="first random seed (seeds run seed..)")
+    shared.add_argument(
+        "--seed",
+        type=seed_int,
+        default=0,
+        help="the first random seed: a run of --seeds N uses seed, seed+1, ..., seed+N-1",
+    )
     shared.add_argument(
         "--seeds",
         type=positive_int,
@@ -261,12 +305,17 @@ def recipe_parser(
         "--resume",
         action="store_true",
         help="continue a killed run with the same flags from OUTPUT_DIR/.checkpoint: finished stages "
-        "are read back, an unfinished fit goes on from its last finished epoch",
+        + (
+            "are read back, an unfinished fit goes on from its last finished epoch"
+            if default_epochs is not None
+            else "(each stream and seed) are read back, the unfinished one starts again"
+        ),
     )
     shared.add_argument(
         "--quiet",
         action="store_true",
-        help="no progress lines or bars (for CI logs): each stage's result, the checks, the errors",
+        help="no progress lines or bars (by default a bar on a terminal, else a line about every "
+        "10 s): each stage's result, the checks and the errors only",
     )
     shared.add_argument(
         "--verbose",

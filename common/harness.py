@@ -13,8 +13,8 @@ gallery and README show, read from the keys its run writes), then its `run(args)
     per_seed = seeds.records                              # every seed's, read back or new
     harness.check("relu_accuracy", accuracy, at_least=0.5)  # declared, printed and stored one way
     harness.save_model(model, "relu", classes=names)         # models/relu.keras, with what it needs
-    metrics = harness.finish(results, references)           # metrics.json, the numbers first
-    plot(metrics, harness.out_dir)                          # then the figures, from them alone
+    with harness.finish(results, references) as metrics:    # metrics.json, the numbers first
+        plot(metrics, harness.out_dir)                      # then the figures, from them alone
 
 A stage (a seed, a cell, an activation, a labels-per-class k, a stream) is the unit that progress,
 resume and parallel jobs work in: the story computes it and `harness.stage(key).record(value)` saves
@@ -25,11 +25,15 @@ stage each, named `stage/seed_N`. With --resume, a finished stage is read back (
 
 The output folder is checked first (created, a probe file written and removed): a folder a run
 cannot write fails in start-up time with one line, before any data is loaded or model trained.
+Until the run finishes, `harness.out_dir` is a staging folder inside the checkpoint: what the run
+writes there (models, arrays, metrics.json, figures) becomes the output folder's (`harness.folder`)
+when the `finish` block ends, replacing the files of the run before it (common/outputs.py).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import operator
 import os
@@ -45,9 +49,11 @@ import numpy as np
 from common import device, training
 from common.checkpoint import FOLDER as CHECKPOINT_FOLDER
 from common.checkpoint import (
+    CheckpointError,
     FitCheckpoint,
     RunCheckpoint,
     describe_kept,
+    file_digest,
     fingerprint,
     open_stage,
     release_all,
@@ -55,6 +61,7 @@ from common.checkpoint import (
 from common.cli import describe_quick
 from common.distribute import current, distributed
 from common.errors import Diverged, Terminated, UsageError, stop_on_sigterm
+from common.outputs import publish
 from common.rawinput import as_tensors, card_input_shape
 from common.results import (
     atomic_write_text,
@@ -144,6 +151,11 @@ def expectation(value: float, **bound) -> dict:
     return {"value": value, "expected": f"{symbol} {limit:g}", "holds": bool(compare(value, limit))}
 
 
+def kept_files(models: dict) -> list[str]:
+    """The files behind `results.models` entries (`models/<name>.keras`): each model and its card."""
+    return [path for name in models for path in (name, str(Path(name).with_suffix(".json")))]
+
+
 def check_layout(out_dir: Path) -> None:
     """UsageError, before any training, where the run would find a folder in place of a file it
     writes (metrics.json) or a file, or a folder it cannot write, in place of one it writes into."""
@@ -173,9 +185,11 @@ class Stage:
         opened; returns it as a resumed run would read it back."""
         if self.done:
             raise RuntimeError(f"stage {self.key} is recorded already")
-        models = self.harness.models
+        models, staged = self.harness.models, self.harness.out_dir
         kept = {name: models[name] for name in models if name not in self._models_before}
-        entry = self.harness.checkpoint.finish(self.key, {"record": value, "models": kept})
+        files = {name: file_digest(staged / name) for name in kept_files(kept)}
+        entry = {"record": value, "models": kept, "files": files}
+        entry = self.harness.checkpoint.finish(self.key, entry)
         self.done, self.result = True, entry["record"]
         return self.result
 
@@ -221,18 +235,19 @@ class Harness:
 
     def __init__(self, name: str, args):
         self.name, self.args = name, args
-        self.out_dir = Path(args.output_dir)
+        self.folder = Path(args.output_dir)  # where the run's files are once it finishes
         self.started = time.perf_counter()
         self.checks: dict[str, dict] = {}
         self.models: dict[str, dict] = {}
         self._fit = None  # the FitCheckpoint of the fit `fit_arguments` set up last
         self._device: str | None = None
-        check_writable(self.out_dir, "--output-dir")
-        check_layout(self.out_dir)
+        check_writable(self.folder, "--output-dir")
+        check_layout(self.folder)
         # the flags (--quick's settings included) are what a resumed run must repeat
         self.checkpoint = RunCheckpoint(
-            self.out_dir, fingerprint(name, args), getattr(args, "resume", False)
+            self.folder, fingerprint(name, args), getattr(args, "resume", False)
         )
+        self.out_dir = self.checkpoint.staging  # what the run writes, until `finish` publishes it
 
     # -- set-up -----------------------------------------------------------------------------------
 
@@ -256,10 +271,23 @@ class Harness:
         (JSON values and NumPy arrays) saves it, with the models kept meanwhile."""
         done = self.checkpoint.read(key)
         if done is not None:
+            self._check_kept(key, done.get("files", {}))
             self.models.update(done["models"])
             return Stage(self, key, result=done["record"])
         self.checkpoint.begin(key)
         return Stage(self, key, models_before=set(self.models))
+
+    def _check_kept(self, key: str, files: dict[str, str]) -> None:
+        """CheckpointError unless every file stage `key` kept is there, as it was written."""
+        for name, digest in files.items():
+            path = self.out_dir / name
+            found = file_digest(path) if path.is_file() else None
+            if found != digest:
+                what = "is missing" if found is None else "was changed since the stage saved it"
+                raise CheckpointError(
+                    f"--resume: {path}, kept by stage {key!r}, {what}; run without --resume to "
+                    "start over"
+                )
 
     def seeds(self, stage: str = "", describe: Callable[[dict], str] | None = None) -> Seeds:
         """The run's seeds (`--seed` and the next `--seeds - 1`), one stage each (`stage/seed_N`),
@@ -333,10 +361,16 @@ class Harness:
 
     # -- the end ------------------------------------------------------------------------------------
 
-    def finish(self, results: dict, references: list[dict]) -> dict:
-        """Print the checks, write metrics.json (the numbers first: the story draws its figures from
-        them after, so a figure that fails loses no training, and `python -m recipes plots`
-        redraws), say so, and return the metrics."""
+    @contextlib.contextmanager
+    def finish(self, results: dict, references: list[dict]):
+        """Print the checks, write metrics.json and give the metrics to the block, which draws the
+        figures from them; when it ends, the run's files become the output folder's (replacing the
+        last run's: common/outputs.py) and the checkpoint goes. A block that fails publishes
+        nothing and keeps the checkpoint: `--resume` reads every stage back and finishes again.
+
+            with harness.finish(results, references) as metrics:
+                plot(metrics, harness.out_dir)
+        """
         if self.models:
             results = {**results, "models": self.models}
         if self.checks:
@@ -344,19 +378,19 @@ class Harness:
             for name, check in self.checks.items():
                 verdict = "holds" if check["holds"] else "DOES NOT HOLD"
                 print(f"check {name}: {check['value']:.4g} {check['expected']}: {verdict}")
-        self.out_dir.mkdir(parents=True, exist_ok=True)
         duration = time.perf_counter() - self.started
         env = environment(self.setup_device(), device.intra_op_threads(), device.cpu_count())
         if current() is not None:  # a recipe that trains under --distribute: how it was spread
             env["distribution"] = current().describe(getattr(self.args, "batch_size", None))
         metrics = build_metrics(self.name, vars(self.args), results, references, duration, env)
         write_metrics(self.out_dir, metrics)
-        self.checkpoint.remove()  # the run's numbers are saved: nothing is left to resume
-        where = f"{self.out_dir}/metrics.json"
+        yield metrics
+        files = publish(self.out_dir, self.folder)
+        self.checkpoint.remove()  # the run's files are in place: nothing is left to resume
+        where = f"{self.folder}/metrics.json and {len(files) - 1} more file(s)"
         if current() is not None and not current().is_chief:
             where = f"this worker's copy ({current().task}) to a temporary folder, removed at exit"
         print(f"wrote {where} ({metrics['duration_s']:.0f} s in all)")
-        return metrics
 
 
 # -- the process: start-up checks, the run, bad input and interruption ---------------------------------
@@ -390,6 +424,8 @@ def run_main(name: str, parser: argparse.ArgumentParser, run, argv=None) -> int:
     stop_on_sigterm()
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)
+    if getattr(parser, "own_data", None):  # the first line: where a run on the user's data writes
+        print(f"your data ({', '.join(parser.own_data)}): writing to {args.output_dir}", flush=True)
     if getattr(parser, "quick_applied", None):
         print(describe_quick(parser), flush=True)
     try:
@@ -412,7 +448,7 @@ def run_main(name: str, parser: argparse.ArgumentParser, run, argv=None) -> int:
         )
         return 1
     except OSError as error:  # every file is written whole or not at all: what was kept stays
-        where = f"{error.filename}: " if error.filename else ""
+        where = f"{users_path(error.filename, args.output_dir)}: " if error.filename else ""
         what = f"error: {where}{error.strerror or error}"
         message = interrupted_message(parser.prog, argv, args.output_dir, what)
         print(message, file=sys.stderr, flush=True)
@@ -425,6 +461,16 @@ def run_main(name: str, parser: argparse.ArgumentParser, run, argv=None) -> int:
     finally:
         release_all()
     return 0
+
+
+def users_path(path, output_dir: str) -> str:
+    """A path as the user knows it: a file the run was writing into its staging folder
+    (`<output-dir>/.checkpoint/outputs/NAME`) named as the file it becomes, `<output-dir>/NAME`."""
+    staging = Path(output_dir) / CHECKPOINT_FOLDER / "outputs"
+    try:
+        return str(Path(output_dir) / Path(path).absolute().relative_to(staging.absolute()))
+    except (TypeError, ValueError):
+        return str(path)
 
 
 def resource_exhausted() -> tuple[type, ...]:

@@ -11,12 +11,14 @@ front of the trained network, so it takes the raw rows:
 - `scaled_model(model, mean, std)`: a `Normalization` layer holding the learner's scaling.
 
 `read_inputs(card, path)` reads a CSV (tabular models) or an `.npz` (arrays, sequences) into what the
-model described by its card takes, or raises UsageError naming what does not fit;
-`python -m recipes predict` is built on it.
+model described by its card takes, or raises UsageError naming what does not fit; `rows_inputs(card,
+rows)` does the same, with the same checks, for rows in Python (a pandas DataFrame, a list of dicts,
+an array). `python -m recipes predict` and `recipes.predict.predict_rows` are built on them.
 """
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -113,33 +115,84 @@ def read_inputs(card: dict, path: str | Path):
     path = Path(path)
     if not path.is_file():
         raise UsageError(f"{path}: no such file")
+    if path.suffix == ".npz" and not card.get("columns"):
+        return _shaped(read_npz_examples(path, ("x",))["x"], card, path)
+    names = [column["name"] for column in card.get("columns") or []]
+    names = names or [str(name) for name in card.get("features") or []]
+    header, body = _table(path, names)
+    return _from_table(card, path, header, body)
+
+
+def _from_table(card: dict, where, header: list[str], body: list[list[str]]):
+    """A table's rows (a CSV's, or a user's rows in Python) as the model of `card` takes them."""
+    columns = card.get("columns")
+    _check_columns(where, header, [c["name"] for c in columns] if columns else [])
+    check_table(where, header, body)
+    label = card.get("target")
+    if label in header:  # the column the model predicts: a user may not know it is not read
+        print(f"note: {where}: column {label!r} is what the model predicts; ignored", file=sys.stderr)
+    if columns:
+        return _columns(where, header, body, columns)
+    return _shaped(_table_numbers(where, header, body, card.get("features")), card, where)
+
+
+def _shaped(x: np.ndarray, card: dict, where) -> np.ndarray:
+    """Rows of numbers in the card's input shape (a flat row of as many numbers is reshaped)."""
     shape = tuple(card.get("input_shape") or ())
-    if card.get("columns"):
-        return _csv_columns(path, card["columns"])
-    if path.suffix == ".npz":
-        x = read_npz_examples(path, ("x",))["x"]
-    else:
-        x = _csv_numbers(path, card.get("features"))
     if tuple(x.shape[1:]) != shape:
         if x.ndim == 2 and int(np.prod(shape)) == x.shape[1]:
-            x = x.reshape(-1, *shape)
-        else:
-            raise UsageError(
-                f"{path}: rows of shape {tuple(x.shape[1:])}; the model takes rows of shape {shape}"
-            )
+            return x.reshape(-1, *shape)
+        raise UsageError(
+            f"{where}: rows of shape {tuple(x.shape[1:])}; the model takes rows of shape {shape}"
+        )
     return x
+
+
+def rows_inputs(card: dict, rows):
+    """Rows as a user has them in Python, as the model of `card` takes them, through the checks
+    `read_inputs` gives a CSV: a pandas DataFrame, a list of dicts or a dict of columns (columns
+    by their names, as the card's `columns` or `features` name them), or for a model of unnamed
+    numbers an array of rows."""
+    if hasattr(rows, "to_dict") and hasattr(rows, "columns"):  # a pandas DataFrame
+        rows = rows.to_dict(orient="list")
+    if isinstance(rows, dict):  # columns by name
+        header = [str(name) for name in rows]
+        columns = [list(values) for values in rows.values()]
+        if len({len(values) for values in columns}) > 1:
+            raise UsageError("rows: the columns are of different lengths")
+        body = [[_cell(v) for v in row] for row in zip(*columns)]
+    elif isinstance(rows, (list, tuple)) and rows and all(isinstance(r, dict) for r in rows):
+        header = list(dict.fromkeys(str(name) for row in rows for name in row))
+        body = [[_cell(row.get(name, "")) for name in header] for row in rows]
+    else:  # numbers: one row each
+        try:
+            x = np.asarray(rows, np.float64)
+        except (TypeError, ValueError) as error:
+            raise UsageError(f"rows: not a table of rows, nor an array of numbers ({error})") from None
+        if x.ndim < 2:
+            raise UsageError(f"rows: an array of shape {x.shape}; give one row per example")
+        return _shaped(checked_features(x, "rows: values"), card, "rows")
+    return _from_table(card, "rows", header, body)
+
+
+def _cell(value) -> str:
+    """A value of a user's row as a CSV would hold it: a number as Python writes it back exactly."""
+    return "" if value is None else repr(value) if isinstance(value, float) else str(value)
 
 
 def _table(path: Path, needed: list[str]) -> tuple[list[str], list[list[str]]]:
     """The CSV's header and rows; the header may be left out where no column is needed by name."""
     header, body = read_csv_rows(path, None, "INPUT", need_target=False, needed=tuple(needed))
+    _check_columns(path, header, needed)
+    return header, body
+
+
+def _check_columns(where, header: list[str], needed: list[str]) -> None:
     missing = [name for name in needed if name not in header]
     if missing:
         raise UsageError(
-            f"{path}: no column {', '.join(map(repr, missing))} (the model reads: {', '.join(needed)})"
+            f"{where}: no column {', '.join(map(repr, missing))} (the model reads: {', '.join(needed)})"
         )
-    check_table(path, header, body)
-    return header, body
 
 
 def _numbers(cells: list[str], where: str) -> np.ndarray:
@@ -150,17 +203,15 @@ def _numbers(cells: list[str], where: str) -> np.ndarray:
         raise UsageError(f"{where}: {bad!r} is not a number") from None
 
 
-def _csv_numbers(path: Path, features: list[str] | None) -> np.ndarray:
+def _table_numbers(path, header, body, features: list[str] | None) -> np.ndarray:
     names = [str(name) for name in features or []]  # a stream's features may be numbered (SEA)
-    header, body = _table(path, names)
+    _check_columns(path, header, names)
     names = names or header
     columns = [_numbers(column_cells(path, header, body, n), f"{path}: column {n!r}") for n in names]
     return checked_features(np.stack(columns, axis=1), f"{path}: values")
 
 
-def _csv_columns(path: Path, columns: list[dict]) -> dict:
-    names = [column["name"] for column in columns]
-    header, body = _table(path, names)
+def _columns(path, header: list[str], body: list[list[str]], columns: list[dict]) -> dict:
     rows = {}
     for column in columns:
         name, values = column["name"], column["values"]

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import json
 import math
@@ -44,10 +45,26 @@ def _version() -> str:
 VERSION = _version()
 
 
+_JOURNALS: list[list[Path]] = []  # the lists `recording_writes` fills, innermost last
+
+
+@contextlib.contextmanager
+def recording_writes():
+    """Within the block, every file written through `atomic_write_with` (and the writers built on
+    it) is appended to the list it yields, in order: what a step wrote (common/outputs.py)."""
+    written: list[Path] = []
+    _JOURNALS.append(written)
+    try:
+        yield written
+    finally:
+        _JOURNALS.remove(written)
+
+
 def atomic_write_with(path: str | os.PathLike, write) -> Path:
     """Call `write(temporary_path)` for a file in the same folder as `path`, then rename it to `path`:
     a reader (or a crash) never sees half a file. The temporary name keeps `path`'s suffixes, since
-    Keras picks the format of `model.save` and `save_weights` from them."""
+    Keras picks the format of `model.save` and `save_weights` from them. An error while writing
+    names `path`, the file the caller asked for, never the temporary one."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     suffix = ".tmp" + "".join(path.suffixes)
@@ -58,9 +75,16 @@ def atomic_write_with(path: str | os.PathLike, write) -> Path:
         # mkstemp makes the file 0600; give it the mode any other write would have (0666 less umask)
         os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
+    except OSError as error:
+        Path(tmp).unlink(missing_ok=True)
+        if error.errno is None or error.filename not in (None, tmp):
+            raise
+        raise type(error)(error.errno, error.strerror, os.fspath(path)) from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    for journal in _JOURNALS:
+        journal.append(path)
     return path
 
 

@@ -23,8 +23,10 @@ from common.cli import (
 )
 from common.errors import UsageError
 from common.harness import DefaultRun, Recipe
+from common.outputs import figures as run_figures
+from common.outputs import redrawn
 from common.references import REFERENCES
-from common.results import atomic_write_text, fmt_duration, load_metrics
+from common.results import atomic_write_text, fmt_duration, load_metrics, recording_writes
 from recipes import NAMES, gallery, registry
 
 
@@ -134,7 +136,7 @@ def run_all(args) -> int:
     from common.results import check_writable
 
     stop_on_sigterm()
-
+    begun = time.perf_counter()
     args.output_dir = args.output_dir or ("outputs/quick" if args.quick else "outputs")
     root = Path(args.output_dir)
     try:
@@ -203,7 +205,7 @@ def run_all(args) -> int:
     order = [run_label(recipe, run) for recipe in registry().values() for run in recipe.runs]
     summary = {label: summary[label] for label in order if label in summary}  # registry order
     atomic_write_text(root / "run_all.json", json.dumps(summary, indent=2) + "\n")
-    print("\nSummary (wall time per recipe):")
+    print("\nSummary (each run's own wall time):")
     for label, item in summary.items():
         status = (
             "ok" if item["exit_code"] == 0 else f"FAILED (exit {item['exit_code']}): {item['error']}"
@@ -211,7 +213,9 @@ def run_all(args) -> int:
         where = f"  job {item['job']}," if "job" in item else ""
         where += f" {item['threads']} thread(s)" if "threads" in item else ""
         print(f"  {label:<32} {item['seconds']:7.1f} s  {status}{where}")
-    print(f"  {'all':<32} {sum(i['seconds'] for i in summary.values()):7.1f} s")
+    added = sum(item["seconds"] for item in summary.values())
+    print(f"  {'the runs, added up':<32} {added:7.1f} s")
+    print(f"  {'all, start to end':<32} {time.perf_counter() - begun:7.1f} s  (wall time)")
     redraw(root)
     failed = [label for label, item in summary.items() if item["exit_code"] != 0]
     if not failed:
@@ -349,7 +353,9 @@ def redraw(root: Path) -> int:
             except FileNotFoundError:
                 missing.append(str(folder))
     for module, metrics, folder in saved:
-        module.plot(metrics, folder)
+        with recording_writes() as written:
+            module.plot(metrics, folder)
+        redrawn(folder, written)  # the folder's manifest lists the figures drawn now
         print(f"redrew {folder}")
     drawn = len(saved)
     if missing:
@@ -390,9 +396,10 @@ def headline_rows(recipe: Recipe, run: DefaultRun, metrics: dict | None) -> list
     facts, rows = run_facts(recipe, run, metrics), []
     for item in run.headlines:
         value = gallery.lookup(metrics, item.path) if metrics else None
-        if item.reference:
-            ref = REFERENCES[item.reference]
-            beside = f"{ref.name}: {gallery.fmt(ref.value)} (published)"
+        if item.reference:  # only beside a run held against it: a number on the same data
+            ref, held = REFERENCES[item.reference], (metrics or {}).get("references")
+            same_data = held is None or any(r.get("name") == ref.name for r in held)
+            beside = f"{ref.name}: {gallery.fmt(ref.value)} (published)" if same_data else ""
         elif item.beside_path:
             other = gallery.lookup(metrics, item.beside_path) if metrics else None
             beside = f"{item.beside_label}: {gallery.fmt(other)} (same run)"
@@ -418,7 +425,7 @@ def collect(root: Path, relative_to: Path, recipes=None) -> list[dict]:
             except FileNotFoundError:
                 metrics = None
             rel = Path(os.path.relpath(folder, relative_to)).as_posix()
-            figures = sorted(p.name for p in folder.glob("*.png")) if metrics else []
+            figures = run_figures(folder) if metrics else []
             captions = figure_captions(recipe)
             runs.append(
                 {

@@ -4,8 +4,9 @@ Each is the recipe's story cell by cell, a prose cell before each step: the flag
 model, the training and evaluation (the recipe's own `main`, the command itself), the headline
 numbers and the figures. Every code cell calls the recipe's own functions, so a notebook cannot
 drift from the code: there is no second copy of a recipe. Its first code cell is tagged
-`parameters` (papermill's convention) and holds `QUICK = False`; `QUICK = True` runs the smoke
-settings of `--quick`, into outputs/quick/<name>. The notebooks are committed without outputs, and
+`parameters` (papermill's convention) and holds `QUICK = False` and `OUTPUT_DIR = None`; `QUICK =
+True` runs the smoke settings of `--quick`, into the checkout's outputs/quick/<name> (wherever
+Jupyter was started) unless OUTPUT_DIR names a folder. The notebooks are committed without outputs, and
 the tests run each with `QUICK = True` (tests/test_notebooks.py).
 """
 
@@ -128,7 +129,11 @@ def notebook(name: str, title: str, docstring: str) -> dict:
             "by step. Set `QUICK = True` below for the smoke run of `--quick`: every step once, in "
             "seconds to a minute, its numbers meaningless.",
         ),
-        ("code", "QUICK = False  # True: the smoke settings of --quick"),
+        (
+            "code",
+            "QUICK = False  # True: the smoke settings of --quick\n"
+            "OUTPUT_DIR = None  # None: this checkout's outputs/ (outputs/quick/ with QUICK)",
+        ),
         (
             "markdown",
             "## The flags\n\n`build_parser()` is the command's own parser: its defaults are the "
@@ -142,6 +147,10 @@ def notebook(name: str, title: str, docstring: str) -> dict:
             + IMPORTS.get(name, f"from recipes.{name} import recipe")
             + "\n\nimport_tensorflow()  # as the command starts it: without TensorFlow's start-up log\n"
             + '\nargv = ["--quick"] if QUICK else []\n'
+            "args = recipe.build_parser().parse_args(argv)\n"
+            "if OUTPUT_DIR is None:  # the checkout's outputs/, wherever Jupyter was started\n"
+            "    OUTPUT_DIR = Path(recipe.__file__).resolve().parents[2] / args.output_dir\n"
+            'argv += ["--output-dir", str(OUTPUT_DIR)]\n'
             "args = recipe.build_parser().parse_args(argv)\n"
             "print('outputs go to', args.output_dir)",
         ),
@@ -174,11 +183,12 @@ def notebook(name: str, title: str, docstring: str) -> dict:
         (
             "code",
             "from IPython.display import Image, Markdown, display\n\n"
+            "from common.outputs import figures\n"
             "from recipes.__main__ import caption_for, figure_captions\n\n"
             "captions = figure_captions(recipe.RECIPE)\n"
-            'for png in sorted(Path(args.output_dir).glob("*.png")):\n'
-            '    display(Markdown(f"**{png.name}**: {caption_for(png.name, captions)}"), '
-            "Image(str(png)))",
+            "for name in figures(args.output_dir):  # the figures this run drew\n"
+            '    caption = Markdown(f"**{name}**: {caption_for(name, captions)}")\n'
+            "    display(caption, Image(str(Path(args.output_dir) / name)))",
         ),
     ]
     cells = []

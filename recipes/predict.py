@@ -8,7 +8,8 @@ instead of classes (the adding problem's), and each row's predicted value is pri
 a header line naming the columns; for a model of unnamed numbers (its card names no features or
 columns) the header may be left out. A file that does not fit the model (a missing column, a text the
 model never saw, rows of another shape), a missing file, or a model that is not its card's, is refused
-with one line.
+with one line. From Python, `predict_rows(MODEL, rows)` does the same for rows as you have them
+(a pandas DataFrame, a list of dicts, an array).
 """
 
 from __future__ import annotations
@@ -73,25 +74,45 @@ def load_model(model_path: str, card: dict):
     return model
 
 
-def predict(model_path: str, input_path: str) -> int:
-    try:
-        card = load_card(Path(model_path))
-        from common.rawinput import as_tensors, read_inputs
+def predictions(card: dict, model, inputs) -> list:
+    """Each row's (class, probability), or a regression model's value, for `inputs` as
+    `common.rawinput` reads them for the model of `card`."""
+    from common.rawinput import as_tensors
 
-        inputs = read_inputs(card, input_path)
-        model = load_model(model_path, card)
-        outputs = np.asarray(model.predict(as_tensors(inputs), verbose=0), np.float64)
-    except UsageError as error:
-        print(f"{PROG}: error: {error}", file=sys.stderr)
-        return 2
+    outputs = np.asarray(model.predict(as_tensors(inputs), verbose=0), np.float64)
     if "classes" not in card:  # a regression model (the adding problem's): the value per row
-        for row in outputs:
-            print(f"{row[0]:.6g}")
-        return 0
-    classes = card["classes"]
+        return [float(row[0]) for row in outputs]
     if card.get("output") == "logits":  # the online learner's network ends in logits
         outputs = np.exp(outputs - outputs.max(axis=1, keepdims=True))
         outputs /= outputs.sum(axis=1, keepdims=True)
-    for row in outputs:
-        print(f"{classes[int(row.argmax())]}\t{row.max():.4f}")
+    return [(card["classes"][int(row.argmax())], float(row.max())) for row in outputs]
+
+
+def predict_rows(model_path: str, rows) -> list:
+    """Predict with a kept model from Python, on rows as you have them: a pandas DataFrame or a list
+    of dicts (columns by their names, as in the CSV it was trained on), or an array of numbers.
+    Returns each row's (class, probability), or a regression model's value. The same checks as
+    `python -m recipes predict` (UsageError names what does not fit):
+
+        predict_rows("outputs/mlp_classifier/models/mlp.keras", [{"pixel_0": 0.0, ...}])
+    """
+    from common.rawinput import rows_inputs
+
+    card = load_card(Path(model_path))
+    inputs = rows_inputs(card, rows)
+    return predictions(card, load_model(model_path, card), inputs)
+
+
+def predict(model_path: str, input_path: str) -> int:
+    try:
+        card = load_card(Path(model_path))
+        from common.rawinput import read_inputs
+
+        inputs = read_inputs(card, input_path)
+        rows = predictions(card, load_model(model_path, card), inputs)
+    except UsageError as error:
+        print(f"{PROG}: error: {error}", file=sys.stderr)
+        return 2
+    for row in rows:  # a class and its probability, or a regression model's value
+        print(f"{row[0]}\t{row[1]:.4f}" if isinstance(row, tuple) else f"{row:.6g}")
     return 0

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from common.outputs import MANIFEST
 from common.results import LIBRARIES, SCHEMA_KEYS
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -149,7 +150,7 @@ def assert_outputs_contract(
         assert {"name", "value", "source"} <= set(reference) and reference["source"]
     for name in figures:
         assert_png(out / f"{name}.png")
-    leftovers = [p.name for p in out.rglob(".*") if p.is_file()]
+    leftovers = [p.name for p in out.rglob(".*") if p.is_file() and p.name != MANIFEST]
     assert not leftovers, f"temporary files left behind: {leftovers}"
     return metrics
 

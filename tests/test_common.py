@@ -646,7 +646,9 @@ def test_harness_checks_are_stored_and_printed_one_way(tmp_path, capsys):
     harness = Harness("demo", harness_args(output_dir=str(tmp_path)))
     assert harness.check("gru_accuracy", 0.98, at_least=0.97)
     assert not harness.check("simple_mse", 0.05, above=0.1)
-    metrics = harness.finish({"a": 1.0}, [])
+    with harness.finish({"a": 1.0}, []) as metrics:
+        assert not (tmp_path / "metrics.json").exists()  # the block draws the figures first
+    assert (tmp_path / ".files.json").is_file()
     assert metrics["results"]["checks"]["simple_mse"] == {
         "value": 0.05,
         "expected": "> 0.1",

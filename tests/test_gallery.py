@@ -121,7 +121,12 @@ def test_all_quick_runs_every_recipe_and_records_wall_times(quick_gallery):
     assert set(summary) == labels
     for item in summary.values():
         assert item["exit_code"] == 0 and item["seconds"] > 0
-    assert "Summary (wall time per recipe):" in result.stdout
+    assert "Summary (each run's own wall time):" in result.stdout
+    added = re.search(r"the runs, added up +([\d.]+) s", result.stdout)
+    wall = re.search(r"all, start to end +([\d.]+) s  \(wall time\)", result.stdout)
+    assert added and wall, result.stdout[-2000:]
+    assert float(added.group(1)) == pytest.approx(sum(i["seconds"] for i in summary.values()), abs=0.2)
+    assert float(wall.group(1)) < float(added.group(1))  # two at a time: less than the sum
     # progress under `all` is lines, never a progress bar's state (once a stale 0% after the results)
     assert "%|" not in result.stdout + result.stderr and "\r" not in result.stdout + result.stderr
 

@@ -14,7 +14,7 @@ PACKAGES = ("common", "recipes", "benchmarks")
 LAYERS = (
     ("errors",),
     ("results",),
-    ("augment", "data", "device", "plotting", "references", "numpy_reference"),
+    ("augment", "data", "device", "outputs", "plotting", "references", "numpy_reference"),
     ("multireplica",),  # private Keras patches, imported by distribute on multi-replica paths only
     ("distribute",),
     ("training", "checkpoint", "rawinput"),

@@ -50,7 +50,7 @@ def sea(items: int):
     from recipes.online_learning import build_parser
     from recipes.online_learning.recipe import prepare_stream
 
-    args = build_parser().parse_args(["--items", str(items), "--no-progress"])
+    args = build_parser().parse_args(["--items", str(items), "--quiet"])
     data = prepare_stream("sea", args)
     stream, x, y = data.stream, data.x, data.y
     return args, stream, x, y

@@ -46,12 +46,14 @@ def test_each_notebook_runs_top_to_bottom_with_quick(name, tmp_path):
 
     notebook = nbformat.read(ROOT / "recipes" / name / f"{name}.ipynb", as_version=4)
     parameters = next(cell for cell in notebook.cells if "parameters" in cell.metadata.get("tags", []))
-    parameters.source = "QUICK = True"
+    out = tmp_path / "outputs" / "quick" / name
+    parameters.source = f"QUICK = True\nOUTPUT_DIR = {str(out)!r}"
     client = NotebookClient(
         notebook, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
     )
     client.execute()  # a cell that raises fails the test, naming the cell and its error
-    out = tmp_path / "outputs" / "quick" / name
+    printed = "".join(o.get("text", "") for c in notebook.cells for o in c.get("outputs", []))
+    assert f"outputs go to {out}" in printed  # where it writes, as it says
     metrics = assert_outputs_contract(out, name, allow_null=("known_drift", "recovery_samples"))
     figures = sorted(out.glob("*.png"))
     shown = [

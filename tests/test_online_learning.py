@@ -157,7 +157,7 @@ def test_a_chunk_rolled_back_at_a_drift_learns_as_one_batch_per_call_would(adapt
     """A chunk is predicted and learned in one call before ADWIN sees its errors; at a drift the
     learner takes back the batches after it. That must give exactly what predicting, scoring and
     learning one batch at a time gives."""
-    args = ol.build_parser().parse_args(["--items", "6000", "--no-progress", adapt])
+    args = ol.build_parser().parse_args(["--items", "6000", "--quiet", adapt])
     data = prepare_stream("agrawal", args)
     stream, x, y = data.stream, data.x, data.y
     runs = {}
@@ -239,7 +239,7 @@ def test_malformed_records_are_skipped_counted_and_never_learned_from(tmp_path):
             "16",
             "--seeds",
             "1",  # the same rows cleaned the same way for every seed: one shows it
-            "--no-progress",
+            "--quiet",
             "--output-dir",
             str(tmp_path / name),
         ]
@@ -319,7 +319,7 @@ def test_the_plain_keras_loop_and_the_compiled_learner_predict_the_same(tmp_path
     99% of 2 000 SEA items: the same learner, its float32 sums in another order (an item near the
     boundary may flip)."""
     flags = ["--stream", "sea", "--items", "2000", "--replay", "0", "--steps-per-batch", "1"]
-    args = ol.build_parser().parse_args([*flags, "--boost", "1", "--no-adapt", "--no-progress"])
+    args = ol.build_parser().parse_args([*flags, "--boost", "1", "--no-adapt", "--quiet"])
     data = prepare_stream("sea", args)
     stream, x, y = data.stream, data.x, data.y
     learner = ol.KerasOnlineClassifier.from_flags(args, stream.classes, stream.features, seed=0)

@@ -195,3 +195,54 @@ def test_column_names_that_name_a_layer_or_collide_when_escaped_train_keep_and_p
     (tmp_path / "rows.csv").write_text("\n".join([",".join(names), *body]) + "\n")
     lines = predicted_here(model, tmp_path / "rows.csv")
     assert [line.split("\t")[0] for line in lines] == card_classes(card)
+
+
+def test_rows_in_python_predict_as_the_command_does_by_column_name(csv_model, capsys):
+    """`predict_rows` on a CSV model: a list of dicts and a pandas frame, columns by their names (as
+    a user has them, the label column still there), give the run's classes; the label column is
+    named on stderr as ignored, and rows that do not fit are refused as `predict` refuses them."""
+    import pandas as pd
+
+    from common.errors import UsageError
+    from recipes.predict import predict_rows
+
+    model, folder = csv_model
+    card = json.loads(model.with_suffix(".json").read_text())
+    inputs = card["example"]["inputs"]
+    rows = [
+        {"colour": c[0], "size": s[0], "label": "?"} for s, c in zip(inputs["size"], inputs["colour"])
+    ]
+    for given in (rows, pd.DataFrame(rows)):
+        predicted_rows = predict_rows(str(model), given)
+        assert [name for name, _ in predicted_rows] == card_classes(card)
+        assert all(0 < probability <= 1 for _, probability in predicted_rows)
+    assert "column 'label' is what the model predicts; ignored" in capsys.readouterr().err
+    with pytest.raises(UsageError, match="column 'colour' has 'purple', not seen in training"):
+        predict_rows(str(model), [{"size": 1.0, "colour": "purple"}])
+    with pytest.raises(UsageError, match="no column 'size'"):
+        predict_rows(str(model), [{"colour": "red"}])
+
+
+def test_a_csv_that_still_holds_the_label_column_says_so(csv_model):
+    import contextlib
+    import io
+
+    from recipes.__main__ import main
+
+    model, folder = csv_model
+    stderr = io.StringIO()
+    with contextlib.redirect_stderr(stderr), contextlib.redirect_stdout(io.StringIO()):
+        assert main(["predict", str(model), str(folder / "table.csv")]) == 0
+    (line,) = error_lines(stderr.getvalue())
+    assert line == f"note: {folder / 'table.csv'}: column 'label' is what the model predicts; ignored"
+
+
+def test_rows_of_numbers_in_python_predict_on_a_model_of_unnamed_numbers(quick_outputs):
+    from recipes.predict import predict_rows
+
+    model = quick_outputs.folder("mlp_classifier") / "models" / "mlp.keras"
+    card = json.loads(model.with_suffix(".json").read_text())
+    rows = card["example"]["inputs"]  # lists of 64 numbers
+    assert [name for name, _ in predict_rows(str(model), rows)] == card_classes(card)
+    named = [{f"pixel_{i}": v for i, v in enumerate(row)} for row in rows]
+    assert [name for name, _ in predict_rows(str(model), named)] == card_classes(card)

@@ -290,8 +290,8 @@ def run(args) -> dict:
     # -- Report
     values = np.stack([curves[n] for n in names])
     save_arrays(harness.out_dir, "curves", x=grid, names=np.array(names), values=values)
-    metrics = harness.finish(results, references(*REFERENCE_KEYS))  # the numbers first
-    plot(metrics, harness.out_dir)  # then every figure, from metrics.json (and curves.npz) alone
+    with harness.finish(results, references(*REFERENCE_KEYS)) as metrics:  # the numbers first
+        plot(metrics, harness.out_dir)  # then every figure, from metrics.json (and curves.npz) alone
     return metrics
 
 

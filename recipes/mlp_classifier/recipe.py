@@ -147,7 +147,7 @@ def train_one_seed(seed: int, harness: Harness, split: data.Split) -> dict:
     augment = bool(args.augment and shiftable(split))
     x_train, y_train = training_data(split, augment)
     model = build_model(split, args, augment)
-    logs = harness.out_dir / "logs" / f"seed_{seed}" if args.tensorboard else None
+    logs = harness.folder / "logs" / f"seed_{seed}" if args.tensorboard else None
     # the shuffled dataset, epochs, initial_epoch (on --resume) and callbacks (saved every epoch)
     fit = harness.fit_arguments(
         model, x_train, y_train, batch_size=args.batch_size, epochs=args.epochs, seed=seed,
@@ -174,6 +174,7 @@ def train_one_seed(seed: int, harness: Harness, split: data.Split) -> dict:
         if columns:  # a CSV: the kept model takes its rows as they are, the encoding inside it
             kept, example = rows_model(model, columns), decode_rows(example, columns)
         info = {"classes": split.class_names, "features": split.feature_names, "columns": columns}
+        info["target"] = args.target  # a CSV's label column (None otherwise: not on the card)
         harness.save_model(kept, "mlp", seed=seed, example=example, **info)
     return record
 
@@ -254,8 +255,8 @@ def run(args) -> dict:
         )
         save_arrays(harness.out_dir, "first_layer_weights", kernel=kernel)
     published = references(*REFERENCE_KEYS.get(split.name, ()))
-    metrics = harness.finish(results, published)  # the numbers first
-    plot(metrics, harness.out_dir)  # then every figure, from metrics.json (and arrays beside it)
+    with harness.finish(results, published) as metrics:  # the numbers first
+        plot(metrics, harness.out_dir)  # then every figure, from metrics.json (and arrays beside it)
     return metrics
 
 

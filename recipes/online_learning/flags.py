@@ -29,7 +29,8 @@ QUICK = {
 }
 
 
-def add_recipe_flags(parser: argparse.ArgumentParser) -> None:
+def add_recipe_flags(parser: argparse.ArgumentParser, ablation: list[str]) -> None:
+    """The recipe's own flags; `ablation`: the settings --ablation runs beside the default."""
     own = parser.add_argument_group("online_learning flags")
     own.add_argument(
         "--stream",
@@ -105,16 +106,9 @@ def add_recipe_flags(parser: argparse.ArgumentParser) -> None:
     own.add_argument(
         "--ablation",
         action="store_true",
-        help="instead of the comparison: the Keras learner alone (no baselines) under each setting of "
-        "ABLATION in recipe.py (--no-adapt, --boost 1, --replay 0, --steps-per-batch 1 or 3, ...) "
-        "over --seeds; writes results.ablation and ablation.png",
-    )
-    own.add_argument(
-        "--progress",
-        action=argparse.BooleanOptionalAction,
-        default=True,
-        help="progress: a tqdm bar on a terminal (items seen, rolling accuracy), else a line every 10 s "
-        "(items seen, time taken, time left)",
+        help="instead of the comparison: the Keras learner alone (no baselines), over --seeds, with "
+        f"its default flags and then with each of: {'; '.join(ablation)}; writes results.ablation "
+        "and ablation.png",
     )
     parser.set_quick(QUICK)
 

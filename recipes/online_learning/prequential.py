@@ -146,7 +146,7 @@ def baseline_on_stream(name, x, y, num_classes, args, key) -> dict:
     """One baseline, test-then-train over the stream (ARF stops, unfinished, past --arf-budget)."""
     n = len(x)
     gc.collect()  # the last learner's garbage, so that no timed run pays for another's
-    tracker = Tracker(n, key, args.progress and not args.quiet)
+    tracker = Tracker(n, key, not args.quiet)
     model = make_baseline(name, num_classes, args.seed)
     budget = args.arf_budget if name == "river_arf" else math.inf
     finished = True

@@ -118,7 +118,7 @@ def build_parser():
         "Test-then-train learning on drifting streams: a Keras MLP beside river and scikit-learn.",
         default_seeds=5,
     )
-    add_recipe_flags(parser)  # streams, learner, baselines, ablation, checkpoints, --quick: flags.py
+    add_recipe_flags(parser, [setting for setting in ABLATION if setting != "default"])  # flags.py
     return parser
 
 
@@ -151,7 +151,7 @@ def train_keras(seed: int, harness, data: Prepared, args, stage: str, keep: bool
     key, keep = f"{stage}/{seed}", keep and seed == args.seed
     stream, x, y = data.stream, data.x, data.y
     gc.collect()  # the last learner's garbage, so that no timed run pays for another's
-    show = args.progress and not args.quiet
+    show = not args.quiet
     tracker = Tracker(len(x), key, show)  # the clock starts here: each run counts its trace
     learner = KerasOnlineClassifier.from_flags(args, stream.classes, stream.features, seed)
     prequential(learner, x, y, tracker)
@@ -168,6 +168,7 @@ def train_keras(seed: int, harness, data: Prepared, args, stage: str, keep: bool
             output="logits",
             classes=[str(c) for c in stream.classes],
             features=list(stream.features),
+            target=args.target,  # a CSV stream's label column (None otherwise: not on the card)
             scaling={"mean": scaler.mean, "std": scaler.std(), "inside_the_model": True},
             example=x[-4:],
         )
@@ -177,7 +178,7 @@ def train_keras(seed: int, harness, data: Prepared, args, stage: str, keep: bool
 def train_plain(x, y, stream, args, key: str) -> dict:
     """The plain Keras loop over the stream, once (the first seed): its accuracy and items/s."""
     gc.collect()
-    tracker = Tracker(len(x), key, args.progress and not args.quiet)  # model building counted
+    tracker = Tracker(len(x), key, not args.quiet)  # model building counted
     seed_everything(args.seed)
     keras_loop(plain_model(x.shape[1], len(stream.classes), args), x, y, args.batch_size, tracker)
     return learner_summary(tracker, len(x))
@@ -262,8 +263,8 @@ def run(args) -> dict:
         for spec, name in zip(args.stream, names):
             results[name] = learners_on_stream(harness, spec, args)
     refs = [key for spec in args.stream for key in REFERENCE_KEYS.get(spec, ())]
-    metrics = harness.finish(results, references(*refs))  # the numbers first
-    plot(metrics, harness.out_dir)  # then every figure, from metrics.json alone
+    with harness.finish(results, references(*refs)) as metrics:  # the numbers first
+        plot(metrics, harness.out_dir)  # then every figure, from metrics.json alone
     return metrics
 
 

@@ -84,7 +84,7 @@ def train_classifier(harness: Harness, split: data.Split, cell: str, seed: int, 
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
     )
-    logs = harness.out_dir / "logs" / f"{model.name}_seed_{seed}" if args.tensorboard else None
+    logs = harness.folder / "logs" / f"{model.name}_seed_{seed}" if args.tensorboard else None
     # the shuffled dataset, epochs, initial_epoch (on --resume) and callbacks (saved every epoch)
     fit = harness.fit_arguments(
         model, split.x_train, split.y_train, batch_size=args.batch_size, epochs=args.epochs,
@@ -288,8 +288,9 @@ def run(args) -> dict:
 
     check_expectations(harness, results)
     published = MNIST1D_REFERENCES if args.dataset == "mnist1d" else ()  # none for a user's data
-    metrics = harness.finish(results, references(*published, "adding_baseline"))  # numbers first
-    plot(metrics, harness.out_dir)  # then every figure, from metrics.json alone
+    published = references(*published, "adding_baseline")
+    with harness.finish(results, published) as metrics:  # the numbers first
+        plot(metrics, harness.out_dir)  # then every figure, from metrics.json alone
     return metrics
 
 

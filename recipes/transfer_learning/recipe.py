@@ -139,7 +139,7 @@ def pretrain(harness: Harness, source: Split, arch: dict) -> dict:
     args, start = harness.args, time.perf_counter()
     seed_everything(args.seed)
     model = compile_model(build_model(arch), args.learning_rate, steps=1)  # Keras's default: 1
-    logs = harness.out_dir / "logs" / "pretrain" if args.tensorboard else None
+    logs = harness.folder / "logs" / "pretrain" if args.tensorboard else None
     fit = harness.fit_arguments(  # dataset, epochs, initial_epoch (--resume), callbacks
         model, source.x_train, source.y_train, batch_size=args.batch_size, epochs=args.epochs,
         seed=args.seed, callbacks=standard_callbacks(args.patience, tensorboard_dir=logs),
@@ -293,8 +293,8 @@ def run(args) -> dict:
         args, source, target, pretrained, source_accuracy, learned, anb_runs, target_seconds, zero_shot
     )
     save_arrays(harness.out_dir, "examples", **example_arrays(source, target))
-    metrics = harness.finish(results, references)  # the numbers first, then the figures from them
-    plot(metrics, harness.out_dir)
+    with harness.finish(results, references) as metrics:  # the numbers first, then the figures
+        plot(metrics, harness.out_dir)
     return metrics
 
 
