@@ -111,13 +111,21 @@ def test_a_published_reference_stands_only_beside_a_run_on_its_data():
 
 
 @pytest.mark.slow
-def test_a_csv_run_without_output_dir_leaves_the_committed_files_as_they_are(
+def test_the_readmes_run_on_your_own_data_leaves_the_committed_files_as_they_are(
     tmp_path, monkeypatch, capsys
 ):
-    """In a copy of the checkout's committed outputs under git (its .gitignore), a run on a CSV of
-    the user's, run as the README shows it: `git status` stays clean, tracked files and untracked."""
+    """The README's own-data commands as written (the run as a smoke run, --quick added), in a copy
+    of the checkout's committed outputs under git (its .gitignore): the run says where it writes,
+    `git status` stays clean, tracked files and untracked, and `predict` reads the kept model."""
+    import re
+
+    from recipes.__main__ import main as collection_main
     from recipes.mlp_classifier import main
 
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    run = re.search(r"^python -m recipes\.mlp_classifier (--dataset csv:(\S+) .*)$", readme, re.M)
+    predict = re.search(r"^python -m recipes predict (\S+) (\S+)$", readme, re.M)
+    assert run and predict, "the README's own-data commands"
     repo = tmp_path / "checkout"
     shutil.copytree(ROOT / "outputs", repo / "outputs")
     shutil.copy(ROOT / ".gitignore", repo / ".gitignore")
@@ -125,13 +133,20 @@ def test_a_csv_run_without_output_dir_leaves_the_committed_files_as_they_are(
     subprocess.run([*git, "init", "-q"], check=True)
     subprocess.run([*git, "add", "-A"], check=True)
     subprocess.run([*git, "commit", "-qm", "committed results"], check=True)
-    table = tmp_path / "animals.csv"
     rows = [f"{i % 7},{(i * 3) % 5},{'cat' if i % 2 else 'dog'}" for i in range(60)]
-    table.write_text("age,weight,species\n" + "\n".join(rows) + "\n")
+    (repo / run.group(2)).write_text("age,weight,species\n" + "\n".join(rows) + "\n")
+    (repo / predict.group(2)).write_text("age,weight\n1,2\n3,4\n")
     monkeypatch.chdir(repo)
-    assert main(["--quick", "--dataset", f"csv:{table}", "--target", "species"]) == 0
+    assert main([*run.group(1).split(), "--quick"]) == 0
+    folder = "outputs/quick/yours/mlp_classifier/" + run.group(2).removesuffix(".csv")
     first = capsys.readouterr().out.splitlines()[0]
-    assert first == f"your data ({table}): writing to outputs/quick/yours/mlp_classifier/animals"
+    assert first == f"your data ({run.group(2)}): writing to {folder}"
+    (repo / run.group(2)).unlink()
+    (repo / predict.group(2)).unlink()
     status = subprocess.run([*git, "status", "--porcelain"], capture_output=True, text=True, check=True)
-    assert status.stdout == ""
-    assert (repo / "outputs/quick/yours/mlp_classifier/animals/metrics.json").is_file()
+    assert status.stdout == "", status.stdout
+    (repo / predict.group(2)).write_text("age,weight\n1,2\n3,4\n")
+    model = predict.group(1).replace("outputs/yours/", "outputs/quick/yours/")  # the smoke run's
+    assert collection_main(["predict", model, predict.group(2)]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 2 and all(line.split("\t")[0] in ("cat", "dog") for line in lines)

@@ -1,4 +1,5 @@
-"""The README's code runs as written: every Python block, in a folder laid out as a clean clone."""
+"""The README and the pages under docs/: a first page a newcomer can read, and code that runs as
+written (every Python block, in a folder laid out as a clean clone)."""
 
 from __future__ import annotations
 
@@ -17,13 +18,87 @@ from tests.conftest import ROOT
 BLOCK = re.compile(r"```python\n(.*?)```", re.S)
 
 
+PAGES = ["README.md", *sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "docs").glob("*.md"))]
+
+
+def page_text(*names: str) -> str:
+    return "\n".join((ROOT / name).read_text(encoding="utf-8") for name in names or PAGES)
+
+
 def readme_python_blocks() -> list[str]:
-    return BLOCK.findall((ROOT / "README.md").read_text(encoding="utf-8"))
+    """Every Python block of the README and the docs/ pages, in that order."""
+    return BLOCK.findall(page_text())
 
 
-def test_the_readme_has_python_blocks_to_run():
+def test_the_pages_have_python_blocks_to_run():
     blocks = readme_python_blocks()
     assert len(blocks) >= 3 and all("import" in block for block in blocks)
+
+
+def test_the_readme_is_a_first_page():
+    """At most 200 lines and 2,000 words, no paragraph a reader cannot take in at once, no line wider
+    than a page (tables and figures aside), and every page under docs/ it names is there."""
+    text = page_text("README.md")
+    lines = text.splitlines()
+    assert len(lines) <= 200 and len(text.split()) <= 2000, (len(lines), len(text.split()))
+    prose = [line for line in lines if not line.startswith(("|", "!["))]
+    assert max(map(len, prose)) <= 110
+    blocks = re.split(r"\n\s*\n|\n(?=- )", text)  # paragraphs, and each item of a list
+    paragraphs = [p for p in blocks if not p.lstrip().startswith(("|", "```", "<!--"))]
+    assert max(len(p.split()) for p in paragraphs) <= 150
+    assert text.index("python -m recipes all --quick") < text.index("## Results")  # the first try
+    for page in re.findall(r"\]\((docs/[\w.]+\.md)\)", text):
+        assert (ROOT / page).is_file(), page
+    assert set(re.findall(r"\]\((docs/[\w.]+\.md)\)", text)) == set(PAGES[1:])  # each one linked
+
+
+# words for the project's developers, which a user's page must not hold: issue numbers, commit
+# hashes, "the machine of ..." (a measured figure names the machine and the date instead)
+DEVELOPER_WORDS = re.compile(
+    r"\b[Ii]ssues? \d+|\b(?=[0-9a-f]*\d)(?=[0-9a-f]*[a-f])[0-9a-f]{7,40}\b|\bmachine of\b"
+)
+
+
+def help_texts() -> dict[str, str]:
+    """What --help prints for every recipe, the collection's commands and the benchmarks."""
+    import importlib
+
+    from recipes import NAMES
+
+    texts = {}
+    for name in NAMES:
+        texts[f"{name} --help"] = importlib.import_module(f"recipes.{name}").build_parser().format_help()
+    for argv in ([], ["all"], ["plots"], ["report"], ["predict"]):
+        texts[f"recipes {' '.join(argv)} --help"] = cli_help(["recipes", *argv])
+    texts["benchmarks --help"] = cli_help(["benchmarks"])
+    return texts
+
+
+def cli_help(argv: list[str]) -> str:
+    import contextlib
+    import importlib
+    import io
+
+    main = importlib.import_module(f"{argv[0]}.__main__").main
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), pytest.raises(SystemExit):
+        main([*argv[1:], "--help"])
+    return out.getvalue()
+
+
+def test_no_page_a_user_reads_speaks_to_the_projects_developers():
+    texts = {name: page_text(name) for name in PAGES}
+    for path in sorted((ROOT / "recipes").glob("*/README.md")) + sorted(
+        (ROOT / "recipes").glob("*/*.ipynb")
+    ):
+        texts[path.relative_to(ROOT).as_posix()] = path.read_text(encoding="utf-8")
+    texts["outputs/index.html"] = (ROOT / "outputs" / "index.html").read_text(encoding="utf-8")
+    texts.update(help_texts())
+    assert len(texts) >= 20
+    found = {name: DEVELOPER_WORDS.findall(text) for name, text in texts.items()}
+    found = {name: [m for m in DEVELOPER_WORDS.finditer(texts[name])] for name in found if found[name]}
+    assert not found, {name: [m.group(0) for m in ms] for name, ms in found.items()}
+    assert DEVELOPER_WORDS.search("measured for issue 26, commit 311753e, on the machine of X")
 
 
 # a block that reads what a run makes (kept models are not committed) says so on its first line
@@ -82,9 +157,10 @@ def test_the_readmes_quick_shell_commands_run_as_written(quick_outputs, tmp_path
     `python -m recipes`, `python -m recipes plots` (on a quick run's outputs), `python -m recipes
     report` (on the committed outputs: the README comes out as it is) and the `predict` example."""
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    pages = page_text()
     for command in ("`python -m recipes`", "`python -m recipes plots`", "`python -m recipes report`"):
-        assert command in readme, command
-    predict = re.search(r"^(python -m recipes predict \S+ (\S+))", readme, re.M)
+        assert command in pages, command
+    predict = re.search(r"^(python -m recipes predict \S+ (\S+))", page_text("docs/running.md"), re.M)
     assert predict, "the README's predict example"
     env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2"}
 
