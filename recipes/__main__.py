@@ -439,6 +439,7 @@ def collect(root: Path, relative_to: Path, recipes=None) -> list[dict]:
                 }
             )
         command = f"python -m {recipe.module}"
+        lead = lead_figure(recipe, runs[0])
         page = REPO / Path(*recipe.module.split(".")) / "README.md"  # the recipe's page (report)
         # an outputs/ folder's page links the recipe pages of the checkout it sits in, wherever that
         # is (the same bytes in any clone); another folder links this checkout's
@@ -455,6 +456,7 @@ def collect(root: Path, relative_to: Path, recipes=None) -> list[dict]:
                 "summary": recipe.summary,
                 "command": command,
                 "runs": runs,
+                "lead": lead,
                 "page": link,
             }
         )
@@ -468,6 +470,22 @@ def figure_captions(recipe: Recipe) -> dict[str, str]:
         return dict(importlib.import_module(f"{recipe.module}.plots").CAPTIONS)
     except (ImportError, AttributeError):
         return {}
+
+
+def lead_figure(recipe: Recipe, run: dict) -> dict | None:
+    """The figure a recipe's gallery section opens with (`<recipe>.plots.LEAD`, else its first run's
+    first figure), with its caption and the run's first headline: `{"figure", "caption",
+    "headline"}`; None before a first run."""
+    if not run["figures"]:
+        return None
+    try:
+        stem = importlib.import_module(f"{recipe.module}.plots").LEAD
+    except (ImportError, AttributeError):
+        stem = ""
+    names = [figure.rsplit("/", 1)[-1] for figure in run["figures"]]
+    index = names.index(f"{stem}.png") if f"{stem}.png" in names else 0
+    headline = run["headlines"][0] if run["headlines"] else None
+    return {"figure": run["figures"][index], "caption": run["captions"][index], "headline": headline}
 
 
 def caption_for(figure: str, captions: dict[str, str]) -> str:

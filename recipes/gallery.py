@@ -54,7 +54,7 @@ th { background: #f4f4f4; } td.num { text-align: right; font-variant-numeric: ta
 figcaption { font-size: 0.9rem; color: #444; } figcaption code { font-size: 0.8rem; }
 .held { color: #1a7f37; } .not-held { color: #b42318; font-weight: 600; }
 code { background: #f4f4f4; padding: 0 0.25rem; } .muted { color: #777; font-size: 0.85rem; }
-.missing { color: #a33; }
+.missing { color: #a33; } .leads h3 { margin: 1.6rem 0 0.3rem; font-weight: 500; }
 """
 
 # Counts images that failed to load, so a browser test can read the result from the DOM.
@@ -93,7 +93,10 @@ def render_index(sections: list[dict]) -> str:
         '<p class="muted">Every number comes from the saved <code>metrics.json</code> of a run; '
         "published references carry their source. Redraw with <code>python -m recipes plots</code>."
         "</p>",
-        "<h2 id='summary'>Summary</h2>",
+    ]
+    parts += _render_leads(sections)
+    parts += [
+        "<h2 id='summary'>Every headline number</h2>",
         "<table><tr><th>recipe</th><th>headline</th><th>result</th><th>beside it</th>"
         "<th>run time</th></tr>",
     ]
@@ -127,6 +130,29 @@ def render_index(sections: list[dict]) -> str:
         parts.append("</section>")
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"
+
+
+def _render_leads(sections: list[dict]) -> list[str]:
+    """The page's first screen: one figure per recipe, its caption and headline number, each linked
+    to the recipe's section below (the full tables come after)."""
+    parts = ["<div class='figures leads'>"]
+    for section in sections:
+        lead = section.get("lead")
+        if not lead:
+            continue
+        row = lead["headline"]
+        number = f" {_esc(row['label'])}: <b>{_esc(fmt(row['value']))}</b>" if row else ""
+        beside = f" ({_esc(row['beside'])})" if row and row["beside"] else ""
+        name = lead["figure"].rsplit("/", 1)[-1]
+        parts.append(
+            f"<h3><a href='#{_esc(section['name'])}'>{_esc(section['title'])}</a>:{number}{beside}</h3>"
+            f"<figure><a href='{_esc(lead['figure'])}'><img src='{_esc(lead['figure'])}' "
+            f"alt='{_esc(lead['caption'] or name)}' loading='eager'></a>"
+            f"<figcaption>{_esc(lead['caption'] or section['title'])} <code>{_esc(name)}</code>"
+            "</figcaption></figure>"
+        )
+    parts.append("</div>")
+    return parts
 
 
 def _render_run(run: dict, titled: bool) -> list[str]:

@@ -321,3 +321,46 @@ def test_no_key_or_reference_label_sits_on_a_bar(recipe, figure, monkeypatch, tm
     module.plot(load_metrics(folder), folder)
     assert figure in drawn, sorted(drawn)
     assert keys_on_bars(drawn[figure]) == []
+
+
+def drawn_figures(recipe: str, folder: Path, monkeypatch) -> dict:
+    """Each figure the recipe's plot draws from the committed metrics, as drawn (not saved)."""
+    import common.plotting
+    from common.results import load_metrics
+
+    drawn = {}
+
+    def keep(fig, path):
+        drawn[Path(path).stem] = fig
+        return Path(path)
+
+    monkeypatch.setattr(common.plotting, "save_figure", keep)
+    module = importlib.import_module(f"recipes.{recipe}.plots")
+    monkeypatch.setattr(module, "save_figure", keep, raising=False)
+    module.plot(load_metrics(folder), folder)
+    return drawn
+
+
+def test_a_figure_of_one_run_beside_a_mean_over_seeds_says_which_seed_is_which(monkeypatch):
+    """The online curves are one run of the five the headline averages; the shift scenario's title
+    names both its target data's seed and its training runs' seeds, each for what it is."""
+    online = drawn_figures("online_learning", ROOT / "outputs" / "online_learning", monkeypatch)
+    ax = online["rolling_accuracy_agrawal"].axes[0]
+    labels = [text.get_text() for text in ax.get_legend().get_texts()]
+    assert "Keras MLP (the run of seed 0, of 5)" in labels
+    assert "means over 5 seeds" in ax.get_title()
+    transfer = drawn_figures("transfer_learning", ROOT / "outputs" / "transfer_learning", monkeypatch)
+    title = transfer["accuracy_vs_labels"].axes[0].get_title()
+    assert "target data generated with seed 7" in title and "3 training run(s), seeds 0-2" in title
+
+
+def test_the_gallery_opens_with_a_figure_of_each_recipe_before_any_table():
+    page = (ROOT / "outputs" / "index.html").read_text(encoding="utf-8")
+    first_table = page.index("<table")
+    leads = page[: page.index("<table")]
+    for recipe in registry().values():
+        assert f"<a href='#{recipe.name}'>{recipe.title}</a>" in leads, recipe.name
+    lead_images = re.findall(r"<img src='([^']+)'", leads)
+    assert len(lead_images) == len(NAMES) + 1  # and the benchmarks'
+    assert "rnn_sequence/accuracy_vs_reference.png" in lead_images
+    assert first_table > 0

@@ -9,6 +9,7 @@ import numpy as np
 from common.plotting import color, plot_band, plt, save_figure
 from common.results import load_arrays
 
+LEAD = "gradient_flow"  # the figure the gallery opens with, one per recipe
 CAPTIONS = {  # figure name (or its prefix) -> what to see in it, shown under it in the gallery
     "activation_curves": "Each activation and its derivative by autodiff: where f' is near 0, "
     "gradients vanish (sigmoid and tanh far from 0, relu below 0).",

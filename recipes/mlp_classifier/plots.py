@@ -9,6 +9,7 @@ import numpy as np
 from common.plotting import plot_bars, plot_confusion_matrix, plot_learning_curves, plt, save_figure
 from common.results import load_arrays
 
+LEAD = "comparison"  # the figure the gallery opens with, one per recipe
 CAPTIONS = {  # figure name (or its prefix) -> what to see in it, shown under it in the gallery
     "learning_curves": "Loss and accuracy per epoch over seeds, training beside validation: the gap "
     "between them is overfitting; early stopping keeps the best validation epoch.",

@@ -20,6 +20,7 @@ LABELS = {
 }
 
 
+LEAD = "rolling_accuracy_agrawal"  # the figure the gallery opens with, one per recipe
 CAPTIONS = {  # figure name (or its prefix) -> what to see in it, shown under it in the gallery
     "rolling_accuracy": "Accuracy over the last items, test-then-train, for every learner on this "
     "stream: the dip at a drift and how fast each learner recovers.",
@@ -54,8 +55,9 @@ def plot_rolling_accuracy(results: dict, stream: str, path: Path) -> None:
     fig, ax = plt.subplots(figsize=(9, 4.2))
     for i, name in enumerate(results["learners"]):
         values, label = data[name]["rolling_accuracy"], LABELS[name]
-        if len(data[name].get("per_seed", [])) > 1:  # the curve is one run; say which
-            label += f" (seed {data[name]['per_seed'][0]['seed']})"
+        runs = len(data[name].get("per_seed", []))
+        if runs > 1:  # the curve is one run of the several the headline averages: say which
+            label += f" (the run of seed {data[name]['per_seed'][0]['seed']}, of {runs})"
         ax.plot(
             data["rolling_items"][: len(values)],
             values,
@@ -75,7 +77,9 @@ def plot_rolling_accuracy(results: dict, stream: str, path: Path) -> None:
         )
     ax.set_xlabel("items seen")
     ax.set_ylabel(f"rolling accuracy (last {WINDOW})")
-    ax.set_title(f"Prequential accuracy on {stream}")
+    seeds = max(len(data[name].get("per_seed", [])) for name in results["learners"])
+    one = f"\neach curve is one run; the accuracies reported are means over {seeds} seeds" * (seeds > 1)
+    ax.set_title(f"Prequential accuracy on {stream}{one}")
     # below the axes: inside, it hides the low baselines on one stream or another
     ax.legend(fontsize=8, ncol=4, loc="upper center", bbox_to_anchor=(0.5, -0.14))
     save_figure(fig, path)

@@ -16,6 +16,7 @@ from common.plotting import (
 )
 from recipes.rnn_sequence.models import CELLS, LABELS
 
+LEAD = "accuracy_vs_reference"  # the figure the gallery opens with, one per recipe
 CAPTIONS = {  # figure name (or its prefix) -> what to see in it, shown under it in the gallery
     "accuracy_vs_reference": "Test accuracy of each cell (MNIST-1D or your sequences), mean over "
     "seeds, beside the published numbers for MNIST-1D.",

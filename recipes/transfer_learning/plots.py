@@ -8,6 +8,7 @@ import numpy as np
 
 from common.results import load_arrays
 
+LEAD = "accuracy_vs_labels"  # the figure the gallery opens with, one per recipe
 CAPTIONS = {  # figure name (or its prefix) -> what to see in it, shown under it in the gallery
     "accuracy_vs_labels": "Target test accuracy against labelled examples per class for each way of "
     "reusing the source network, beside training from scratch: transfer pays where a curve is above "
@@ -70,7 +71,12 @@ def plot(metrics: dict, out_dir) -> None:
     ax.set_ylim(0, 1.02)
     seeds = len(next(iter(results["curves"].values()))[budgets[0]]["per_seed"])
     route = f"{results['source']['name']} -> {results['target']['name']}"
-    ax.set_title(f"{scenario}: {route}\nmean and spread over {seeds} seed(s)")
+    first = metrics["args"]["seed"]
+    runs = f"seeds {first}-{first + seeds - 1}" if seeds > 1 else f"seed {first}"
+    which = f"mean and spread over {seeds} training run(s), {runs}"
+    if "shift_parameters" in results:  # the seed in the target's name is its data's, not a run's
+        which = f"target data generated with seed {results['shift_parameters']['seed']}; {which}"
+    ax.set_title(f"{scenario}: {route}\n{which}")
     ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5))
     save_figure(fig, out_dir / "accuracy_vs_labels.png")
 
