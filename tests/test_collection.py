@@ -221,3 +221,25 @@ def test_all_says_which_run_of_how_many_and_the_time_left_by_the_last_run():
         "about 62.5 min left (from the last run's times)"
     )  # as the gallery writes times
     assert "left" not in progress_line(1, runs, ten_s_ago, {"mlp_classifier": 50.0})  # no estimate
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_help_says_what_each_shared_flag_does_in_this_recipe(name):
+    """--seed says which seeds a run uses, --quick what it takes (no promise of seconds), --resume
+    speaks of epochs only where the recipe trains for epochs, and progress has one flag, --quiet."""
+    parser = importlib.import_module(f"recipes.{name}").build_parser()
+    text = " ".join(parser.format_help().split())
+    assert "seed, seed+1, ..., seed+N-1" in text and "seeds run seed.." not in text
+    assert "under a minute on a 2-core CPU" in text and "few seconds" not in text
+    epochs = any(action.dest == "epochs" for action in parser._actions)
+    assert ("unfinished fit goes on from its last finished epoch" in text) == epochs
+    assert "--no-progress" not in text and "--progress" not in text and "--quiet" in text
+    assert "recipe.py" not in text  # a flag says what it does, not where to read the code
+
+
+def test_the_ablation_flag_names_the_settings_it_runs():
+    from recipes.online_learning import build_parser
+    from recipes.online_learning.recipe import ABLATION
+
+    text = " ".join(build_parser().format_help().split())
+    assert all(setting in text for setting in ABLATION if setting != "default")

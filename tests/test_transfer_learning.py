@@ -183,9 +183,10 @@ def test_tensorboard_writes_the_pretraining_logs(tmp_path):
     source = Split(
         "toy", x, y, x[:10], y[:10], x[:4], y[:4], task.class_names
     )  # the source task is a Split
-    recipe.pretrain(Harness("transfer_learning", args), source, models.architecture_for("mnist1d", 10))
-    assert list((tmp_path / "logs" / "pretrain").rglob("events.out.tfevents.*"))
-    assert (tmp_path / "models" / "source.keras").is_file()
+    harness = Harness("transfer_learning", args)
+    recipe.pretrain(harness, source, models.architecture_for("mnist1d", 10))
+    assert list((tmp_path / "logs" / "pretrain").rglob("events.out.tfevents.*"))  # live, in place
+    assert (harness.out_dir / "models" / "source.keras").is_file()  # published when the run ends
 
 
 def test_plot_redraws_every_figure_from_metrics_alone(quick_outputs, tmp_path):
