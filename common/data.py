@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from dataclasses import dataclass
@@ -323,10 +324,12 @@ def load_csv_table(path: str | os.PathLike, target: str | None):
     path = Path(path)
     check_table(path, header, body)
     t = header.index(target)
-    labels = [row[t].strip() for row in body]
+    labels = [label_of(row[t]) for row in body]
     for r, label in enumerate(labels, start=2):  # a missing label is not a class of its own
         if not label:
-            raise UsageError(f"{path} line {r}: target {target!r} has no value")
+            raise UsageError(
+                f"{path} line {r}: target {target!r} has no value ({body[r - 2][t].strip()!r})"
+            )
     blocks, features, encoded, columns = [], [], [], []
     for i, name in enumerate(header):
         if i == t:
@@ -508,14 +511,11 @@ def read_labelled_npz(spec: str):
         raise UsageError(f"{path}: y must hold one label per example ({len(x)}), got {y.shape}")
     if y.dtype.kind == "S":  # byte strings: their text, not b'a'
         y = np.char.decode(y, "utf-8", errors="replace")
-    if np.issubdtype(y.dtype, np.floating):
-        labels = [str(v) if np.isfinite(v) else "" for v in y.tolist()]  # NaN, inf: no label
-    else:
-        labels = [str(label) for label in y.tolist()]
-    labels = [label.strip() for label in labels]  # as a CSV's labels are read
-    if "" in labels:  # NaN, infinite or an empty text: a missing label, not a class named 'nan'
+    labels = [label_of(repr(v) if isinstance(v, float) else str(v)) for v in y.tolist()]
+    if "" in labels:  # NaN, infinite, empty or 'nan': a missing label, not a class named 'nan'
         raise UsageError(
-            f"{path}: y has no label for example {labels.index('')} (NaN, infinite or empty)"
+            f"{path}: y has no label for example {labels.index('')} (NaN, infinite, empty or a "
+            "missing-value text such as 'nan' or 'NA')"
         )
     y, class_names = class_indices(labels, f"{path}: y")
     return x, y, class_names
@@ -535,17 +535,47 @@ def class_indices(labels: list[str], what: str) -> tuple[np.ndarray, list[str]]:
                 f"{class_names[1]}, ...): a quantity to regress, not classes; these recipes "
                 "classify: bin it into a few classes first"
             )
-    if len(class_names) > len(labels) / 2:
-        raise UsageError(
-            f"{what} has {len(class_names)} classes for {len(labels)} examples: fewer than two "
-            "examples a class, nothing to learn a class from"
-        )
     index = {name: i for i, name in enumerate(class_names)}
-    return np.array([index[label] for label in labels], dtype=np.int64), class_names
+    y = np.array([index[label] for label in labels], dtype=np.int64)
+    counts = np.bincount(y, minlength=len(class_names))
+    if counts.min() < 2:
+        lonely = [name for name, count in zip(class_names, counts) if count < 2]
+        shown = ", ".join(map(repr, lonely[:5])) + (", ..." if len(lonely) > 5 else "")
+        raise UsageError(
+            f"{what}: {len(lonely)} of its {len(class_names)} classes have one example ({shown}); "
+            "a class needs at least two, one to learn from and one to test on"
+        )
+    return y, class_names
 
 
 def natural_key(text: str):
+    """A total order on labels and categories, the same in every process: finite numbers by value
+    first, then every other text by its characters (never NaN, which compares false with all)."""
     try:
-        return (0, float(text), text)
+        number = float(text)
     except ValueError:
-        return (1, 0.0, text)
+        number = math.nan
+    return (0, number, text) if math.isfinite(number) else (1, 0.0, text)
+
+
+# the texts pandas writes for (and reads as) a missing value: as a label, no label at all
+MISSING = frozenset(
+    "#N/A|#N/A N/A|#NA|-1.#IND|-1.#QNAN|-NaN|-nan|1.#IND|1.#QNAN|<NA>|N/A|NA|NULL|NaN|None|n/a|nan|"
+    "null".split("|")
+)
+
+
+def label_of(text: str) -> str:
+    """A label as a class is named: stripped; a number by its value, so that `1`, `1.0` and `01`
+    are one class (`1`); "" for no label (an empty cell, a text pandas writes for a missing value,
+    NaN or an infinity)."""
+    text = text.strip()
+    if text in MISSING:
+        return ""
+    try:
+        number = float(text)
+    except ValueError:
+        return text
+    if not math.isfinite(number):
+        return ""
+    return str(int(number)) if number.is_integer() and abs(number) < 2**53 else repr(number)

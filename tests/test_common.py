@@ -319,7 +319,9 @@ def test_a_duplicated_target_column_is_refused_by_every_csv_reader(tmp_path):
 )
 def test_a_missing_npz_label_is_refused_not_made_a_class(tmp_path, y):
     np.savez(tmp_path / "y.npz", x=np.zeros((12, 3), np.float32), y=y)
-    with pytest.raises(UsageError, match="y has no label for example 2 \\(NaN, infinite or empty\\)"):
+    with pytest.raises(
+        UsageError, match="y has no label for example 2 \\(NaN, infinite, empty or a missing-value text"
+    ):
         data.read_labelled_npz(f"npz:{tmp_path / 'y.npz'}")
     np.savez(tmp_path / "ok.npz", x=np.zeros((12, 3), np.float32), y=np.arange(12) % 3)
     assert data.read_labelled_npz(f"npz:{tmp_path / 'ok.npz'}")[2] == ["0", "1", "2"]

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from common.cli import comma_list, existing_file
-from common.data import natural_key, read_csv_rows
+from common.data import label_of, natural_key, read_csv_rows
 from common.errors import UsageError
 
 STREAMS = ("sea", "agrawal", "phishing", "bananas")
@@ -93,11 +93,11 @@ def load_csv_stream(path: str, target: str | None, classes: str | None, n: int) 
         if len(row) != len(header):  # fields cannot be told apart: clean_records() rejects it
             records.append((None, None))
         else:
-            records.append(([cell for i, cell in enumerate(row) if i != t], row[t].strip()))
+            records.append(([cell for i, cell in enumerate(row) if i != t], label_of(row[t])))
     if not records:
         raise UsageError(f"{path} has a header but no rows")
     if classes:
-        names = [c.strip() for c in classes.split(",") if c.strip()]
+        names = list(dict.fromkeys(label_of(c) for c in classes.split(",") if label_of(c)))
     else:
         names = sorted({label for _, label in records if label}, key=natural_key)
     if len(names) < 2:
