@@ -150,3 +150,66 @@ def test_the_readmes_run_on_your_own_data_leaves_the_committed_files_as_they_are
     assert collection_main(["predict", model, predict.group(2)]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     assert len(lines) == 2 and all(line.split("\t")[0] in ("cat", "dog") for line in lines)
+
+
+def quick_mlp(out, *argv: str) -> int:
+    from recipes.mlp_classifier import main
+
+    return main(["--quick", "--quiet", *argv, "--output-dir", str(out)])
+
+
+@pytest.mark.slow
+def test_a_killed_run_on_other_data_leaves_the_finished_run_as_it_was(tmp_path):
+    """A finished run, then a run on other data killed after its first stage: the folder's model,
+    metrics.json and figures are still the finished run's, byte for byte (once the killed run's
+    model had replaced the finished one's beside the finished one's metrics.json)."""
+    import hashlib
+    import signal
+
+    from common.checkpoint import KILL_AFTER
+    from tests.conftest import run_cli
+
+    out = tmp_path / "out"
+    assert quick_mlp(out) == 0  # digits
+    before = {
+        p.relative_to(out).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in out.rglob("*")
+        if p.is_file()
+    }
+    assert "models/mlp.keras" in before and "misclassified.png" in before
+    argv = ["--quick", "--dataset", "xor", "--output-dir", str(out)]
+    killed = run_cli("recipes.mlp_classifier", *argv, env={KILL_AFTER: "stage:1"})
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+    after = {
+        p.relative_to(out).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in out.rglob("*")
+        if p.is_file() and ".checkpoint" not in p.parts and p.name != ".run.lock"
+    }
+    assert after == before
+    assert (out / ".checkpoint" / "outputs" / "models" / "mlp.keras").is_file()  # the killed run's
+
+
+@pytest.mark.slow
+def test_a_new_run_leaves_no_figure_of_the_last_one_and_a_resume_checks_what_it_restores(tmp_path):
+    from common.checkpoint import FOLDER, KILL_AFTER
+    from tests.conftest import assert_refused, run_cli
+
+    out = tmp_path / "out"
+    assert quick_mlp(out) == 0  # digits: images, so misclassified.png and first_layer_weights.png
+    (out / "my_notes.png").write_bytes(b"mine")
+    assert quick_mlp(out, "--dataset", "xor") == 0
+    assert not (out / "misclassified.png").exists() and not (out / "first_layer_weights.npz").exists()
+    assert (out / "my_notes.png").read_bytes() == b"mine" and (out / "learning_curves.png").is_file()
+    argv = ["--quick", "--dataset", "xor", "--seeds", "2"]
+    killed = run_cli(
+        "recipes.mlp_classifier", *argv, "--output-dir", str(out), env={KILL_AFTER: "stage:1"}
+    )
+    assert killed.returncode != 0
+    kept = out / FOLDER / "outputs" / "models" / "mlp.keras"
+    kept.write_bytes(kept.read_bytes() + b"changed")
+    line = assert_refused("mlp_classifier", [*argv, "--resume"], "was changed since the stage", out)
+    assert "kept by stage 'seed_0'" in line and "run without --resume" in line
+    kept.unlink()
+    assert_refused(
+        "mlp_classifier", [*argv, "--resume"], "mlp.keras, kept by stage 'seed_0', is missing", out
+    )
