@@ -95,11 +95,47 @@ def input_digests(flags: dict) -> dict:
     return digests
 
 
+PROJECT = Path(__file__).resolve().parents[1]  # the checkout: its common/ and recipes/ hold the code
+
+
+def code_digest() -> str:
+    """The SHA-256 of the project's own code (every .py file of common/ and recipes/, by path and
+    content): an editable install never updates its version, and a constant changed since a run was
+    killed changes what its resumed stages compute."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for folder in ("common", "recipes"):
+        for path in sorted((PROJECT / folder).rglob("*.py")):
+            digest.update(path.relative_to(PROJECT).as_posix().encode() + b"\0")
+            digest.update(path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def layout() -> dict:
+    """What the numbers were computed on, beyond the libraries: the replicas a step is split over,
+    the CPU threads one op may use, the GPUs and logical CPU devices visible (TensorFlow's runtime
+    is not started by asking)."""
+    import tensorflow as tf
+
+    from common.device import CPU_DEVICES, intra_op_threads
+    from common.distribute import current
+
+    return {
+        "replicas": current().replicas if current() is not None else 1,
+        "threads": intra_op_threads(),
+        "gpus": len(tf.config.list_physical_devices("GPU")),
+        "cpu_devices": os.environ.get(CPU_DEVICES, "") or "1",
+    }
+
+
 def fingerprint(recipe: str, args) -> dict:
     """What must match for `--resume` to continue a run: the recipe, every flag that changes the
-    numbers, the content of every input file a flag names, and the library versions."""
+    numbers, the content of every input file a flag names, the library versions, the project's own
+    code, and the device layout (replicas, threads, devices)."""
     flags = {k: v for k, v in sorted(vars(args).items()) if k not in NEUTRAL_FLAGS}
     state = {"recipe": recipe, "flags": flags, "inputs": input_digests(flags), "versions": versions()}
+    state["code"], state["layout"] = code_digest(), layout()
     return json.loads(json.dumps(state, default=str))
 
 
@@ -396,7 +432,14 @@ def refuse_other_run(saved: dict, current: dict, path: Path) -> None:
     if saved == current:
         return
     differences = []
-    parts = (("recipe", "recipe"), ("flags", "flag"), ("inputs", "input"), ("versions", "version"))
+    parts = (
+        ("recipe", "recipe"),
+        ("flags", "flag"),
+        ("inputs", "input"),
+        ("versions", "version"),
+        ("code", "code"),
+        ("layout", "layout"),
+    )
     for part, noun in parts:
         there, here = saved.get(part), current.get(part)
         if isinstance(here, dict) and isinstance(there, dict):
@@ -408,17 +451,25 @@ def refuse_other_run(saved: dict, current: dict, path: Path) -> None:
                     if part == "inputs":  # the same path, other content
                         old, new = (str(d)[:12] if d else None for d in (there.get(key), here.get(key)))
                         differences.append(f"the file of {name} (sha256 {old} there, {new} here)")
+                    elif part == "layout":
+                        differences.append(f"{key} {there.get(key)!r} there, {here.get(key)!r} here")
                     else:
                         differences.append(f"{name} {there.get(key)!r} there, {here.get(key)!r} here")
+        elif part == "code" and there != here:
+            differences.append("the recipes' code was changed since")
         elif there != here:
             differences.append(f"{noun} {there!r} there, {here!r} here")
     same = {p: saved.get(p) == current.get(p) for p, _ in parts}
-    if same["recipe"] and same["flags"] and not same["inputs"]:
-        kind = "other input data"
-    elif same["recipe"] and same["flags"]:
-        kind = "other library versions"
-    else:
+    if not (same["recipe"] and same["flags"]):
         kind = "other flags"
+    elif not same["inputs"]:
+        kind = "other input data"
+    elif not same["versions"]:
+        kind = "other library versions"
+    elif not same["code"]:
+        kind = "other code"
+    else:
+        kind = "another device layout"
     raise CheckpointError(
         f"--resume: {path} was made with {kind} ({'; '.join(differences[:4])}); rerun with the "
         f"same flags, or without --resume to start over"

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from common.checkpoint import FOLDER, KILL_AFTER, LOCK
+from common.checkpoint import FOLDER, KILL_AFTER, LOCK, CheckpointError
 from recipes import NAMES, registry
 from tests.conftest import ROOT, assert_bad_input, assert_refused, comparable, error_lines, run_cli
 
@@ -537,3 +537,35 @@ def test_a_full_disk_is_one_line_naming_the_path_and_the_resume_command(tmp_path
     monkeypatch.setattr(common.harness, "write_metrics", real)  # room again
     assert main([*argv, "--resume"]) == 0
     assert (out / "metrics.json").is_file() and not (out / FOLDER).exists()
+
+
+def test_a_resume_is_refused_when_the_code_or_the_device_layout_changed(tmp_path, monkeypatch):
+    """The version an editable install reports never changes: a run resumed after a recipe constant
+    changed (300 training rows -> 200) once finished, recording 200 for a seed that trained on 300.
+    The fingerprint holds a digest of the project's code and the device layout."""
+    import shutil
+
+    import common.checkpoint
+    from common.harness import Harness
+    from tests.test_common import harness_args
+
+    code = tmp_path / "code"
+    for folder in ("common", "recipes"):
+        shutil.copytree(ROOT / folder, code / folder, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(common.checkpoint, "PROJECT", code)
+    flags = dict(output_dir=str(tmp_path / "run"), seeds=2)
+    first = Harness("demo", harness_args(**flags))
+    first.stage("data").record({"rows": 300})
+    first.checkpoint.release()
+    recipe = code / "recipes" / "mlp_classifier" / "recipe.py"
+    recipe.write_text(recipe.read_text().replace("300, args.seed", "200, args.seed"))
+    with pytest.raises(CheckpointError, match="made with other code .*the recipes' code was changed"):
+        Harness("demo", harness_args(**flags, resume=True))
+    recipe.write_text(recipe.read_text().replace("200, args.seed", "300, args.seed"))
+    monkeypatch.setenv("TF_NUM_INTRAOP_THREADS", "7")
+    with pytest.raises(CheckpointError, match="another device layout .*threads 1 there, 7 here"):
+        Harness("demo", harness_args(**flags, resume=True))
+    monkeypatch.setenv("TF_NUM_INTRAOP_THREADS", "1")
+    again = Harness("demo", harness_args(**flags, resume=True))
+    assert again.stage("data").result == {"rows": 300}
+    again.checkpoint.release()
