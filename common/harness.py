@@ -448,7 +448,11 @@ def run_main(name: str, parser: argparse.ArgumentParser, run, argv=None) -> int:
         )
         return 1
     except OSError as error:  # every file is written whole or not at all: what was kept stays
+        on_stdout = error.filename is None and stdout_failed()  # a closed pipe, a full device
+        if on_stdout:
+            stop_writing_stdout()
         where = f"{users_path(error.filename, args.output_dir)}: " if error.filename else ""
+        where = "stdout: " if on_stdout else where
         what = f"error: {where}{error.strerror or error}"
         message = interrupted_message(parser.prog, argv, args.output_dir, what)
         print(message, file=sys.stderr, flush=True)
@@ -461,6 +465,64 @@ def run_main(name: str, parser: argparse.ArgumentParser, run, argv=None) -> int:
     finally:
         release_all()
     return 0
+
+
+def command_main(prog: str, body) -> int:
+    """Run an entry point's `body()` (predict, report, plots, all) through the recipes' one error
+    path: a UsageError is one line on stderr and exit code 2; an OSError (a full disk, a folder made
+    read-only) one line naming the path, exit code 1; Ctrl-C one line, exit 130; a reader that
+    stopped reading (`| head -1`) ends the output quietly, exit 141 as SIGPIPE would. Returns the
+    exit code."""
+    try:
+        code = body()
+        sys.stdout.flush()  # a full device or a closed pipe shows here, not at the interpreter's exit
+        return code
+    except UsageError as error:
+        print(f"{prog}: error: {error}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:
+        stop_writing_stdout()
+        return 141
+    except OSError as error:
+        where = f"{error.filename}: " if error.filename else "stdout: " if stdout_failed() else ""
+        print(f"{prog}: error: {where}{error.strerror or error}", file=sys.stderr)
+        stop_writing_stdout()
+        return 1
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return 130
+
+
+def write_stdout(text: str) -> None:
+    """A command's output, written and flushed: an error on the way (a full device) names stdout,
+    where the user sent it; a closed pipe stays a BrokenPipeError (`command_main` ends quietly)."""
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        raise
+    except OSError as error:
+        raise OSError(error.errno, error.strerror, "stdout") from None
+
+
+def stdout_failed() -> bool:
+    """Whether stdout cannot take what it holds (a full device, a closed pipe): an OSError that
+    names no file came from there."""
+    try:
+        sys.stdout.flush()
+        return False
+    except OSError:
+        return True
+
+
+def stop_writing_stdout() -> None:
+    """Point stdout at /dev/null, so that what is left in its buffer is not written at the
+    interpreter's exit (where a closed pipe or a full device would print a traceback)."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # no real stdout (captured, in a test)
+        pass
 
 
 def users_path(path, output_dir: str) -> str:

@@ -22,7 +22,7 @@ from common.cli import (
     version_line,
 )
 from common.errors import UsageError
-from common.harness import DefaultRun, Recipe
+from common.harness import DefaultRun, Recipe, command_main
 from common.outputs import figures as run_figures
 from common.outputs import redrawn
 from common.references import REFERENCES
@@ -541,6 +541,11 @@ def report(readme: Path, root: Path) -> int:
     """Rewrite the README's results table from saved metrics (paths relative to the README), and
     each recipe folder's README.md beside it (recipes/<name>/); a smoke run (--quick) is refused:
     the READMEs show full runs only. Nothing is written when anything is refused."""
+    if not readme.is_file():
+        raise UsageError(
+            f"--readme {readme}: no such file; run `python -m recipes report` from the checkout's "
+            "folder, or name its README.md"
+        )
     sections = report_sections(root, readme.parent)
     smoke = [
         run["folder"]
@@ -659,18 +664,18 @@ def main(argv=None) -> int:
     if args.command == "predict":
         from recipes.predict import predict
 
-        return predict(args.model, args.input)
-    if args.command == "all":
-        return run_all(args)
-    try:
-        if args.command == "plots":
-            return redraw(Path(args.output_dir))
-        if args.command == "report":
-            return report(Path(args.readme), Path(args.output_dir))
-    except UsageError as error:  # a damaged metrics.json: one line naming it, nothing written
-        print(f"python -m recipes {args.command}: error: {error}", file=sys.stderr)
-        return 2
-    return list_recipes()
+        body = lambda: predict(args.model, args.input)  # noqa: E731
+    elif args.command == "all":
+        body = lambda: run_all(args)  # noqa: E731
+    elif args.command == "plots":
+        body = lambda: redraw(Path(args.output_dir))  # noqa: E731
+    elif args.command == "report":
+        body = lambda: report(Path(args.readme), Path(args.output_dir))  # noqa: E731
+    else:
+        body = list_recipes
+    # one error path for every command, as for the recipes: one line, no traceback
+    prog = f"python -m recipes {args.command}" if args.command else "python -m recipes"
+    return command_main(prog, body)
 
 
 if __name__ == "__main__":

@@ -15,14 +15,11 @@ with one line. From Python, `predict_rows(MODEL, rows)` does the same for rows a
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 
 from common.errors import UsageError
-
-PROG = "python -m recipes predict"
 
 
 def load_card(model_path: Path) -> dict:
@@ -79,7 +76,14 @@ def predictions(card: dict, model, inputs) -> list:
     `common.rawinput` reads them for the model of `card`."""
     from common.rawinput import as_tensors
 
-    outputs = np.asarray(model.predict(as_tensors(inputs), verbose=0), np.float64)
+    try:
+        outputs = np.asarray(model.predict(as_tensors(inputs), verbose=0), np.float64)
+    except Exception as error:  # rows the card describes that this model cannot take
+        reason = " ".join(str(error).split())[:160]
+        raise UsageError(
+            f"the model does not take the rows its card describes ({type(error).__name__}: "
+            f"{reason}): not the model the card describes"
+        ) from None
     if "classes" not in card:  # a regression model (the adding problem's): the value per row
         return [float(row[0]) for row in outputs]
     if card.get("output") == "logits":  # the online learner's network ends in logits
@@ -104,15 +108,17 @@ def predict_rows(model_path: str, rows) -> list:
 
 
 def predict(model_path: str, input_path: str) -> int:
-    try:
-        card = load_card(Path(model_path))
-        from common.rawinput import read_inputs
+    """`python -m recipes predict`: its errors are UsageErrors, turned into one line by the caller
+    (`common.harness.command_main`)."""
+    from common.harness import check_backend, write_stdout
+    from common.rawinput import read_inputs
 
-        inputs = read_inputs(card, input_path)
-        rows = predictions(card, load_model(model_path, card), inputs)
-    except UsageError as error:
-        print(f"{PROG}: error: {error}", file=sys.stderr)
-        return 2
-    for row in rows:  # a class and its probability, or a regression model's value
-        print(f"{row[0]}\t{row[1]:.4f}" if isinstance(row, tuple) else f"{row:.6g}")
+    check_backend()
+    card = load_card(Path(model_path))
+    inputs = read_inputs(card, input_path)
+    rows = predictions(card, load_model(model_path, card), inputs)
+    lines = [  # a class and its probability, or a regression model's value
+        f"{row[0]}\t{row[1]:.4f}" if isinstance(row, tuple) else f"{row:.6g}" for row in rows
+    ]
+    write_stdout("".join(f"{line}\n" for line in lines))
     return 0

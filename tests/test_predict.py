@@ -246,3 +246,16 @@ def test_rows_of_numbers_in_python_predict_on_a_model_of_unnamed_numbers(quick_o
     assert [name for name, _ in predict_rows(str(model), rows)] == card_classes(card)
     named = [{f"pixel_{i}": v for i, v in enumerate(row)} for row in rows]
     assert [name for name, _ in predict_rows(str(model), named)] == card_classes(card)
+
+
+def test_a_model_beside_a_card_of_columns_from_another_run_is_one_line(csv_model, quick_outputs):
+    """A card of CSV columns (whose shape is not checked before predicting: the model takes a dict)
+    beside the online learner's model, of as many classes: once a Keras traceback from predict."""
+    import shutil
+
+    model, folder = csv_model
+    online = sorted((quick_outputs.folder("online_learning") / "models").glob("*_keras_mlp.keras"))[0]
+    shutil.copyfile(online, folder / "swapped.keras")
+    shutil.copyfile(model.with_suffix(".json"), folder / "swapped.json")
+    (folder / "rows.csv").write_text("size,colour\n1.0,red\n")
+    refused(folder / "swapped.keras", folder / "rows.csv", "not the model the card describes")
