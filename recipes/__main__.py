@@ -59,31 +59,50 @@ def thread_env(threads: int | None) -> dict:
     return {**os.environ, **{name: str(threads) for name in names}}
 
 
+def start_recipe(command: list[str], env: dict, **pipes) -> subprocess.Popen:
+    """A recipe's process, in a session of its own: a Ctrl-C at the terminal reaches `all` alone,
+    which passes it on to each running recipe once (`stop_children`), however it was sent."""
+    return subprocess.Popen(command, env=env, start_new_session=True, **pipes)
+
+
 def run_one(command: list[str], threads: int | None = None) -> tuple[int, str]:
     """Run a recipe in its own process (with `threads`, see `thread_env`), passing its output
-    through; return its exit code and the last line it wrote to stderr (its error, if it failed)."""
-    process = subprocess.Popen(command, stderr=subprocess.PIPE, env=thread_env(threads))
+    through; return its exit code and the last line it wrote to stderr (its error, if it failed).
+    Stopped (Ctrl-C, SIGTERM), it stops the recipe, passes on what the recipe still says (its
+    "resume with" line), and raises again with `.finished`: the recipe's (code, last line)."""
+    process = start_recipe(command, thread_env(threads), stderr=subprocess.PIPE)
     tail = b""
-    try:
+
+    def relay_stderr() -> None:
+        nonlocal tail
         while chunk := os.read(process.stderr.fileno(), 4096):
             sys.stderr.buffer.write(chunk)
             sys.stderr.flush()
             tail = (tail + chunk)[-4096:]
+
+    try:
+        relay_stderr()
     except KeyboardInterrupt as stop:
         stop_children([process], stop)
+        relay_stderr()  # to its end: the recipe's own line on what it kept
+        stop.finished = (process.returncode, last_line(tail.decode(errors="replace").splitlines()))
         raise
     code = process.wait()
     return code, last_line(tail.decode(errors="replace").replace("\r", "\n").splitlines())
 
 
 def stop_children(processes, stop: KeyboardInterrupt) -> None:
-    """Wait for each running recipe to stop and keep its checkpoint: after Ctrl-C each got the SIGINT
-    itself (one process group); a SIGTERM sent to `all` alone is passed on to each (`stop`)."""
+    """Pass the signal that stopped `all` (`stop`: Ctrl-C's SIGINT, or SIGTERM) on to each running
+    recipe, once (each runs in a session of its own: nothing else reached it), and wait for each to
+    stop, keeping its checkpoint."""
+    import signal
+
     from common.errors import Terminated
 
+    sent = signal.SIGTERM if isinstance(stop, Terminated) else signal.SIGINT
     for process in processes:
-        if isinstance(stop, Terminated) and process.poll() is None:
-            process.terminate()
+        if process.poll() is None:
+            process.send_signal(sent)
     for process in processes:
         while True:
             try:
@@ -152,10 +171,12 @@ def run_all(args) -> int:
             continue
         for run in recipe.runs:
             label = run_label(recipe, run)
-            if label in finished:
+            if label in finished and (output_dir(root, recipe, run) / "metrics.json").is_file():
                 print(f"\n=== {label}: finished before, skipped (--resume)", flush=True)
                 summary[label] = finished[label]
                 continue
+            if finished.pop(label, None) is not None:  # recorded, but its outputs are gone
+                print(f"\n=== {label}: finished before, but its metrics.json is gone: again")
             command = [sys.executable, "-m", recipe.module, *run.flags]
             command += ["--output-dir", str(output_dir(root, recipe, run))]
             command += ["--quick"] if args.quick else []
@@ -183,10 +204,17 @@ def run_all(args) -> int:
                 print(f"\n=== {progress_line(i, pending, started, last)}", flush=True)
                 print(f"    python {' '.join(command[1:])}", flush=True)
                 start = time.perf_counter()
-                code, last_error = run_one(command, args.threads)
                 where = {"threads": args.threads} if args.threads else {}
+                try:
+                    code, last_error = run_one(command, args.threads)
+                except KeyboardInterrupt as stop:  # a run that finished as `all` was stopped counts
+                    code, last_error = getattr(stop, "finished", (None, ""))
+                    if code == 0:
+                        record(label, code, last_error, time.perf_counter() - start, where)
+                    raise
                 record(label, code, last_error, time.perf_counter() - start, where)
         else:
+            jobs = min(jobs, len(pending)) or 1  # no more jobs than runs: each its share of threads
             threads = args.threads or max(1, cpu_count() // jobs)
             run_parallel(longest_first(pending, root), jobs, threads, record)
     except KeyboardInterrupt as stop:
@@ -289,9 +317,7 @@ def run_parallel(pending: list, jobs: int, threads: int, record) -> None:
                     f"python {' '.join(command[1:])}",
                     flush=True,
                 )
-                process = subprocess.Popen(
-                    command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env
-                )
+                process = start_recipe(command, env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
                 tail: list[str] = []
                 readers = [
                     threading.Thread(target=relay, args=(process.stdout, sys.stdout, label, None)),
@@ -319,9 +345,11 @@ def run_parallel(pending: list, jobs: int, threads: int, record) -> None:
                 free.append(slot)
     except KeyboardInterrupt as stop:
         stop_children([process for _, process, _, _, _ in running.values()], stop)
-        for _, _, readers, _, _ in running.values():
+        for slot, (label, process, readers, _tail, start) in running.items():
             for reader in readers:
-                reader.join()
+                reader.join()  # to the end of its output: the recipe's own line on what it kept
+            if process.returncode == 0:  # it finished as `all` was stopped: it counts
+                record(label, 0, "", time.perf_counter() - start, {"job": slot, "threads": threads})
         raise
 
 

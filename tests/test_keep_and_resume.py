@@ -9,6 +9,7 @@ import io
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -491,13 +492,16 @@ def test_all_resume_skips_the_runs_it_finished_and_refuses_another_runs_state(tm
         for run in recipe.runs
     ]
     done = {label: {"seconds": 1.0, "exit_code": 0, "error": None} for label in labels}
-    del done["mlp_classifier"]
+    for name in registry():  # what the finished runs left: but mlp_classifier's outputs are gone
+        if name != "mlp_classifier":
+            shutil.copytree(ROOT / "outputs" / name, root / name)
     flags = {"quick": True, "threads": None}
     state = {"fingerprint": {"recipe": "all", "flags": flags, "versions": versions()}}
     (root / ALL_STATE).write_text(json.dumps({**state, "finished": done}))
     result = run_cli("recipes", "all", "--quick", "--resume", "--output-dir", str(root))
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.count("finished before, skipped (--resume)") == len(labels) - 1
+    assert "mlp_classifier: finished before, but its metrics.json is gone: again" in result.stdout
     assert "=== [1/1] mlp_classifier: " in result.stdout  # the one run left of this `all`
     assert "    python -m recipes.mlp_classifier" in result.stdout
     assert (root / "mlp_classifier" / "metrics.json").is_file()
@@ -569,3 +573,20 @@ def test_a_resume_is_refused_when_the_code_or_the_device_layout_changed(tmp_path
     again = Harness("demo", harness_args(**flags, resume=True))
     assert again.stage("data").result == {"rows": 300}
     again.checkpoint.release()
+
+
+def test_ctrl_c_sent_to_all_alone_stops_the_running_recipe_which_says_how_to_resume(tmp_path):
+    """SIGINT to the `all` process alone (not its group): once it waited for the running recipe to
+    finish, lost that recipe's own line, and said the running ones had stopped. Now it passes the
+    SIGINT on, the recipe stops keeping its checkpoint and says so, and `all` exits 130."""
+    root = tmp_path / "outputs"
+    flags = ["--quick", "--jobs", "1", "--threads", "1", "--only", "mlp_classifier,online_learning"]
+    argv = ["recipes", "all", *flags, "--output-dir", str(root)]
+    code = signal_after_a_stage(argv, root, signal.SIGINT, tmp_path / "log")
+    stderr = (tmp_path / "log").read_text()
+    assert code == 130, stderr[-3000:]
+    assert "python -m recipes.mlp_classifier: interrupted; metrics.json not written" in stderr
+    assert "resume with: python -m recipes.mlp_classifier " in stderr  # the recipe's own line
+    assert "python -m recipes all: interrupted; 0 run(s) finished and kept" in stderr
+    assert (root / "mlp_classifier" / FOLDER / "state.json").is_file()
+    assert not (root / "online_learning").exists()  # never started
