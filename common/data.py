@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import math
 import os
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +22,12 @@ import numpy as np
 
 from common.errors import UsageError
 from common.results import atomic_write_with
+from common.tables import (  # noqa: F401  (read_csv_rows and is_number: the readers' names here too)
+    DECIMAL_COMMA,
+    is_number,
+    read_csv_rows,
+    read_csv_table,
+)
 
 
 @dataclass
@@ -191,120 +196,6 @@ def load_mnist1d_split(val_fraction: float = 0.1, seed: int = 0, **overrides) ->
     )
 
 
-def delimiter_of(text: str) -> str:
-    """The CSV's delimiter: `;` (as spreadsheets write CSV where the decimal mark is a comma) or a tab
-    when the header line holds more of it than of commas, else a comma."""
-    header = text.split("\n", 1)[0]
-    counts = {mark: header.count(mark) for mark in (",", ";", "\t")}
-    best = max(counts, key=counts.get)
-    return best if counts[best] > counts[","] else ","
-
-
-DECIMAL_COMMA = re.compile(r"\s*[+-]?(\d+,\d*|,\d+)([eE][+-]?\d+)?\s*")
-
-
-def decimal_point(cell: str) -> str:
-    """`4,5` -> `4.5` (a number written with a decimal comma); any other cell as it is."""
-    return cell.replace(",", ".") if DECIMAL_COMMA.fullmatch(cell) else cell
-
-
-def is_number(cell: str) -> bool:
-    try:
-        float(cell)
-        return True
-    except ValueError:
-        return False
-
-
-def read_csv_rows(
-    path: str | os.PathLike,
-    target: str | None,
-    flag: str,
-    need_target: bool = True,
-    needed: tuple[str, ...] = (),
-):
-    """The header and the non-blank rows of a user's CSV (UTF-8, with or without a byte-order mark;
-    comma, semicolon or tab separated) whose `target` column exists beside at least one feature
-    column (`need_target=False`: rows to predict, no target, the columns `needed` by name), every
-    column named once; every problem raises UsageError naming it (`flag` is how the user gave it). A
-    first line of numbers that is not a header of the columns asked for is a row: with no column
-    asked for by name, the columns are named `column 1`, `column 2`, ... and no row is lost; else it
-    is refused. The one place a CSV's header is read: mlp_classifier, online_learning,
-    transfer_learning's --target-data and `predict` all come through here."""
-    import csv
-    import io
-
-    path = Path(path)
-    if target is None and need_target:
-        raise UsageError(f"{flag} csv:PATH needs --target COLUMN (the column to predict)")
-    if not path.is_file():
-        raise UsageError(f"no such file: {path}")
-    try:  # utf-8-sig: Excel's "CSV UTF-8" starts with a byte-order mark, which is not a header
-        with open(path, newline="", encoding="utf-8-sig") as handle:
-            text = handle.read()
-        delimiter = delimiter_of(text)
-        rows = csv.reader(io.StringIO(text), delimiter=delimiter)
-        rows = [row for row in rows if any(cell.strip() for cell in row)]
-        if delimiter != ",":  # `4,5;2,5`: a spreadsheet's decimal commas are numbers, not texts
-            rows[1:] = [[decimal_point(cell) for cell in row] for row in rows[1:]]
-    except (OSError, UnicodeDecodeError, csv.Error) as error:
-        raise UsageError(f"cannot read {path} as CSV: {error}") from None
-    if not rows:
-        raise UsageError(f"{path} is empty")
-    header = [cell.strip() for cell in rows[0]]
-    asked = [target] if need_target else list(needed)
-    numbers = all(is_number(cell) for cell in header)
-    if numbers and not (asked and set(asked) <= set(header)):  # a row where the header belongs
-        if not asked:
-            return [f"column {i + 1}" for i in range(len(header))], rows
-        shown = ",".join(header[:4]) + (",..." if len(header) > 4 else "")
-        raise UsageError(
-            f"{path}: its first line ({shown}) holds numbers, not a header line naming the columns "
-            f"(needed: {', '.join(asked)})"
-        )
-    for i, name in enumerate(header):  # a second copy of a column (the target!) would be a feature
-        if not name:
-            raise UsageError(f"{path}: column {i + 1} of the header has no name")
-        if name in header[:i]:
-            first = header.index(name) + 1
-            raise UsageError(
-                f"{path}: column {name!r} appears twice in the header (columns {first} and {i + 1}); "
-                "rename or drop one"
-            )
-    if not need_target:
-        return header, rows[1:]
-    twin = [name for name in header if name != target and name.casefold() == str(target).casefold()]
-    if twin and target in header:  # `label` and `Label`: the second copy of the target, a leak
-        raise UsageError(
-            f"{path}: columns {target!r} and {twin[0]!r} differ only in case: a copy of the target "
-            "would be a feature; rename or drop one"
-        )
-    if target not in header:
-        raise UsageError(f"{path} has no column {target!r}; columns: {', '.join(header)}")
-    if len(header) < 2:
-        raise UsageError(f"{path} has no feature columns besides {target!r}")
-    return header, rows[1:]
-
-
-def check_table(path: Path, header: list[str], body: list[list[str]]) -> None:
-    """UsageError for a table of no rows, or a row whose fields the header does not match."""
-    if not body:
-        raise UsageError(f"{path} has a header but no rows")
-    for r, row in enumerate(body, start=2):
-        if len(row) != len(header):
-            raise UsageError(f"{path} line {r}: {len(row)} fields, the header has {len(header)}")
-
-
-def column_cells(path: Path, header: list[str], body: list[list[str]], name: str) -> list[str]:
-    """Column `name`'s cells, stripped; UsageError naming the first line where it has no value."""
-    i = header.index(name)
-    cells = [row[i].strip() for row in body]
-    for r, cell in enumerate(cells, start=2):
-        if not cell:
-            raise UsageError(f"{path} line {r}: column {name!r} has no value")
-    return cells
-
-
 MAX_CATEGORIES = 50  # distinct values a text column may have to be one-hot encoded
 
 
@@ -317,45 +208,37 @@ def load_csv_table(path: str | os.PathLike, target: str | None):
     A numeric column is used as it is. A text column (any cell that is not a number) is one-hot
     encoded here, not in the network, so that the scikit-learn and NumPy baselines read the same
     numbers: one 0/1 column `name=value` per distinct value (sorted), at most MAX_CATEGORIES; a line
-    says what was encoded. Every problem (no file, no target, empty table, a missing value, too many
-    distinct texts, one class) raises UsageError with a message that names it.
+    says what was encoded. The table is read in bounded memory (common/tables.py) and x is built in
+    float32 a column at a time. Every problem (no file, no target, empty table, a missing value, a
+    NaN or an infinity, too many distinct texts, one class) raises UsageError naming it and its line.
     """
-    header, body = read_csv_rows(path, target, "--dataset")
+    table = read_csv_table(path, target, "--dataset")
     path = Path(path)
-    check_table(path, header, body)
-    t = header.index(target)
-    labels = [label_of(row[t]) for row in body]
-    for r, label in enumerate(labels, start=2):  # a missing label is not a class of its own
-        if not label:
-            raise UsageError(
-                f"{path} line {r}: target {target!r} has no value ({body[r - 2][t].strip()!r})"
-            )
-    blocks, features, encoded, columns = [], [], [], []
-    for i, name in enumerate(header):
-        if i == t:
-            continue
-        cells = column_cells(path, header, body, name)
-        try:
-            blocks.append(np.array([float(cell) for cell in cells], dtype=np.float64)[:, None])
+    what = f"{path}: target {target!r}"
+    labels_read(table.columns[target], what, table)  # a missing label first, then the features
+    names = [name for name in table.header if name != target]
+    parts, features, encoded, columns = [], [], [], []
+    for name in names:
+        cells = table.cells(name)
+        numbers, values = numbers_or_texts(cells)
+        if numbers is not None:  # a column of numbers
+            parts.append(checked_column(numbers, table, name))
             features.append(name)
             columns.append({"name": name, "values": None})
             continue
-        except ValueError:
-            pass
-        if all(is_number(cell) or DECIMAL_COMMA.fullmatch(cell) for cell in cells):
-            comma = next(cell for cell in cells if not is_number(cell))
+        if all(is_number(cell) or DECIMAL_COMMA.fullmatch(cell) for cell in values):
+            comma = next(c.decode() for c in cells.tolist() if not is_number(c.decode()))
             raise UsageError(
                 f"{path}: column {name!r} holds numbers written with a decimal comma ({comma!r}) in a "
                 "comma-separated file; separate the columns with ';' or write the numbers with '.'"
             )
-        values = sorted(set(cells), key=natural_key)
+        values = sorted(values, key=natural_key)
         if len(values) > MAX_CATEGORIES:
             raise UsageError(
                 f"{path}: text column {name!r} has {len(values)} distinct values, too many to one-hot "
                 f"encode (at most {MAX_CATEGORIES}); drop it or map it to numbers"
             )
-        index = {value: k for k, value in enumerate(values)}
-        blocks.append(np.eye(len(values))[[index[cell] for cell in cells]])
+        parts.append((cells, [value.encode("utf-8") for value in values]))
         features += [f"{name}={value}" for value in values]
         columns.append({"name": name, "values": values})
         encoded.append(
@@ -363,9 +246,47 @@ def load_csv_table(path: str | os.PathLike, target: str | None):
         )
     if encoded:
         print(f"text columns one-hot encoded: {'; '.join(encoded)}", flush=True)
-    x = checked_features(np.concatenate(blocks, axis=1), f"{path}: features")
-    y, class_names = class_indices(labels, f"{path}: target {target!r}")
+    check_fits(4 * len(table) * len(features), f"{path}: {len(table)} rows of {len(features)} features")
+    x = np.empty((len(table), len(features)), dtype=np.float32)
+    at = 0
+    for part in parts:
+        if isinstance(part, tuple):  # a text column: its one-hot block
+            cells, values = part
+            codes = np.searchsorted(np.sort(values), cells)
+            order = np.argsort(values)  # sorted position -> natural position
+            block = x[:, at : at + len(values)]
+            block[:] = 0
+            block[np.arange(len(cells)), order[codes]] = 1
+            at += len(values)
+        else:
+            x[:, at] = part
+            at += 1
+    y, class_names = class_indices(table.columns[target], what, table)
     return x, y, class_names, features, columns
+
+
+def numbers_or_texts(cells: np.ndarray) -> tuple[np.ndarray | None, list[str] | None]:
+    """A column's numbers (float64), or where any cell is not a number its distinct texts."""
+    try:
+        return cells.astype(np.float64), None
+    except ValueError:
+        return None, [cell.decode("utf-8") for cell in np.unique(cells).tolist()]
+
+
+def checked_column(values: np.ndarray, table, name: str) -> np.ndarray:
+    """A column of numbers, or UsageError naming the column and the line of its first value that is
+    NaN, infinite, or too large for the float32 arithmetic of training and the baselines."""
+    bad = np.flatnonzero(~np.isfinite(values) | (np.abs(values) > MAX_MAGNITUDE))
+    if len(bad):
+        row = bad[0]
+        cell = table.columns[name][row].decode("utf-8")
+        what = (
+            "NaN or infinite; fix or drop that value"
+            if not np.isfinite(values[row])
+            else f"beyond ±{MAX_MAGNITUDE:.0e}; rescale that column"
+        )
+        raise UsageError(f"{table.where} line {table.line(row)}: column {name!r} holds {cell!r}, {what}")
+    return values
 
 
 MAX_MAGNITUDE = 1e15  # beyond this, float32 sums of squares (scaling, variances) overflow
@@ -521,22 +442,42 @@ def read_labelled_npz(spec: str):
     return x, y, class_names
 
 
-def class_indices(labels: list[str], what: str) -> tuple[np.ndarray, list[str]]:
-    """(each label's class index, the class names in natural order); UsageError naming `what` when
-    there is only one class."""
-    class_names = sorted(set(labels), key=natural_key)
+def labels_read(labels, what: str, table=None) -> tuple[list[str], np.ndarray]:
+    """(the distinct labels as `label_of` reads them, each label's index into them); UsageError
+    naming the line (of `table`) or the example of the first missing label."""
+    raw, inverse = np.unique(np.asarray(labels), return_inverse=True)
+    raw = [v.decode("utf-8") if isinstance(v, bytes) else str(v) for v in raw.tolist()]
+    canonical = [label_of(text) for text in raw]
+    if "" in canonical:  # a missing label is not a class of its own
+        row = int(np.flatnonzero(np.asarray(canonical)[inverse] == "")[0])
+        if table is not None:
+            raise UsageError(
+                f"{table.where} line {table.line(row)}: {what.split(': ', 1)[-1]} has no value "
+                f"({raw[inverse[row]]!r})"
+            )
+        raise UsageError(f"{what} has no label for example {row} ({raw[inverse[row]]!r})")
+    return canonical, inverse
+
+
+def class_indices(labels, what: str, table=None) -> tuple[np.ndarray, list[str]]:
+    """(each label's class index, the class names in natural order), each label read as `label_of`
+    reads it (`1` and `1.0` one class; a missing value no label): `labels` texts, or a Table's
+    column of UTF-8 bytes (`table`, whose lines a message names). UsageError naming `what` for a
+    missing label, one class only, a class of one example, or many distinct decimal numbers."""
+    canonical, inverse = labels_read(labels, what, table)
+    class_names = sorted(set(canonical), key=natural_key)
     if len(class_names) < 2:
         raise UsageError(f"{what} has only one class ({class_names[0]!r})")
     numbers = [float(name) for name in class_names if is_number(name)]
     if len(numbers) == len(class_names) and any(not n.is_integer() for n in numbers):
-        if len(class_names) > MAX_CATEGORIES or len(class_names) > len(labels) / 2:
+        if len(class_names) > MAX_CATEGORIES or len(class_names) > len(inverse) / 2:
             raise UsageError(  # 500 classes of one example each: nothing to learn, accuracy 0
                 f"{what} holds {len(class_names)} distinct decimal numbers ({class_names[0]}, "
                 f"{class_names[1]}, ...): a quantity to regress, not classes; these recipes "
                 "classify: bin it into a few classes first"
             )
     index = {name: i for i, name in enumerate(class_names)}
-    y = np.array([index[label] for label in labels], dtype=np.int64)
+    y = np.array([index[name] for name in canonical], dtype=np.int64)[inverse]
     counts = np.bincount(y, minlength=len(class_names))
     if counts.min() < 2:
         lonely = [name for name, count in zip(class_names, counts) if count < 2]

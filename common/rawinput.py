@@ -23,15 +23,9 @@ from pathlib import Path
 
 import numpy as np
 
-from common.data import (
-    check_table,
-    checked_features,
-    column_cells,
-    is_number,
-    read_csv_rows,
-    read_npz_examples,
-)
+from common.data import checked_column, checked_features, is_number, read_npz_examples
 from common.errors import UsageError
+from common.tables import Table, read_csv_table
 
 
 def input_name(column: str) -> str:
@@ -88,6 +82,37 @@ def decode_rows(x, columns: list[dict]) -> dict:
     return rows
 
 
+# what a .keras archive's config may inflate to before Keras reads it whole and parses it: a
+# model's config is kilobytes (the recipes' largest is under 100 KB); a crafted one could be gigabytes
+MAX_CONFIG_BYTES = 16 << 20
+
+
+def load_keras(path: str | Path, what: str, **options):
+    """`keras.models.load_model(path)` in safe mode (a model file runs no code of its own), after
+    the archive's config is checked to be of a model's size, not read whole first; UsageError (`what`:
+    how the user named the file) for a file Keras cannot load, on one line."""
+    import zipfile
+
+    import keras
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            for member in archive.infolist():
+                if member.filename.endswith(".json") and member.file_size > MAX_CONFIG_BYTES:
+                    size = f"{member.file_size:,} bytes"
+                    raise UsageError(
+                        f"{what}cannot load {path}: its {member.filename} inflates to {size}, far "
+                        f"beyond a model's config (at most {MAX_CONFIG_BYTES:,}); not a model a run kept"
+                    )
+    except (zipfile.BadZipFile, OSError) as error:
+        raise UsageError(f"{what}cannot load {path}: not a .keras archive ({error})") from None
+    try:
+        return keras.models.load_model(path, **options)
+    except Exception as error:  # truncated, unsafe (a lambda layer), another Keras's format
+        reason = " ".join(str(error).split())[:300]
+        raise UsageError(f"{what}cannot load {path} ({type(error).__name__}: {reason})") from None
+
+
 def card_input_shape(model) -> list | None:
     """A model's input shape as its card records it (one example, without the batch): None for a
     model of named columns, whose input is a dict (`rows_model`)."""
@@ -119,21 +144,30 @@ def read_inputs(card: dict, path: str | Path):
         return _shaped(read_npz_examples(path, ("x",))["x"], card, path)
     names = [column["name"] for column in card.get("columns") or []]
     names = names or [str(name) for name in card.get("features") or []]
-    header, body = _table(path, names)
-    return _from_table(card, path, header, body)
+    table = read_csv_table(path, None, "INPUT", need_target=False, needed=tuple(names))
+    return _from_table(card, table)
 
 
-def _from_table(card: dict, where, header: list[str], body: list[list[str]]):
+def _from_table(card: dict, table: Table):
     """A table's rows (a CSV's, or a user's rows in Python) as the model of `card` takes them."""
     columns = card.get("columns")
-    _check_columns(where, header, [c["name"] for c in columns] if columns else [])
-    check_table(where, header, body)
+    names = [c["name"] for c in columns] if columns else [str(n) for n in card.get("features") or []]
+    missing = [name for name in names if name not in table.header]
+    if missing:
+        raise UsageError(
+            f"{table.where}: no column {', '.join(map(repr, missing))} (the model reads: "
+            f"{', '.join(names)})"
+        )
     label = card.get("target")
-    if label in header:  # the column the model predicts: a user may not know it is not read
-        print(f"note: {where}: column {label!r} is what the model predicts; ignored", file=sys.stderr)
+    if label in table.header:  # the column the model predicts: a user may not know it is not read
+        print(
+            f"note: {table.where}: column {label!r} is what the model predicts; ignored",
+            file=sys.stderr,
+        )
     if columns:
-        return _columns(where, header, body, columns)
-    return _shaped(_table_numbers(where, header, body, card.get("features")), card, where)
+        return _columns(table, columns)
+    numbers = [_numbers(table, name) for name in names or table.header]
+    return _shaped(np.stack(numbers, axis=1).astype(np.float32), card, table.where)
 
 
 def _shaped(x: np.ndarray, card: dict, where) -> np.ndarray:
@@ -172,7 +206,7 @@ def rows_inputs(card: dict, rows):
         if x.ndim < 2:
             raise UsageError(f"rows: an array of shape {x.shape}; give one row per example")
         return _shaped(checked_features(x, "rows: values"), card, "rows")
-    return _from_table(card, "rows", header, body)
+    return _from_table(card, Table.from_rows("rows", header, body))
 
 
 def _cell(value) -> str:
@@ -180,51 +214,34 @@ def _cell(value) -> str:
     return "" if value is None else repr(value) if isinstance(value, float) else str(value)
 
 
-def _table(path: Path, needed: list[str]) -> tuple[list[str], list[list[str]]]:
-    """The CSV's header and rows; the header may be left out where no column is needed by name."""
-    header, body = read_csv_rows(path, None, "INPUT", need_target=False, needed=tuple(needed))
-    _check_columns(path, header, needed)
-    return header, body
-
-
-def _check_columns(where, header: list[str], needed: list[str]) -> None:
-    missing = [name for name in needed if name not in header]
-    if missing:
-        raise UsageError(
-            f"{where}: no column {', '.join(map(repr, missing))} (the model reads: {', '.join(needed)})"
-        )
-
-
-def _numbers(cells: list[str], where: str) -> np.ndarray:
+def _numbers(table: Table, name: str) -> np.ndarray:
+    """Column `name` as numbers, checked (a NaN, an infinity, a text: one line naming its line)."""
+    cells = table.cells(name)
     try:
-        return np.array([float(cell) for cell in cells], np.float64)
+        numbers = cells.astype(np.float64)
     except ValueError:
-        bad = next(cell for cell in cells if not is_number(cell))
-        raise UsageError(f"{where}: {bad!r} is not a number") from None
+        row = next(i for i, cell in enumerate(cells.tolist()) if not is_number(cell.decode()))
+        raise UsageError(
+            f"{table.where} line {table.line(row)}: column {name!r}: "
+            f"{cells[row].decode('utf-8')!r} is not a number"
+        ) from None
+    return checked_column(numbers, table, name)
 
 
-def _table_numbers(path, header, body, features: list[str] | None) -> np.ndarray:
-    names = [str(name) for name in features or []]  # a stream's features may be numbered (SEA)
-    _check_columns(path, header, names)
-    names = names or header
-    columns = [_numbers(column_cells(path, header, body, n), f"{path}: column {n!r}") for n in names]
-    return checked_features(np.stack(columns, axis=1), f"{path}: values")
-
-
-def _columns(path, header: list[str], body: list[list[str]], columns: list[dict]) -> dict:
+def _columns(table: Table, columns: list[dict]) -> dict:
     rows = {}
     for column in columns:
         name, values = column["name"], column["values"]
-        cells = column_cells(path, header, body, name)
         if values is None:
-            numbers = _numbers(cells, f"{path}: column {name!r}")
-            rows[name] = checked_features(numbers[:, None], f"{path}: column {name!r}")
+            rows[name] = _numbers(table, name)[:, None].astype(np.float32)
         else:
-            unknown = sorted(set(cells) - set(values))
+            cells = table.cells(name)
+            unknown = sorted(set(table.texts(name)) - set(values))
             if unknown:
+                known = ", ".join(values[:8]) + (", ..." if len(values) > 8 else "")
                 raise UsageError(
-                    f"{path}: column {name!r} has {', '.join(map(repr, unknown[:3]))}, not seen in "
-                    f"training (it knows: {', '.join(values[:8])}{', ...' if len(values) > 8 else ''})"
+                    f"{table.where}: column {name!r} has {', '.join(map(repr, unknown[:3]))}, not seen "
+                    f"in training (it knows: {known})"
                 )
-            rows[name] = np.array([[cell] for cell in cells], dtype=object)
+            rows[name] = np.array([[cell.decode("utf-8")] for cell in cells.tolist()], dtype=object)
     return rows

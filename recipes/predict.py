@@ -45,16 +45,10 @@ def load_model(model_path: str, card: dict):
     when it cannot be, or when it is not the model its card describes (a file copied beside another
     model's card): its input shape and its outputs per row must be the card's."""
     from common.device import import_tensorflow
-    from common.rawinput import card_input_shape
+    from common.rawinput import card_input_shape, load_keras
 
     import_tensorflow()
-    import keras
-
-    try:
-        model = keras.models.load_model(model_path)
-    except Exception as error:  # a damaged or foreign file: Keras's own reason, on one line
-        reason = " ".join(str(error).split())[:200]
-        raise UsageError(f"{model_path}: cannot load it ({reason})") from None
+    model = load_keras(model_path, "")  # a damaged or foreign file: Keras's reason, on one line
     if not card.get("columns"):  # a model of columns takes a dict (common/rawinput.py)
         takes = card_input_shape(model)
         if takes != card.get("input_shape"):

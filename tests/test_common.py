@@ -271,9 +271,10 @@ def test_csv_table_loads_numbers_and_names_classes(tmp_path):
         ("a,y\n1,0\n2\n", "y", "line 3: 1 fields"),
         ("a,y\n", "y", "header but no rows"),
         ("a,y\n1,0\n2,0\n", "y", "only one class"),
-        ("a,y\nnan,0\n2,1\n", "y", "NaN or infinite"),
-        ("a,y\n1,0\n3e38,1\n", "y", r"value 3e\+38 at row 2 is beyond ±1e\+15; rescale"),
-        ("a,y\n1e39,0\n2,1\n", "y", r"value 1e\+39 at row 1 is beyond"),  # finite in float64
+        ("a,y\nnan,0\n2,1\n", "y", "line 2: column 'a' holds 'nan', NaN or infinite"),
+        ("a,b,y\n1,2,0\n3,inf,1\n", "y", "line 3: column 'b' holds 'inf', NaN or infinite"),
+        ("a,y\n1,0\n3e38,1\n", "y", r"line 3: column 'a' holds '3e38', beyond ±1e\+15; rescale"),
+        ("a,y\n1e39,0\n2,1\n", "y", r"line 2: column 'a' holds '1e39', beyond"),  # finite in float64
         ("y,a,y\n0,1,0\n1,2,1\n", "y", r"column 'y' appears twice in the header \(columns 1 and 3\)"),
         ("a,,y\n0,1,0\n", "y", "column 2 of the header has no name"),
         ("a,y\n1,0\n2,\n3,1\n", "y", "line 3: target 'y' has no value"),

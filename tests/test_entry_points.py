@@ -95,3 +95,54 @@ def test_a_figure_that_cannot_be_written_keeps_the_run_to_resume_and_says_so(tmp
         assert main([*argv, "--resume"]) == 0
     assert "2 finished stage(s)" in printed.getvalue() or "read from" in printed.getvalue()
     assert (out / "metrics.json").is_file() and (out / "learning_curves.png").is_file()
+
+
+def test_a_keras_file_whose_config_inflates_is_refused_before_keras_reads_it(tmp_path, capsys):
+    """A .keras whose config.json inflates to 400 MB (a few hundred KB on disk) was read whole and
+    parsed by Keras: now its size is read from the archive first, and it is refused in one line."""
+    import zipfile
+
+    from recipes.__main__ import main
+
+    model = tmp_path / "big.keras"
+    with zipfile.ZipFile(model, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        with archive.open("config.json", "w", force_zip64=True) as config:
+            block = b" " * (1 << 20)
+            for _ in range(400):
+                config.write(block)
+        archive.writestr("metadata.json", "{}")
+    assert model.stat().st_size < 2 << 20
+    (tmp_path / "big.json").write_text(json.dumps({"classes": ["a", "b"], "input_shape": [2]}))
+    (tmp_path / "rows.csv").write_text("1,2\n")
+    assert main(["predict", str(model), str(tmp_path / "rows.csv")]) == 2
+    (line,) = error_lines(capsys.readouterr().err)
+    assert "config.json inflates to 419,430,400 bytes, far beyond a model's config" in line
+
+
+def test_a_long_csv_read_says_how_far_it_has_got(tmp_path, monkeypatch, capsys):
+    import common.tables
+    from common import data
+
+    monkeypatch.setattr(common.tables, "CHUNK", 10)
+    monkeypatch.setattr(common.tables, "PROGRESS_EVERY_S", 0.0)
+    rows = "".join(f"{i},{i % 3}\n" for i in range(100))
+    (tmp_path / "t.csv").write_text("a,label\n" + rows)
+    x, y, classes, _, _ = data.load_csv_table(tmp_path / "t.csv", "label")
+    assert x.shape == (100, 1) and classes == ["0", "1", "2"]
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("reading t.csv:")]
+    assert len(lines) >= 5 and "MB" in lines[0] and "left" in lines[0]
+
+
+def test_a_table_is_held_as_packed_bytes_not_a_list_of_texts(tmp_path):
+    """What bounds a large CSV's memory: each column one array of UTF-8 bytes (a 66 MB CSV took
+    1.1 GB as lists of Python strings, 0.28 GB so: `python -m benchmarks.csv_memory`)."""
+    from common.tables import read_csv_table
+
+    (tmp_path / "t.csv").write_text("a,b\n1.5, x \n2,é\n\n3,y\n")
+    table = read_csv_table(tmp_path / "t.csv", "b", "--dataset")
+    assert table.columns["a"].dtype.kind == "S" and table.columns["b"].tolist() == [
+        b"x",
+        "é".encode(),
+        b"y",
+    ]
+    assert table.lines.tolist() == [2, 3, 5]  # the file's lines, the blank one skipped

@@ -13,7 +13,7 @@ PACKAGES = ("common", "recipes", "benchmarks")
 # common/, bottom to top: a module imports only from layers below its own
 LAYERS = (
     ("errors",),
-    ("results",),
+    ("results", "tables"),
     ("augment", "data", "device", "outputs", "plotting", "references", "numpy_reference"),
     ("multireplica",),  # private Keras patches, imported by distribute on multi-replica paths only
     ("distribute",),

@@ -86,10 +86,10 @@ def load_stream(spec: str, args) -> Stream:
 
 def load_csv_stream(path: str, target: str | None, classes: str | None, n: int) -> Stream:
     """A user's table in file order; rows are cleaned later, one by one, like any record."""
-    header, body = read_csv_rows(path, target, "--stream")
+    header, body = read_csv_rows(path, target, "--stream", limit=n)  # the stream's first n rows
     t = header.index(target)
     records = []
-    for row in body[:n]:
+    for row in body:
         if len(row) != len(header):  # fields cannot be told apart: clean_records() rejects it
             records.append((None, None))
         else:

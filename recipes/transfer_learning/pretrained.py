@@ -46,7 +46,7 @@ def read_saved(path: Path, args):
     """A saved source model as it is on disk (`keras.models.load_model`, safe mode on), after its card
     is checked against this run's task; UsageError when either cannot be read or does not fit.
     (recipe.load_pretrained then copies its weights into this run's network.)"""
-    import keras
+    from common.rawinput import load_keras
 
     card = path.with_suffix(".json")
     if card.is_file():
@@ -57,10 +57,4 @@ def read_saved(path: Path, args):
         if task != source_task(args):
             needs = source_task(args)
             raise UsageError(f"--pretrained: {path} was trained for {task}, this run needs {needs}")
-    try:
-        return keras.models.load_model(path, compile=False)
-    except Exception as error:  # not a .keras archive, truncated, unsafe (a lambda layer)
-        message = " ".join(str(error).split())[:300]
-        raise UsageError(
-            f"--pretrained: cannot load {path} ({type(error).__name__}: {message})"
-        ) from None
+    return load_keras(path, "--pretrained: ", compile=False)  # a broken file: one line
