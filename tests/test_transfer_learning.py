@@ -311,7 +311,7 @@ def test_a_user_target_whose_test_classes_are_missing_from_the_pool_is_refused(t
     y[test[0]] = "lonely"
     np.savez(tmp_path / "t.npz", x=np.zeros((n, 40), np.float32), y=y.astype(str))
     argv = ["--target-data", f"npz:{tmp_path / 't.npz'}", "--quick"]
-    line = assert_bad_input(
-        "transfer_learning", argv, "class(es) 'lonely' have no example", tmp_path / "o"
+    line = assert_bad_input(  # refused as it is read: a class of one example, named
+        "transfer_learning", argv, "1 of its 3 classes have one example ('lonely')", tmp_path / "o"
     )
-    assert "give each class at least 2 examples" in line
+    assert "a class needs at least two" in line
