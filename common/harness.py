@@ -322,6 +322,25 @@ class Harness:
             progress=not quiet,
         )
 
+    def callback(self, train=None, *kept):
+        """The one Keras callback a story's `model.fit` needs for this run, put last in its list:
+
+            stop_early = keras.callbacks.EarlyStopping(patience=PATIENCE, restore_best_weights=True)
+            train = epoch_shuffled(x, y, BATCH_SIZE, seed)
+            history = model.fit(train, epochs=EPOCHS, validation_data=(x_val, y_val),
+                                callbacks=[stop_early, harness.callback(train, stop_early)])
+
+        It saves the fit at the end of every epoch (the model, its optimizer, the state of the
+        callbacks in `kept`, the history) into the run's checkpoint; on --resume it restores them
+        when training begins and starts the fit at the epoch after the last one saved, as Keras's own
+        BackupAndRestore does, `train` (an `epoch_shuffled` dataset) at the same epoch's order, and
+        the History `model.fit` returns holds every epoch, those before the kill included. It stops a
+        fit whose loss turns NaN or infinite (common.errors.Diverged), and a fit that runs long
+        prints a line about every 10 s (unless --quiet)."""
+        fit = FitCheckpoint(self.checkpoint.fit_folder(), self.checkpoint)
+        quiet = getattr(self.args, "quiet", False)
+        return training.run_callback(fit, train, list(kept), progress=not quiet)
+
     def history(self, fitted) -> dict[str, list[float]]:
         """Every epoch's history of the fit `fit_arguments` set up (those of a killed fit before
         --resume included), as plain floats: what `model.fit`'s History holds for the epochs it ran."""

@@ -46,6 +46,59 @@ def make_dataset(x, y, batch_size: int, shuffle: bool = False, seed: int = 0):
     return shard_by_data(data.batch(batch_size).prefetch(tf.data.AUTOTUNE))
 
 
+_EPOCH_SHUFFLED = None  # the PyDataset class, made on first use (Keras is imported only then)
+
+
+def epoch_shuffled(x, y, batch_size: int, seed: int, steps: int | None = None):
+    """(x, y) as a `keras.utils.PyDataset` of batches of `batch_size` (per replica of the strategy in
+    scope; at most all of x), in an order drawn afresh at the start of every epoch from (`seed`, the
+    epoch) alone: the data itself says which order an epoch sees, so a fit resumed at epoch k sees
+    the orders an uninterrupted one would (the run's callback tells it where it starts:
+    `Harness.callback`). Give `model.fit` `shuffle=False` with it: Keras would otherwise shuffle the
+    batches again, from its own generator. With `steps`, an epoch is that many batches, taken from
+    passes over the data one after the other, each pass in an order of its own. NumPy in, NumPy out:
+    it feeds `model.fit` on every Keras backend."""
+    global _EPOCH_SHUFFLED
+    if _EPOCH_SHUFFLED is None:
+        import keras
+
+        class EpochShuffled(keras.utils.PyDataset):
+            """Batches of (x, y), reshuffled at each epoch's start from (seed, epoch)."""
+
+            def __init__(self, x, y, batch_size: int, seed: int, steps: int | None):
+                super().__init__()
+                self.x, self.y, self.batch_size, self.seed = x, y, min(batch_size, len(x)), seed
+                self.steps = steps
+                self.epoch = 0  # the epoch the next `on_epoch_begin` starts
+                self.order = self.order_of(0)
+
+            def order_of(self, epoch: int) -> np.ndarray:
+                if self.steps is None:
+                    return np.random.default_rng([self.seed, epoch]).permutation(len(self.x))
+                passes = -(-self.steps * self.batch_size // len(self.x))
+                orders = [
+                    np.random.default_rng([self.seed, epoch, p]).permutation(len(self.x))
+                    for p in range(passes)
+                ]
+                return np.concatenate(orders)[: self.steps * self.batch_size]
+
+            def __len__(self) -> int:
+                return self.steps or -(-len(self.x) // self.batch_size)
+
+            def __getitem__(self, index: int):
+                rows = self.order[index * self.batch_size : (index + 1) * self.batch_size]
+                return self.x[rows], self.y[rows]
+
+            def on_epoch_begin(self) -> None:  # Keras calls it before each epoch's first batch
+                self.order = self.order_of(self.epoch)
+                self.epoch += 1
+
+        _EPOCH_SHUFFLED = EpochShuffled
+    from common.distribute import global_batch
+
+    return _EPOCH_SHUFFLED(x, y, global_batch(batch_size), seed, steps)
+
+
 def steps_per_epoch(examples: int, batch_size: int) -> int:
     """Training steps in one pass over `examples`, with `batch_size` per replica of the strategy in
     scope (common.distribute.global_batch)."""
@@ -102,6 +155,57 @@ def fit_arguments(
         "verbose": 0,
         "callbacks": callbacks,
     }
+
+
+def run_callback(checkpoint, train, kept: list, progress: bool = True):
+    """One Keras callback with what a resumable fit needs (`Harness.callback` says what): resume and
+    save through `checkpoint` (a common.checkpoint.FitCheckpoint), keeping `kept` callbacks' state
+    (early stopping's); the dataset `train` started at the resumed epoch; the history before a kill
+    put into the History `model.fit` returns; stop on divergence; progress lines."""
+    import copy
+
+    import keras
+
+    from common.errors import check_terminated
+
+    diverged, lines = stop_on_divergence(0), epoch_lines(0) if progress else None
+
+    class RunCallback(keras.callbacks.Callback):
+        def set_model(self, model):
+            super().set_model(model)
+            for other in (diverged, lines):
+                if other is not None:
+                    other.set_model(model)
+
+        def on_train_begin(self, logs=None):
+            epochs = self.params["epochs"]
+            diverged.epochs = epochs
+            if lines is not None:
+                lines.epochs = epochs
+                lines.on_train_begin(logs)
+            start = checkpoint.resume(self.model, kept)  # 0 for a fit not begun before
+            checkpoint.restore_callbacks(kept)  # after their own on_train_begin reset them
+            if checkpoint.stopped:  # early stopping had ended it: the best weights, no epoch more
+                start = epochs
+            if start:
+                self.model._initial_epoch = start  # as keras.callbacks.BackupAndRestore does
+                history = getattr(self.model, "history", None)
+                if history is not None:  # the epochs before the kill, in the History fit returns
+                    history.history = copy.deepcopy(checkpoint.history)
+            if train is not None:
+                train.epoch = start
+
+        def on_epoch_end(self, epoch, logs=None):
+            checkpoint.save(self.model, kept, epoch, logs)
+            diverged.on_epoch_end(epoch, logs)
+            if lines is not None:
+                lines.on_epoch_end(epoch, logs)
+            check_terminated()  # the epoch is saved: a safe point to stop at
+
+        def on_train_end(self, logs=None):
+            self.model._initial_epoch = None  # the next fit of this model starts at its own epoch
+
+    return RunCallback()
 
 
 PROGRESS_EVERY_S = 10.0  # long work prints a line at the first step end after this many seconds
@@ -175,13 +279,15 @@ def stop_on_divergence(epochs: int, steps: int | None = None):
         def on_epoch_end(self, epoch, logs=None):
             loss = (logs or {}).get("loss")
             if loss is not None and not math.isfinite(loss):
-                when = f"after {steps} steps" if steps else f"at epoch {epoch + 1} of {epochs}"
+                when = f"after {steps} steps" if steps else f"at epoch {epoch + 1} of {self.epochs}"
                 raise Diverged(
                     f"the training loss is {loss} {when}: the training diverged (a lower "
                     "--learning-rate, or scaled inputs, may help)"
                 )
 
-    return StopOnDivergence()
+    callback = StopOnDivergence()
+    callback.epochs = epochs
+    return callback
 
 
 def epoch_lines(epochs: int):
@@ -200,10 +306,12 @@ def epoch_lines(epochs: int):
                 return
             self.last = now
             numbers = ", ".join(f"{key} {value:.4f}" for key, value in (logs or {}).items())
-            where = elapsed_and_left(epoch + 1, epochs, now - self.started)
-            print(f"    epoch {epoch + 1}/{epochs}, {where}: {numbers}", flush=True)
+            where = elapsed_and_left(epoch + 1, self.epochs, now - self.started)
+            print(f"    epoch {epoch + 1}/{self.epochs}, {where}: {numbers}", flush=True)
 
-    return EpochLines()
+    callback = EpochLines()
+    callback.epochs = epochs
+    return callback
 
 
 def skip_shuffles(dataset, epochs: int) -> None:

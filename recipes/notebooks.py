@@ -101,7 +101,7 @@ STEPS = {
 IMPORTS = {
     "rnn_sequence": "from recipes.rnn_sequence import recipe\n"
     "from recipes.rnn_sequence.models import recurrent_model\n"
-    "from recipes.rnn_sequence.sequences import load_sequences",
+    "from recipes.rnn_sequence.recipe import load_sequences",
     "transfer_learning": "from recipes.transfer_learning import flags, recipe\n"
     "from recipes.transfer_learning.models import source_architecture\n"
     "from recipes.transfer_learning.tasks import load_tasks, print_tasks",

@@ -43,7 +43,8 @@ def test_every_registered_recipe_has_the_four_public_names_and_declares_itself()
 def test_story_and_docstring_stay_short(name):
     story = narrative(name)
     lines = inspect.getsource(story).splitlines()
-    assert len(lines) <= 310, f"{story.__file__}: {len(lines)} lines (about 300 at most)"
+    # the hyperparameters, the flags and the model on the page: keras-io's longest tutorials
+    assert len(lines) <= 450, f"{story.__file__}: {len(lines)} lines (about 450 at most)"
     assert len(story.__doc__.strip().splitlines()) <= 25, f"{story.__file__}: docstring too long"
 
 

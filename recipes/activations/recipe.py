@@ -33,18 +33,11 @@ import numpy as np
 import common  # noqa: F401  (quiet TensorFlow's start-up logs)
 from common import data, numpy_reference
 from common.augment import random_shift
-from common.distribute import global_batch, steps_per_execution
+from common.distribute import steps_per_execution
 from common.harness import Harness, Recipe, run_main, seed_summary
 from common.references import references
 from common.results import save_arrays
-from common.training import (
-    Timer,
-    make_dataset,
-    reinitialize,
-    seed_everything,
-    standard_callbacks,
-    steps_per_epoch,
-)
+from common.training import Timer, epoch_shuffled, reinitialize, seed_everything, steps_per_epoch
 from recipes.activations.flags import ACTIVATIONS, build_parser  # setup: the flags
 from recipes.activations.gradient_flow import after_one_epoch, at_initialisation, first_over_last
 from recipes.activations.plots import plot
@@ -151,17 +144,25 @@ def train_one_seed(seed: int, harness: Harness, model, split: data.Split) -> dic
     """Train `model` from fresh weights drawn for `seed` (one model per activation serves every seed;
     with --regularise, stopped early, its best weights restored): the seed's record, with its loss and
     validation-accuracy curves. The first seed's model is kept."""
+    import keras
+
     args = harness.args
     seed_everything(seed)
     reinitialize(model)
-    val = make_dataset(split.x_val, split.y_val, 1024)
-    # the shuffled dataset, epochs, initial_epoch (on --resume) and callbacks (saved every epoch)
-    fit = harness.fit_arguments(
-        model, split.x_train, split.y_train, batch_size=args.batch_size, epochs=args.epochs,
-        seed=seed, callbacks=standard_callbacks(args.patience if args.regularise else None),
-    )  # fmt: skip
+    train = epoch_shuffled(split.x_train, split.y_train, args.batch_size, seed)
+    stop_early = keras.callbacks.EarlyStopping(patience=args.patience, restore_best_weights=True)
+    callbacks = [stop_early] if args.regularise else []
     with Timer() as timer:
-        history = harness.history(model.fit(**fit, validation_data=val))
+        fitted = model.fit(
+            train,
+            epochs=args.epochs,
+            shuffle=False,  # `train` draws each epoch's order itself, from (seed, epoch)
+            validation_data=(split.x_val, split.y_val),
+            validation_batch_size=1024,
+            callbacks=[*callbacks, harness.callback(train, *callbacks)],  # saved at each epoch's end
+            verbose=0,
+        )
+    history = fitted.history  # every epoch's, those before a kill included (--resume)
     epochs = len(history["loss"])  # fewer than --epochs where early stopping ended the training
     _, accuracy = model.evaluate(split.x_test, split.y_test, batch_size=1024, verbose=0)
     if seed == args.seed:
@@ -276,7 +277,7 @@ def run(args) -> dict:
             seed_everything(args.seed)
             model = build_mlp(flow_split, name, *deep, init, args.learning_rate)
             before = at_initialisation(glorot, model, flow_split)  # gradient norms, dead units
-            batches = make_dataset(*flow, global_batch(args.batch_size), shuffle=True, seed=args.seed)
+            batches = epoch_shuffled(*flow, args.batch_size, args.seed)
             model.fit(batches, epochs=1, shuffle=False, verbose=0)  # then one epoch
             stage.record(after_one_epoch(model, flow_split, before, init))
         results["gradient_flow"][name] = stage.result

@@ -25,34 +25,88 @@ the MNIST-1D paper (Greydanus & Kobak 2024) for logistic regression, an MLP and 
 
 from __future__ import annotations
 
+import argparse
+
 import numpy as np
 
 import common  # noqa: F401  (quiet TensorFlow's start-up logs)
 from common import data
 from common.augment import random_shift
+from common.cli import fraction, number, positive_float, positive_int, recipe_parser
 from common.harness import Harness, Recipe, run_main, seed_summary
 from common.rawinput import decode_rows, rows_model
 from common.references import references
 from common.results import save_arrays
-from common.training import (
-    Timer,
-    check_network_fits,
-    make_dataset,
-    seed_everything,
-    standard_callbacks,
-)
+from common.training import Timer, check_network_fits, epoch_shuffled, seed_everything
 from recipes.mlp_classifier.augment import shiftable, training_data
 from recipes.mlp_classifier.baselines import fit_baselines
 from recipes.mlp_classifier.datasets import load_csv_split, load_keras_images, load_xor
-from recipes.mlp_classifier.flags import build_parser  # setup: the flags
 from recipes.mlp_classifier.plots import plot
 from recipes.mlp_classifier.report import DEFAULT_RUNS, describe_seed
 
 NAME = "mlp_classifier"
+
+# -- Setup: the hyperparameters (each flag's default; --help lists them) -------------------------------
+
+EPOCHS = 200  # at most: early stopping ends each fit where validation loss stops improving
+PATIENCE = 30  # epochs without a better validation loss before it stops
+SEEDS = 3
+HIDDEN = [256, 128]  # units of each hidden layer
+ACTIVATION = "relu"
+DROPOUT = 0.2  # after each hidden layer
+L2 = 0.0  # weight decay: off; --l2 measures it
+BATCH_SIZE = 128  # per replica
+LEARNING_RATE = 1e-3  # Adam
+# --quick: every stage once (one epoch, one seed) on the smallest net of the same two layers
+QUICK = {"epochs": 1, "seeds": 1, "hidden": [32, 16]}
+DATASETS = ("digits", "mnist1d", "mnist", "fashion_mnist", "xor")
+ACTIVATIONS = ("relu", "gelu", "elu", "selu", "tanh", "sigmoid", "silu", "leaky_relu")
 REFERENCE_KEYS = {
     "digits": ("digits_svc",),
     "mnist1d": ("mnist1d_logistic", "mnist1d_mlp", "mnist1d_cnn"),
 }
+
+
+# -- Prepare the data ---------------------------------------------------------------------------------
+
+
+def non_negative_float(text: str) -> float:
+    value = number(text)
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text}")
+    return value
+
+
+def build_parser():
+    parser = recipe_parser(
+        NAME,
+        "Train a Keras MLP classifier beside scikit-learn, NumPy and published baselines.",
+        default_epochs=EPOCHS,
+        default_seeds=SEEDS,
+        datasets=DATASETS,
+        allow_csv=True,
+        tensorboard=True,
+    )
+    own = parser.add_argument_group("mlp_classifier flags")
+    own.add_argument("--hidden", type=positive_int, nargs="+", default=HIDDEN, help="hidden layer sizes")
+    own.add_argument("--activation", choices=ACTIVATIONS, default=ACTIVATION, help="hidden activation")
+    own.add_argument("--dropout", type=fraction, default=DROPOUT, help="dropout after each hidden layer")
+    own.add_argument("--l2", type=non_negative_float, default=L2, help="L2 weight penalty")
+    own.add_argument(
+        "--batch-size", type=positive_int, default=BATCH_SIZE, help="mini-batch per replica"
+    )
+    own.add_argument(
+        "--learning-rate", type=positive_float, default=LEARNING_RATE, help="Adam step size"
+    )
+    own.add_argument("--patience", type=positive_int, default=PATIENCE, help="early-stopping patience")
+    own.add_argument(
+        "--augment",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="images and signals: random shifts every epoch (and a nudged set for small image data)",
+    )
+    parser.set_quick(QUICK, also="300 training examples; the baselines a few iterations")
+    return parser
 
 
 # -- Prepare the data ---------------------------------------------------------------------------------
@@ -142,20 +196,29 @@ def train_one_seed(seed: int, harness: Harness, split: data.Split) -> dict:
     """One seed's model, trained with early stopping (saved at every epoch's end; on --resume, it
     goes on from the last one): its record with its history. The first seed's model is kept, and its
     record holds its test predictions (and first-layer weights, for images) for the report."""
+    import keras
+
     args = harness.args
     seed_everything(seed)
     augment = bool(args.augment and shiftable(split))
     x_train, y_train = training_data(split, augment)
     model = build_model(split, args, augment)
-    logs = harness.folder / "logs" / f"seed_{seed}" if args.tensorboard else None
-    # the shuffled dataset, epochs, initial_epoch (on --resume) and callbacks (saved every epoch)
-    fit = harness.fit_arguments(
-        model, x_train, y_train, batch_size=args.batch_size, epochs=args.epochs, seed=seed,
-        callbacks=standard_callbacks(args.patience, tensorboard_dir=logs),
-    )  # fmt: skip
+    train = epoch_shuffled(x_train, y_train, args.batch_size, seed)  # each epoch's order: its own
+    stop_early = keras.callbacks.EarlyStopping(patience=args.patience, restore_best_weights=True)
+    callbacks = [stop_early]
+    if args.tensorboard:
+        callbacks.append(keras.callbacks.TensorBoard(harness.folder / "logs" / f"seed_{seed}"))
     with Timer() as timer:
-        fitted = model.fit(**fit, validation_data=make_dataset(split.x_val, split.y_val, 512))
-    history = harness.history(fitted)
+        fitted = model.fit(
+            train,
+            epochs=args.epochs,
+            shuffle=False,  # `train` draws each epoch's order itself, from (seed, epoch)
+            validation_data=(split.x_val, split.y_val),
+            validation_batch_size=512,
+            callbacks=[*callbacks, harness.callback(train, stop_early)],  # saved at each epoch's end
+            verbose=0,
+        )
+    history = fitted.history  # every epoch's, those before a kill included (--resume)
     loss, accuracy = model.evaluate(split.x_test, split.y_test, batch_size=1024, verbose=0)
     record = {
         "test_accuracy": float(accuracy),

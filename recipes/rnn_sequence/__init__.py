@@ -7,11 +7,11 @@ from recipes.rnn_sequence.recipe import (
     build_parser,
     check_expectations,
     gradient_through_time,
+    load_sequences,
     main,
     plot,
     run,
 )
-from recipes.rnn_sequence.sequences import load_sequences
 
 __all__ = [
     "RECIPE",

@@ -24,33 +24,156 @@ Writes metrics.json and the figures of `plots.py` to outputs/rnn_sequence/. Refe
 
 from __future__ import annotations
 
+import argparse
+import re
+from pathlib import Path
+
 import numpy as np
 
 import common  # noqa: F401  (quiet TensorFlow's start-up logs)
 from common import data
+from common.cli import comma_list, non_negative_int, positive_float, positive_int, recipe_parser
+from common.errors import UsageError
 from common.harness import Harness, Recipe, run_main, seed_summary
 from common.references import references
-from common.training import (
-    Timer,
-    make_dataset,
-    seed_everything,
-    standard_callbacks,
-    steps_per_epoch,
-)
-from recipes.rnn_sequence.flags import build_parser  # setup: the flags
-from recipes.rnn_sequence.models import (
-    CELLS,
-    LABELS,
-    recurrent_model,
-    warmup_cosine,
-)
+from common.training import Timer, epoch_shuffled, seed_everything
+from recipes.rnn_sequence.models import CELLS, LABELS, recurrent_model, warmup_cosine
 from recipes.rnn_sequence.plots import plot
 from recipes.rnn_sequence.report import DEFAULT_RUNS, describe_seed
-from recipes.rnn_sequence.sequences import file_stem, load_sequences
 
 NAME = "rnn_sequence"
 ACCURACY_TARGETS = {"simple": 0.96, "gru": 0.97, "lstm": 0.97}  # MNIST-1D test accuracy
 MNIST1D_REFERENCES = ("mnist1d_logistic", "mnist1d_mlp", "mnist1d_gru", "mnist1d_cnn", "mnist1d_human")
+
+# -- Setup: the hyperparameters (each flag's default; --help lists them) -------------------------------
+
+TASKS = ("mnist1d", "adding")
+EPOCHS = 20  # MNIST-1D
+UNITS = 64  # per direction and layer
+LAYERS = 2  # bidirectional recurrent layers
+SHIFT = 4  # augmentation: random shifts of up to 4 of the 40 steps
+BATCH_SIZE = 64  # per replica
+LEARNING_RATE = 6e-3  # Adam's peak step: a warm-up over 5% of the steps, then cosine decay
+CLIPNORM = 1.0  # each gradient clipped to this norm
+LENGTHS = "25,100"  # the adding problem's sequence lengths
+ADDING_TRAIN, ADDING_TEST = 10_000, 2_000  # sequences per length
+ADDING_EPOCHS = 8
+ADDING_UNITS = 32  # one recurrent layer
+ADDING_LEARNING_RATE = 5e-3
+# --quick: every stage once: one cell (the loop over cells runs the same code), one epoch, one seed,
+# the smallest widths, the adding problem at one short length
+QUICK = {
+    "epochs": 1,
+    "seeds": 1,
+    "cells": ["simple"],
+    "units": 8,
+    "lengths": [25],
+    "adding_train": 256,
+    "adding_test": 128,
+    "adding_epochs": 1,
+    "adding_units": 8,
+}
+
+
+def sequence_length(text: str) -> int:
+    """One length of the adding problem: an integer of at least 2 (one marker in each half)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer length, got {text!r}") from None
+    if value < 2:
+        raise argparse.ArgumentTypeError(f"a length must be at least 2 (a marker a half), got {value}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The shared flags (common.cli) and the recipe's own, their defaults the constants above."""
+    parser = recipe_parser(
+        NAME,
+        "SimpleRNN, GRU and LSTM on MNIST-1D and on the adding problem.",
+        default_epochs=EPOCHS,
+        tensorboard=True,
+        datasets=("mnist1d",),  # the classification task's data, or npz:PATH
+        allow_npz=True,
+    )
+    own = parser.add_argument_group("rnn_sequence flags")
+    own.add_argument(
+        "--task",
+        type=comma_list(TASKS),
+        default=",".join(TASKS),
+        help="comma-separated tasks: mnist1d (classification), adding (the adding problem)",
+    )
+    own.add_argument(
+        "--cells",
+        type=comma_list(CELLS),
+        default=None,
+        help=f"comma-separated subset of: {', '.join(CELLS)} (default: all)",
+    )
+    own.add_argument("--units", type=positive_int, default=UNITS, help="units per direction and layer")
+    own.add_argument("--layers", type=positive_int, default=LAYERS, help="bidirectional layers")
+    own.add_argument(
+        "--shift",
+        type=non_negative_int,
+        default=SHIFT,
+        help="augmentation: shift each training sequence by up to this many steps (0: off)",
+    )
+    own.add_argument("--batch-size", type=positive_int, default=BATCH_SIZE, help="batch per replica")
+    own.add_argument(
+        "--learning-rate",
+        type=positive_float,
+        default=LEARNING_RATE,
+        help="peak Adam step size (warm-up over 5%% of steps, then cosine decay)",
+    )
+    own.add_argument("--clipnorm", type=positive_float, default=CLIPNORM, help="gradient norm clip")
+    adding = parser.add_argument_group("adding problem flags")
+    adding.add_argument(
+        "--lengths",
+        type=comma_list(item=sequence_length, noun="length", sort_key=int),
+        default=LENGTHS,
+        help="comma-separated sequence lengths, each at least 2",
+    )
+    adding.add_argument("--adding-train", type=positive_int, default=ADDING_TRAIN, help="per length")
+    adding.add_argument("--adding-test", type=positive_int, default=ADDING_TEST, help="test sequences")
+    adding.add_argument("--adding-epochs", type=positive_int, default=ADDING_EPOCHS, help="per length")
+    adding.add_argument("--adding-units", type=positive_int, default=ADDING_UNITS, help="layer units")
+    adding.add_argument(
+        "--adding-learning-rate", type=positive_float, default=ADDING_LEARNING_RATE, help="Adam"
+    )
+    parser.set_quick(QUICK, also="300 training and 300 test sequences of MNIST-1D")
+    return parser
+
+
+# -- Prepare the data: MNIST-1D as sequences, or yours ------------------------------------------------
+
+
+def load_sequences(args) -> data.Split:
+    """MNIST-1D as 40 steps of one value each (input shape (40, 1)), or a user's sequences
+    (`--dataset npz:PATH`: arrays `x` of shape (sequences, steps, features) and `y`, in a
+    stratified 60/20/20 split); with --quick, at most 300 training and 300 test sequences."""
+    if args.dataset.startswith("npz:"):
+        x, y, class_names = data.read_labelled_npz(args.dataset)
+        if x.ndim != 3:
+            raise UsageError(
+                f"{args.dataset[4:]}: x must have shape (sequences, steps, features), got {x.shape}"
+            )
+        name = f"npz:{Path(args.dataset[4:]).name}"
+        split = data.user_split(name, args.dataset, x, y, class_names, args.seed)
+    else:
+        split = data.load_mnist1d_split(seed=args.seed)
+        for part in ("x_train", "x_val", "x_test"):  # a sequence of 40 steps of one value each
+            setattr(split, part, getattr(split, part)[..., np.newaxis])
+        split.name = "MNIST-1D"
+    if args.quick:
+        split.x_train, split.y_train = data.subsample(split.x_train, split.y_train, 300, args.seed)
+        split.x_test, split.y_test = data.subsample(split.x_test, split.y_test, 300, args.seed)
+    return split
+
+
+def file_stem(dataset_name: str) -> str:
+    """A data set's name as it starts a file name: mnist1d for MNIST-1D, mine for npz:mine.npz."""
+    if dataset_name.startswith("npz:"):
+        dataset_name = Path(dataset_name[4:]).stem
+    return re.sub(r"[^a-z0-9_]+", "", dataset_name.lower().replace("-", "")) or "data"
 
 
 # -- Task 1, MNIST-1D: build the model, train, evaluate -----------------------------------------------
@@ -76,23 +199,27 @@ def train_classifier(harness: Harness, split: data.Split, cell: str, seed: int, 
         seed=seed,
         name=f"{cell}_{'plain' if plain else 'model'}",
     )
-    batches = steps_per_epoch(len(split.x_train), args.batch_size)
+    train = epoch_shuffled(split.x_train, split.y_train, args.batch_size, seed)
     model.compile(
         optimizer=keras.optimizers.Adam(
-            warmup_cosine(args.learning_rate, args.epochs * batches), clipnorm=args.clipnorm
+            warmup_cosine(args.learning_rate, args.epochs * len(train)), clipnorm=args.clipnorm
         ),
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
     )
-    logs = harness.folder / "logs" / f"{model.name}_seed_{seed}" if args.tensorboard else None
-    # the shuffled dataset, epochs, initial_epoch (on --resume) and callbacks (saved every epoch)
-    fit = harness.fit_arguments(
-        model, split.x_train, split.y_train, batch_size=args.batch_size, epochs=args.epochs,
-        seed=seed, callbacks=standard_callbacks(tensorboard_dir=logs),
-    )  # fmt: skip
+    logs = harness.folder / "logs" / f"{model.name}_seed_{seed}"
+    callbacks = [keras.callbacks.TensorBoard(logs)] if args.tensorboard else []
     with Timer() as timer:
-        fitted = model.fit(**fit, validation_data=make_dataset(split.x_val, split.y_val, 1000))
-    history = harness.history(fitted)
+        fitted = model.fit(
+            train,
+            epochs=args.epochs,
+            shuffle=False,  # `train` draws each epoch's order itself, from (seed, epoch)
+            validation_data=(split.x_val, split.y_val),
+            validation_batch_size=1000,
+            callbacks=[*callbacks, harness.callback(train)],  # saved at each epoch's end
+            verbose=0,
+        )
+    history = fitted.history  # every epoch's, those before a kill included (--resume)
     predicted = model.predict(split.x_test, batch_size=1000, verbose=0).argmax(axis=1)
     record = {
         "test_accuracy": float(np.mean(predicted == split.y_test)),
@@ -202,14 +329,20 @@ def train_adding(harness: Harness, cell: str, length: int) -> dict:
     model.compile(
         optimizer=keras.optimizers.Adam(args.adding_learning_rate, clipnorm=args.clipnorm), loss="mse"
     )
-    test = make_dataset(x_test, y_test, 1000)
-    fit = harness.fit_arguments(
-        model, x_train, y_train, batch_size=args.batch_size, epochs=args.adding_epochs, seed=args.seed
-    )
+    train = epoch_shuffled(x_train, y_train, args.batch_size, args.seed)
     with Timer() as timer:
-        history = harness.history(model.fit(**fit, validation_data=test))
+        fitted = model.fit(
+            train,
+            epochs=args.adding_epochs,
+            shuffle=False,  # `train` draws each epoch's order itself, from (seed, epoch)
+            validation_data=(x_test, y_test),
+            validation_batch_size=1000,
+            callbacks=[harness.callback(train)],  # saved at each epoch's end
+            verbose=0,
+        )
+    history = fitted.history
     result = {
-        "test_mse": float(model.evaluate(test, verbose=0)),
+        "test_mse": float(model.evaluate(x_test, y_test, batch_size=1000, verbose=0)),
         "baseline_mse": float(np.mean((y_test - 1.0) ** 2)),  # predicting 1, measured on this test set
         "val_mse_per_epoch": history["val_loss"],
         "params": int(model.count_params()),

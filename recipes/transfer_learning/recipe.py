@@ -37,7 +37,7 @@ from common.data import Split
 from common.errors import UsageError
 from common.harness import MODELS, Harness, Recipe, run_main
 from common.results import save_arrays
-from common.training import reinitialize, seed_everything, standard_callbacks, stop_on_divergence
+from common.training import epoch_shuffled, reinitialize, seed_everything, stop_on_divergence
 from recipes.transfer_learning.flags import FINETUNE_LR_FACTOR, add_recipe_flags, validate_args
 from recipes.transfer_learning.models import (
     BLOCKS,
@@ -51,7 +51,7 @@ from recipes.transfer_learning.models import (
 from recipes.transfer_learning.plots import example_arrays, plot
 from recipes.transfer_learning.pretrained import SOURCE, read_saved, save_source, save_target
 from recipes.transfer_learning.report import DEFAULT_RUNS, describe_anb, describe_modes, results_of
-from recipes.transfer_learning.tasks import load_tasks, print_tasks, sample_per_class, target_batches
+from recipes.transfer_learning.tasks import load_tasks, print_tasks, sample_per_class
 
 NAME = "transfer_learning"
 MODES = ("scratch", "frozen", "finetune", "full")
@@ -136,16 +136,26 @@ def load_pretrained(path: Path, arch: dict, args):
 def pretrain(harness: Harness, source: Split, arch: dict) -> dict:
     """Train the source model with early stopping on its validation split (saved at every epoch's
     end; on --resume, it goes on from the last one) and keep it as models/source.keras."""
+    import keras
+
     args, start = harness.args, time.perf_counter()
     seed_everything(args.seed)
     model = compile_model(build_model(arch), args.learning_rate, steps=1)  # Keras's default: 1
-    logs = harness.folder / "logs" / "pretrain" if args.tensorboard else None
-    fit = harness.fit_arguments(  # dataset, epochs, initial_epoch (--resume), callbacks
-        model, source.x_train, source.y_train, batch_size=args.batch_size, epochs=args.epochs,
-        seed=args.seed, callbacks=standard_callbacks(args.patience, tensorboard_dir=logs),
-    )  # fmt: skip
-    val = (source.x_val, source.y_val)
-    history = harness.history(model.fit(**fit, validation_data=val, validation_batch_size=1024))
+    train = epoch_shuffled(source.x_train, source.y_train, args.batch_size, args.seed)
+    stop_early = keras.callbacks.EarlyStopping(patience=args.patience, restore_best_weights=True)
+    callbacks = [stop_early]
+    if args.tensorboard:
+        callbacks.append(keras.callbacks.TensorBoard(harness.folder / "logs" / "pretrain"))
+    fitted = model.fit(
+        train,
+        epochs=args.epochs,
+        shuffle=False,  # `train` draws each epoch's order itself, from (seed, epoch)
+        validation_data=(source.x_val, source.y_val),
+        validation_batch_size=1024,
+        callbacks=[*callbacks, harness.callback(train, stop_early)],  # saved at each epoch's end
+        verbose=0,
+    )
+    history = fitted.history  # every epoch's, those before a kill included (--resume)
     save_source(harness, model, arch, source.x_test[:4])
     return {"epochs": len(history["loss"]), "seconds": time.perf_counter() - start}
 
@@ -174,11 +184,19 @@ def learn_target(seed: int, harness, models, source_model, target, k: str, modes
     args = harness.args
     x, y = sample_per_class(target.x_pool, target.y_pool, k, seed)
     steps = target_steps(len(x), args)
-    train = dict(  # `steps` gradient steps, the same shuffled batches (target_batches) for every mode
-        epochs=1, steps_per_epoch=steps, shuffle=False, verbose=0,
-        callbacks=[stop_on_divergence(1, steps)],  # a NaN loss stops the run, naming the stage
-    )  # fmt: skip
-    test = dict(x=target.x_test, y=target.y_test, batch_size=1024, verbose=0)
+
+    def train(model) -> float:
+        """`steps` gradient steps on the k examples a class, the same batches for every mode; the
+        target test accuracy."""
+        model.fit(
+            epoch_shuffled(x, y, args.batch_size, seed, steps=steps),
+            epochs=1,
+            shuffle=False,  # the batches come in the order drawn from the seed
+            callbacks=[stop_on_divergence(1, steps)],  # a NaN loss stops the run, naming the stage
+            verbose=0,
+        )
+        return float(model.evaluate(target.x_test, target.y_test, batch_size=1024, verbose=0)[1])
+
     features = feature_layers(BLOCKS)
     accuracy, copied, trained = {}, {}, {}
     seed_everything(seed)  # the fresh weights below are drawn from it, and the data's shuffling
@@ -186,23 +204,20 @@ def learn_target(seed: int, harness, models, source_model, target, k: str, modes
     # scratch: the network from fresh weights and a fresh optimizer state (`reinitialize`)
     model = trained["scratch"] = models["scratch"]
     reinitialize(model)
-    model.fit(target_batches(x, y, args.batch_size, seed), **train)
-    accuracy["scratch"] = float(model.evaluate(**test)[1])
+    accuracy["scratch"] = train(model)
 
     # frozen: the source's feature blocks copied in (set_weights), trainable=False: the new head learns
     model = trained["frozen"] = models["frozen"]
     reinitialize(model)
     copied["frozen"] = copy_weights(source_model, model, features)
-    model.fit(target_batches(x, y, args.batch_size, seed), **train)
-    accuracy["frozen"] = float(model.evaluate(**test)[1])
+    accuracy["frozen"] = train(model)
 
     # finetune: keras-io's second step, the frozen model's trained weights unfrozen and trained at the
     # lower rate. `finetune` is that network recompiled: the weights are copied in, layer by layer
     model = trained["finetune"] = models["finetune"]
     reinitialize(model)
     copy_weights(models["frozen"], model, features + ["head"])
-    model.fit(target_batches(x, y, args.batch_size, seed), **train)
-    accuracy["finetune"] = float(model.evaluate(**test)[1])
+    accuracy["finetune"] = train(model)
     copied["finetune"] = copied["frozen"]
     if keep := (k == keep_k and seed == args.seed):  # now, before `full` trains `finetune` again
         for mode, model in trained.items():
@@ -212,8 +227,7 @@ def learn_target(seed: int, harness, models, source_model, target, k: str, modes
         model = models["finetune"]
         reinitialize(model)
         copied["full"] = copy_weights(source_model, model, features + ["head"])
-        model.fit(target_batches(x, y, args.batch_size, seed), **train)
-        accuracy["full"] = float(model.evaluate(**test)[1])
+        accuracy["full"] = train(model)
         if keep:
             save_target(harness, model, "full", k, target)
     return {"steps": steps, "copied": copied, "test_accuracy": accuracy}
@@ -226,8 +240,8 @@ def anb(seed: int, models, source_model, target, n: int, args) -> dict:
     seed_everything(seed)
     reinitialize(model)
     copied = copy_weights(source_model, model, feature_layers(n))
-    batches = target_batches(x, y, args.batch_size, seed)
-    model.fit(batches, epochs=1, steps_per_epoch=steps, shuffle=False, verbose=0)
+    batches = epoch_shuffled(x, y, args.batch_size, seed, steps=steps)
+    model.fit(batches, epochs=1, shuffle=False, verbose=0)
     accuracy = model.evaluate(target.x_test, target.y_test, batch_size=1024, verbose=0)[1]
     return {"test_accuracy": float(accuracy), "copied": copied}
 

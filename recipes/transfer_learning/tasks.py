@@ -7,7 +7,6 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from common import data
-from common.distribute import global_batch, shard_by_data
 
 NUM_CLASSES = 10  # both data sets: digits 0-9
 # the target of the `shift` scenario: MNIST-1D's generator with stronger transformations than the
@@ -147,18 +146,3 @@ def sample_per_class(x, y, k: str, seed: int):
     chosen = [rng.permutation(np.flatnonzero(y == c))[: int(k)] for c in np.unique(y)]
     order = np.sort(np.concatenate(chosen))
     return x[order], y[order]
-
-
-def target_batches(x, y, batch_size: int, seed: int):
-    """(x, y) as a tf.data stream for `model.fit(..., steps_per_epoch=...)`: reshuffled every pass,
-    repeated without end, in batches of `batch_size` per replica (fewer when k is small)."""
-    import tensorflow as tf
-
-    return shard_by_data(
-        tf.data.Dataset.from_tensor_slices((x, y))
-        .cache()
-        .shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
-        .repeat()
-        .batch(min(global_batch(batch_size), len(x)))
-        .prefetch(tf.data.AUTOTUNE)
-    )
