@@ -95,6 +95,10 @@ def load_keras(path: str | Path, what: str, **options):
 
     import keras
 
+    from common.augment import random_shift_layer
+
+    random_shift_layer()  # the recipes' own layer, registered for loading
+
     try:
         with zipfile.ZipFile(path) as archive:
             for member in archive.infolist():

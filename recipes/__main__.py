@@ -558,9 +558,9 @@ def recipe_notebooks(repo: Path) -> list[dict]:
     books = []
     for recipe in registry().values():
         story = importlib.import_module(f"{recipe.module}.recipe")
-        text = notebooks.notebook_text(
-            recipe.name, gallery.title_of(story.__doc__ or ""), story.__doc__ or ""
-        )
+        source = Path(story.__file__).read_text(encoding="utf-8")
+        title = gallery.title_of(story.__doc__ or "")
+        text = notebooks.notebook_text(recipe.name, title, story.__doc__ or "", source)
         books.append({"path": notebooks.notebook_path(repo, recipe.name), "text": text})
     return books
 

@@ -1,112 +1,32 @@
-"""A notebook per recipe, `recipes/<name>/<name>.ipynb`, written by `python -m recipes report`.
+"""A notebook per recipe, `recipes/<name>/<name>.ipynb`, written by `python -m recipes report` from the
+recipe's own source, section by section, as keras-io's tutobook writes an example's notebook from
+its .py: every code cell a learner runs is the recipe's code, in the order of the page.
 
-Each is the recipe's story cell by cell, a prose cell before each step: the flags, the data, the
-model, the training and evaluation (the recipe's own `main`, the command itself), the headline
-numbers and the figures. Every code cell calls the recipe's own functions, so a notebook cannot
-drift from the code: there is no second copy of a recipe. Its first code cell is tagged
-`parameters` (papermill's convention) and holds `QUICK = False` and `OUTPUT_DIR = None`; `QUICK =
-True` runs the smoke settings of `--quick`, into the checkout's outputs/quick/<name> (wherever
-Jupyter was started) unless OUTPUT_DIR names a folder. The notebooks are committed without outputs, and
-the tests run each with `QUICK = True` (tests/test_notebooks.py).
+- the title and the docstring, then a `parameters` cell (papermill's convention): `QUICK = False`
+  (True: the smoke settings of `--quick`) and `OUTPUT_DIR = None` (the checkout's outputs/,
+  wherever Jupyter was started);
+- the imports of recipe.py, then each of its top-level sections (`# -- Title ----`: the
+  hyperparameters, the data, the model, the training, the evaluation) as a heading and its code;
+- the flags, parsed as the command parses them;
+- the body of `run(args)`, cell by cell at its `# -- ` comments: the data loaded, the models built
+  and trained (each with its own `model.fit`), the numbers written, the figures drawn;
+- the headline numbers and the figures, shown.
+
+No cell calls the recipe's `main`. The notebooks are committed without outputs, and the tests run
+each with `QUICK = True` (tests/test_notebooks.py).
 """
 
 from __future__ import annotations
 
+import ast
 import json
+import re
+import textwrap
 from pathlib import Path
 
 from recipes.gallery import docstring_body
 
-# (prose, code) of the steps that differ between recipes: the data, then the model
-STEPS = {
-    "activations": [
-        (
-            "## Prepare the data\n\nMNIST-1D (Greydanus, 2020): 40 numbers per example, ten digit "
-            "classes, generated locally; `load_data` splits it into training, validation and test "
-            "sets.",
-            "split = recipe.load_data(args.datasets[0], args)\n"
-            "print(split.name, split.x_train.shape, split.x_val.shape, split.x_test.shape)",
-        ),
-        (
-            "## Build the model\n\nOne MLP per activation, the same in all else: `build_mlp` "
-            "(Normalization, then Dense and Activation layers, then softmax), here with ReLU.",
-            'init, lr = recipe.initializer("relu", args.init), args.learning_rate\n'
-            'model = recipe.build_mlp(split, "relu", args.layers, args.units, init, lr)\n'
-            "model.summary()",
-        ),
-    ],
-    "mlp_classifier": [
-        (
-            "## Prepare the data\n\nscikit-learn's 8x8 handwritten digits by default (`--dataset` "
-            "picks another, or your own CSV); `load_data` splits it into training, validation and "
-            "test sets.",
-            "split = recipe.load_data(args)\n"
-            "print(split.name, split.x_train.shape, split.x_test.shape, split.class_names)",
-        ),
-        (
-            "## Build the model\n\n`build_model`: the MLP of `--hidden` layers, compiled with Adam.",
-            "model = recipe.build_model(split, args, augment=False)\nmodel.summary()",
-        ),
-    ],
-    "rnn_sequence": [
-        (
-            "## Prepare the data\n\nTwo tasks: MNIST-1D read as a sequence of 40 steps of one value "
-            "(`load_sequences`), and the adding problem (`adding_problem`: two marked numbers in a "
-            "long sequence, to be added).",
-            "split = load_sequences(args)\n"
-            "print(split.name, split.x_train.shape, split.x_test.shape)\n"
-            "x, y = recipe.adding_problem(4, length=25)\n"
-            "print('adding problem:', x.shape, y.ravel())",
-        ),
-        (
-            "## Build the model\n\n`recurrent_model`: recurrent layers (here SimpleRNN, "
-            "bidirectional) over every step, pooled, then a softmax head.",
-            "steps, features = split.x_train.shape[1:]\n"
-            'model = recurrent_model("simple", steps, features, split.num_classes, units=args.units,\n'
-            "                        layers=args.layers, bidirectional=True, all_steps=True)\n"
-            "model.summary()",
-        ),
-    ],
-    "transfer_learning": [
-        (
-            "## Prepare the data\n\nA source task to pretrain on and a target task to transfer to "
-            "(`load_tasks`); the shift scenario's target is MNIST-1D regenerated with stronger "
-            "transformations.",
-            "flags.validate_args(args)\nsource, target = load_tasks(args)\nprint_tasks(source, target)",
-        ),
-        (
-            "## Build the model\n\n`build_model`: three convolution blocks and a dense block, each "
-            "with BatchNormalization, then the head; the target networks copy the source's blocks "
-            "with `set_weights`, layer by layer (`copy_weights`).",
-            "model = recipe.build_model(source_architecture(args))\nmodel.summary()",
-        ),
-    ],
-    "online_learning": [
-        (
-            "## Prepare the data\n\nA stream of items, each predicted before it is learned from "
-            "(`prepare_stream`: the records cleaned into arrays, in stream order).",
-            "flags.validate_args(args)\n"
-            "data = recipe.prepare_stream(args.stream[0], args)\n"
-            "print(data.stream.name, data.x.shape, 'known drift at', data.facts['known_drift'])",
-        ),
-        (
-            "## Build the model\n\n`plain_model`: the network of the plain Keras test-then-train "
-            "loop (`keras_loop`: `predict_on_batch`, then `train_on_batch`).",
-            "model = recipe.plain_model(data.x.shape[1], len(data.stream.classes), args)\n"
-            "model.summary()",
-        ),
-    ],
-}
-# what each recipe's notebook imports besides its recipe.py (sorted as ruff sorts them)
-IMPORTS = {
-    "rnn_sequence": "from recipes.rnn_sequence import recipe\n"
-    "from recipes.rnn_sequence.models import recurrent_model\n"
-    "from recipes.rnn_sequence.recipe import load_sequences",
-    "transfer_learning": "from recipes.transfer_learning import flags, recipe\n"
-    "from recipes.transfer_learning.models import source_architecture\n"
-    "from recipes.transfer_learning.tasks import load_tasks, print_tasks",
-    "online_learning": "from recipes.online_learning import flags, recipe",
-}
+SECTION = re.compile(r"(\s*)# -- (.+?)(?: -+)?\s*")  # a section's comment line, at any indent
 
 
 def cell(kind: str, source: str, number: int, name: str, tags=()) -> dict:
@@ -119,53 +39,92 @@ def cell(kind: str, source: str, number: int, name: str, tags=()) -> dict:
     return entry
 
 
-def notebook(name: str, title: str, docstring: str) -> dict:
-    """Recipe `name`'s notebook: its story cell by cell, calling the recipe's own functions."""
-    body = docstring_body(docstring)
+def split_sections(lines: list[str], indent: str = "") -> list[tuple[str, str]]:
+    """(title, code) for each `# -- Title` section of `lines` (at `indent`); the code before the
+    first section under the title ""."""
+    sections, title, code = [], "", []
+    for line in lines:
+        match = SECTION.fullmatch(line.rstrip("\n"))
+        if match and match.group(1) == indent:
+            sections.append((title, code))
+            title, code = match.group(2).strip(), []
+        else:
+            code.append(line)
+    sections.append((title, code))
+    return [(title, "".join(code).strip("\n")) for title, code in sections if "".join(code).strip()]
+
+
+def story_cells(source: str) -> tuple[str, list[tuple[str, str]], list[tuple[str, str]]]:
+    """recipe.py as cells: (its imports, its top-level sections before `run`, the sections of the
+    body of `run`, dedented, without its `return`)."""
+    tree = ast.parse(source)
+    lines = source.splitlines(keepends=True)
+    body = tree.body[1:] if isinstance(tree.body[0], ast.Expr) else tree.body  # the docstring
+    imports = [node for node in body if isinstance(node, (ast.Import, ast.ImportFrom))]
+    last_import = max(node.end_lineno for node in imports)
+    run = next(n for n in body if isinstance(n, ast.FunctionDef) and n.name == "run")
+    start = run.lineno - 1 - len(run.decorator_list)
+    top = split_sections(lines[last_import:start])
+    inner = [node for node in run.body if not isinstance(node, ast.Return)]
+    inner = (
+        inner[1:]
+        if isinstance(inner[0], ast.Expr) and isinstance(inner[0].value, ast.Constant)
+        else inner
+    )
+    first = inner[0].lineno - 1
+    # the comments before the first statement belong to it
+    while first > run.lineno and lines[first - 1].strip().startswith("#"):
+        first -= 1
+    body_lines = textwrap.dedent("".join(lines[first : inner[-1].end_lineno])).splitlines(True)
+    imports_code = "".join(  # all but `from __future__`, which a notebook's cells do not need
+        line for line in lines[imports[0].lineno - 1 : last_import] if "__future__" not in line
+    ).strip("\n")
+    return imports_code, top, split_sections(body_lines)
+
+
+def notebook(name: str, title: str, docstring: str, source: str) -> dict:
+    """Recipe `name`'s notebook: its recipe.py, cell by cell."""
+    imports, top, body = story_cells(source)
     steps = [
         (
             "markdown",
-            f"# {title}\n\n{body}\n\nThis notebook runs the code of `python -m recipes.{name}`, step "
-            "by step. Set `QUICK = True` below for the smoke run of `--quick`: every step once, in "
-            "seconds to a minute, its numbers meaningless.",
+            f"# {title}\n\n{docstring_body(docstring)}\n\nThis notebook is `recipes/{name}/recipe.py`, "
+            f"cell by cell: running every cell is `python -m recipes.{name}`. Set `QUICK = True` "
+            "below for the smoke settings of `--quick`: every step once, in seconds to a minute, its "
+            "numbers meaningless.",
         ),
         (
             "code",
             "QUICK = False  # True: the smoke settings of --quick\n"
             "OUTPUT_DIR = None  # None: this checkout's outputs/ (outputs/quick/ with QUICK)",
         ),
+        ("markdown", "## Setup\n\nThe recipe's imports."),
+        ("code", imports),
+    ]
+    for section, code in top:
+        steps += [("markdown", f"## {section or 'Setup'}"), ("code", code)]
+    steps += [
         (
             "markdown",
-            "## The flags\n\n`build_parser()` is the command's own parser: its defaults are the "
-            "run's (`--help` lists every flag); `--quick` writes to outputs/quick/ instead of "
-            "outputs/.",
+            "## The run\n\nThe flags as the command parses them (`--help` lists every one): their "
+            "defaults are the hyperparameters above. Then the recipe's `run`, step by step.",
         ),
         (
             "code",
             "from pathlib import Path\n\n"
-            "from common.device import import_tensorflow\n"
-            + IMPORTS.get(name, f"from recipes.{name} import recipe")
-            + "\n\nimport_tensorflow()  # as the command starts it: without TensorFlow's start-up log\n"
-            + '\nargv = ["--quick"] if QUICK else []\n'
-            "args = recipe.build_parser().parse_args(argv)\n"
+            "from common.device import import_tensorflow\n\n"
+            "import_tensorflow()  # as the command starts it: without TensorFlow's start-up log\n"
+            'argv = ["--quick"] if QUICK else []\n'
             "if OUTPUT_DIR is None:  # the checkout's outputs/, wherever Jupyter was started\n"
-            "    OUTPUT_DIR = Path(recipe.__file__).resolve().parents[2] / args.output_dir\n"
-            'argv += ["--output-dir", str(OUTPUT_DIR)]\n'
-            "args = recipe.build_parser().parse_args(argv)\n"
+            "    folder = build_parser().parse_args(argv).output_dir\n"
+            "    OUTPUT_DIR = Path(common.__file__).resolve().parents[1] / folder\n"
+            'args = build_parser().parse_args([*argv, "--output-dir", str(OUTPUT_DIR)])\n'
             "print('outputs go to', args.output_dir)",
         ),
     ]
-    for prose, code in STEPS[name]:
-        steps += [("markdown", prose), ("code", code)]
+    for section, code in body:
+        steps += [("markdown", f"### {section or 'Setup'}"), ("code", code)]
     steps += [
-        (
-            "markdown",
-            "## Train and evaluate\n\n`recipe.main(argv)` is the command itself: it trains every "
-            "model of the run with `model.fit` (each seed and stage recorded as it finishes), "
-            "evaluates them, writes `metrics.json` and draws the figures from it. An interrupted "
-            'run goes on from where it stopped with `recipe.main(argv + ["--resume"])`.',
-        ),
-        ("code", "assert recipe.main(argv) == 0"),
         (
             "markdown",
             "## The numbers\n\nThe headline numbers, as the README's table shows them, each beside "
@@ -173,10 +132,9 @@ def notebook(name: str, title: str, docstring: str) -> dict:
         ),
         (
             "code",
-            "import json\n\n"
-            "from recipes.__main__ import headline_rows\nfrom recipes.gallery import fmt\n\n"
-            'metrics = json.loads((Path(args.output_dir) / "metrics.json").read_text())\n'
-            "for row in headline_rows(recipe.RECIPE, recipe.RECIPE.runs[0], metrics):\n"
+            "from recipes.__main__ import headline_rows\nfrom recipes.gallery import fmt\n"
+            f"from recipes.{name} import RECIPE\n\n"
+            "for row in headline_rows(RECIPE, RECIPE.runs[0], metrics):\n"
             "    print(f\"{row['label']}: {fmt(row['value'])}  ({row['beside'] or 'no reference'})\")",
         ),
         ("markdown", "## The figures\n\nEach figure the run drew, with what to see in it."),
@@ -185,16 +143,16 @@ def notebook(name: str, title: str, docstring: str) -> dict:
             "from IPython.display import Image, Markdown, display\n\n"
             "from common.outputs import figures\n"
             "from recipes.__main__ import caption_for, figure_captions\n\n"
-            "captions = figure_captions(recipe.RECIPE)\n"
+            "captions = figure_captions(RECIPE)\n"
             "for name in figures(args.output_dir):  # the figures this run drew\n"
             '    caption = Markdown(f"**{name}**: {caption_for(name, captions)}")\n'
             "    display(caption, Image(str(Path(args.output_dir) / name)))",
         ),
     ]
     cells = []
-    for number, (kind, source) in enumerate(steps):
-        tags = ("parameters",) if source.startswith("QUICK = ") else ()
-        cells.append(cell(kind, source, number, name, tags))
+    for number, (kind, text) in enumerate(steps):
+        tags = ("parameters",) if text.startswith("QUICK = ") else ()
+        cells.append(cell(kind, text, number, name, tags))
     return {
         "cells": cells,
         "metadata": {
@@ -206,9 +164,9 @@ def notebook(name: str, title: str, docstring: str) -> dict:
     }
 
 
-def notebook_text(name: str, title: str, docstring: str) -> str:
+def notebook_text(name: str, title: str, docstring: str, source: str) -> str:
     """The notebook as its file holds it: JSON, one space of indent, a newline at the end."""
-    return json.dumps(notebook(name, title, docstring), indent=1, ensure_ascii=False) + "\n"
+    return json.dumps(notebook(name, title, docstring, source), indent=1, ensure_ascii=False) + "\n"
 
 
 def notebook_path(repo: Path, name: str) -> Path:

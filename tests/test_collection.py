@@ -244,3 +244,41 @@ def test_the_ablation_flag_names_the_settings_it_runs():
 
     text = " ".join(build_parser().format_help().split())
     assert all(setting in text for setting in ABLATION if setting != "default")
+
+
+def keras_calls(name: str) -> list:
+    """Every `.fit(...)` and `.train_on_batch(...)` call in recipes/<name>/recipe.py (its AST)."""
+    import ast
+
+    tree = ast.parse((ROOT / "recipes" / name / "recipe.py").read_text())
+    return [
+        node
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr in ("fit", "train_on_batch")
+    ]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_each_training_is_a_keras_call_on_the_page_with_its_arguments_written_out(name):
+    """keras-io's page: `model.fit(train, epochs=..., validation_data=..., callbacks=[...])` in the
+    open: no `**` unpacking of hidden arguments, no history the harness holds apart from the one
+    `fit` returns, and every hyperparameter a named constant, the default of its flag."""
+    import ast
+
+    calls = keras_calls(name)
+    assert calls, f"{name}: no Keras training call in recipe.py"
+    for call in calls:
+        assert not any(k.arg is None for k in call.keywords), f"{name}: ** in {ast.unparse(call)}"
+        if call.func.attr == "fit":
+            assert {k.arg for k in call.keywords} >= {"epochs", "verbose"}, ast.unparse(call)
+    source = (ROOT / "recipes" / name / "recipe.py").read_text()
+    assert "harness.history" not in source and "fit_arguments" not in source
+    story = importlib.import_module(f"recipes.{name}.recipe")
+    parser = story.build_parser()
+    defaults = {a.dest: a.default for a in parser._actions}
+    for flag, constant in (("batch_size", "BATCH_SIZE"), ("learning_rate", "LEARNING_RATE")):
+        assert defaults[flag] == getattr(story, constant), (name, flag)
+    assert defaults["seeds"] == story.SEEDS
+    assert name == "online_learning" or defaults["epochs"] == story.EPOCHS  # online: no epochs

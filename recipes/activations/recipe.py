@@ -28,22 +28,108 @@ regression and an MLP.
 
 from __future__ import annotations
 
+import argparse
+
 import numpy as np
 
 import common  # noqa: F401  (quiet TensorFlow's start-up logs)
 from common import data, numpy_reference
 from common.augment import random_shift
+from common.cli import comma_list, positive_float, positive_int, recipe_parser
 from common.distribute import steps_per_execution
 from common.harness import Harness, Recipe, run_main, seed_summary
 from common.references import references
 from common.results import save_arrays
 from common.training import Timer, epoch_shuffled, reinitialize, seed_everything, steps_per_epoch
-from recipes.activations.flags import ACTIVATIONS, build_parser  # setup: the flags
 from recipes.activations.gradient_flow import after_one_epoch, at_initialisation, first_over_last
 from recipes.activations.plots import plot
 from recipes.activations.report import DEFAULT_RUNS, SUMMARY
 
 NAME = "activations"
+
+# -- Setup: the hyperparameters (each flag's default; --help lists them) -------------------------------
+
+EPOCHS = 60  # at most: early stopping ends a fit earlier (--no-regularise: every epoch)
+PATIENCE = 15  # epochs without a better validation loss before it stops
+SEEDS = 3
+LAYERS, UNITS = 5, 64  # the MLP each activation is trained in: 5 hidden layers of 64
+DEPTH = 10  # hidden layers of the gradient-flow network
+BATCH_SIZE = 128  # per replica
+LEARNING_RATE = 5e-3  # Adam; with --regularise the peak of a cosine decay to 0
+ACTIVATIONS = tuple(numpy_reference.ACTIVATIONS)  # linear, sigmoid, tanh, relu, ..., mish
+DATASETS = ("digits", "mnist1d")
+# --quick: every stage once: one activation (the loop over them runs the same code; sigmoid, whose
+# vanishing gradient the gradient-flow check measures at initialisation), one data set, one epoch,
+# one seed
+QUICK = {"epochs": 1, "seeds": 1, "datasets": ["mnist1d"], "activations": ["sigmoid"]}
+
+
+def at_least_two(text: str) -> int:
+    value = positive_int(text)
+    if value < 2:
+        raise argparse.ArgumentTypeError(f"must be at least 2 (first and last layer), got {value}")
+    return value
+
+
+def build_parser():
+    parser = recipe_parser(
+        NAME,
+        "Compare activation functions: curves, training on digits and MNIST-1D, gradient flow.",
+        default_epochs=EPOCHS,
+        default_seeds=SEEDS,
+    )
+    own = parser.add_argument_group("activations flags")
+    own.add_argument(
+        "--activations",
+        type=comma_list(ACTIVATIONS),
+        default=None,
+        help=f"comma-separated subset of: {', '.join(ACTIVATIONS)} (default: all)",
+    )
+    own.add_argument(
+        "--datasets",
+        type=comma_list(DATASETS),
+        default=list(DATASETS),
+        help="comma-separated data sets to train on",
+    )
+    own.add_argument("--layers", type=positive_int, default=LAYERS, help="hidden layers of the MLP")
+    own.add_argument("--units", type=positive_int, default=UNITS, help="units per hidden layer")
+    own.add_argument(
+        "--depth", type=at_least_two, default=DEPTH, help="hidden layers of the gradient-flow net"
+    )
+    own.add_argument(
+        "--init",
+        choices=("matched", "glorot"),
+        default="matched",
+        help="matched: Glorot for sigmoid/tanh/softsign/linear, He for the ReLU family, LeCun normal "
+        "for SELU; glorot: Glorot uniform for all",
+    )
+    own.add_argument("--batch-size", type=positive_int, default=BATCH_SIZE, help="batch per replica")
+    own.add_argument(
+        "--learning-rate",
+        type=positive_float,
+        default=LEARNING_RATE,
+        help="Adam step size (with --regularise, the peak of the cosine decay)",
+    )
+    own.add_argument(
+        "--regularise",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="train as a practitioner would (the default): random shifts of each training example "
+        "(MNIST-1D: up to 4 of its 40 steps; digits: one pixel), the learning rate decayed to 0 on "
+        "a cosine, early stopping on the validation split with the best weights restored. "
+        "--no-regularise: a constant rate, every epoch, no shifts, the last epoch's weights (the "
+        "second run of `all`: --no-regularise --epochs 30 --batch-size 64 --learning-rate 3e-3)",
+    )
+    own.add_argument(
+        "--patience",
+        type=positive_int,
+        default=PATIENCE,
+        help="with --regularise: epochs without a better validation loss before training stops",
+    )
+    parser.set_quick(QUICK, also="300 training examples")
+    return parser
+
+
 GLOROT_FAMILY = ("linear", "sigmoid", "tanh", "softsign")
 MATCHED_INIT = {name: "glorot_uniform" if name in GLOROT_FAMILY else "he_normal" for name in ACTIVATIONS}
 MATCHED_INIT["selu"] = "lecun_normal"
@@ -51,7 +137,7 @@ REFERENCE_KEYS = ("mnist1d_logistic", "mnist1d_mlp")  # and Glorot & Bengio's, f
 REFERENCE_KEYS += ("glorot_sigmoid", "glorot_tanh", "glorot_tanh_normalized", "glorot_softsign")
 
 
-# -- Setup: the flags (flags.py), and the initialiser matched to each activation ---------------------
+# -- The initialiser matched to each activation --------------------------------------------------------
 
 
 def initializer(name: str, scheme: str) -> str:
@@ -244,6 +330,7 @@ def check_expectations(harness: Harness, results: dict, first_over_last: dict) -
 
 
 def run(args) -> dict:
+    # -- Setup, and the curves of every activation
     harness = Harness(NAME, args)
     if args.activations is None:
         args.activations = list(ACTIVATIONS)
@@ -254,6 +341,7 @@ def run(args) -> dict:
     grid, curves, deviation = activation_curves(names)
     results = {"curves_max_abs_deviation_from_numpy": deviation}
 
+    # -- Prepare the data, then train the same MLP with each activation, over the seeds
     splits = {name: load_data(name, args) for name in args.datasets}
     training = "shifts, cosine decay, early stopping" if args.regularise else "unregularised"
     for name, split in splits.items():
@@ -265,6 +353,7 @@ def run(args) -> dict:
         )
         results[name] = compare_on(harness, split, names)
 
+    # -- Gradient flow: a deep network per activation, at initialisation and after one epoch
     flow_split = splits["mnist1d"] if "mnist1d" in splits else next(iter(splits.values()))
     print(f"gradient flow: {args.depth} hidden layers of {args.units} on {flow_split.name}", flush=True)
     results["gradient_flow"] = {}
@@ -283,12 +372,13 @@ def run(args) -> dict:
         results["gradient_flow"][name] = stage.result
     results["gradient_flow_dataset"] = flow_split.name
 
+    # -- Evaluate
     if gaps := gaps_over_linear(results.get("mnist1d", {})):
         results["mnist1d_gap_over_linear"] = gaps
     results["gradient_flow_first_over_last"] = first_over_last(results["gradient_flow"])
     check_expectations(harness, results, results["gradient_flow_first_over_last"])
 
-    # -- Report
+    # -- Report: metrics.json, then the figures from it
     values = np.stack([curves[n] for n in names])
     save_arrays(harness.out_dir, "curves", x=grid, names=np.array(names), values=values)
     with harness.finish(results, references(*REFERENCE_KEYS)) as metrics:  # the numbers first

@@ -67,9 +67,6 @@ REFERENCE_KEYS = {
 }
 
 
-# -- Prepare the data ---------------------------------------------------------------------------------
-
-
 def non_negative_float(text: str) -> float:
     value = number(text)
     if not value >= 0:
@@ -257,6 +254,7 @@ def per_class_report(y_true, y_pred, class_names) -> dict:
 
 
 def run(args) -> dict:
+    # -- Prepare the data
     harness = Harness(NAME, args)
     split = load_data(args)  # bad input fails here, before anything is written
     widths = [split.num_features, *args.hidden, split.num_classes]
@@ -268,6 +266,7 @@ def run(args) -> dict:
         flush=True,
     )
 
+    # -- Train a model for each seed, then the baselines on the same split
     seeds = harness.seeds(describe=describe_seed)  # one stage each, read back on --resume
     for seed in seeds:
         seeds.record(train_one_seed(seed, harness, split))
@@ -282,6 +281,7 @@ def run(args) -> dict:
     for name, result in baselines.items():
         print(f"  {name}: {result['test_accuracy']:.4f} ({result['fit_seconds']:.1f} s)")
 
+    # -- Evaluate
     from sklearn.metrics import confusion_matrix
 
     results = {
@@ -306,7 +306,7 @@ def run(args) -> dict:
         f"{results['test_accuracy_std']:.4f} over {args.seeds} seed(s)"
     )
 
-    # -- Report
+    # -- Report: metrics.json, then the figures from it
     if split.image_shape:  # arrays beside metrics.json, for the figures plot() draws as images
         wrong = np.flatnonzero(y_pred != split.y_test)[:32]
         save_arrays(

@@ -12,6 +12,7 @@ from recipes.online_learning.recipe import (
     plain_model,
     plot,
     prequential,
+    replay_loop,
     run,
 )
 from recipes.online_learning.streams import Stream, clean_records
@@ -31,5 +32,6 @@ __all__ = [
     "plot",
     "prequential",
     "recovery_samples",
+    "replay_loop",
     "run",
 ]

@@ -6,9 +6,7 @@ import argparse
 
 from common.cli import (
     comma_list,
-    non_negative_int,
     positive_float,
-    positive_int,
 )
 from common.data import check_fits
 from common.errors import UsageError
@@ -16,21 +14,10 @@ from common.training import check_network_fits
 from recipes.online_learning.prequential import BASELINES
 from recipes.online_learning.streams import STREAMS, stream_list
 
-# --quick: every stage once: one stream of each kind (SEA generated with its drift, Phishing read
-# from river's bundled file), 1 000 items (the drift at 500), one seed, one baseline of each kind
-# (river per item, river's forest, scikit-learn per batch); ARF's budget (a time) far above what
-# 1 000 items take, so that a smoke run repeats exactly
-QUICK = {
-    "stream": ["sea", "phishing"],
-    "items": 1000,
-    "seeds": 1,
-    "baselines": ["river_lr", "river_arf", "sklearn_sgd"],
-    "arf_budget": 20.0,
-}
-
 
 def add_recipe_flags(parser: argparse.ArgumentParser, ablation: list[str]) -> None:
-    """The recipe's own flags; `ablation`: the settings --ablation runs beside the default."""
+    """The recipe's flags of data and baselines (the learner's are recipe.py's); `ablation`: the
+    settings --ablation runs beside the default."""
     own = parser.add_argument_group("online_learning flags")
     own.add_argument(
         "--stream",
@@ -43,53 +30,6 @@ def add_recipe_flags(parser: argparse.ArgumentParser, ablation: list[str]) -> No
         "--classes",
         default=None,
         help="csv only: comma list of valid labels; others are rejected (default: labels in the file)",
-    )
-    own.add_argument(
-        "--items",
-        type=positive_int,
-        default=20000,
-        help="items per stream (synthetic streams drift at the midpoint; real ones are cut to it)",
-    )
-    own.add_argument("--batch-size", type=positive_int, default=32, help="Keras mini-batch size")
-    own.add_argument("--learning-rate", type=positive_float, default=1e-2, help="Adam step size")
-    own.add_argument(
-        "--hidden", type=positive_int, nargs="+", default=[64, 64], help="hidden layer sizes"
-    )
-    own.add_argument(
-        "--steps-per-batch",
-        type=positive_int,
-        default=2,
-        help="Adam steps taken on each mini-batch after it is scored",
-    )
-    own.add_argument(
-        "--replay",
-        type=non_negative_int,
-        default=128,
-        help="items recalled from memory and learned with the new batch at each step (0: none)",
-    )
-    own.add_argument(
-        "--memory",
-        type=positive_int,
-        default=2000,
-        help="replay memory: the last N valid items seen",
-    )
-    own.add_argument(
-        "--adapt",
-        action=argparse.BooleanOptionalAction,
-        default=True,
-        help="when ADWIN sees the error rate rise: reset Adam, forget the replay memory, boost the rate",
-    )
-    own.add_argument(
-        "--boost",
-        type=positive_float,
-        default=2.0,
-        help="learning-rate factor at the start of the stream and right after a drift",
-    )
-    own.add_argument(
-        "--boost-items",
-        type=positive_int,
-        default=1000,
-        help="items over which the boost decays back to 1",
     )
     own.add_argument(
         "--baselines",
@@ -110,7 +50,6 @@ def add_recipe_flags(parser: argparse.ArgumentParser, ablation: list[str]) -> No
         f"its default flags and then with each of: {'; '.join(ablation)}; writes results.ablation "
         "and ablation.png",
     )
-    parser.set_quick(QUICK)
 
 
 def validate_args(args) -> None:

@@ -11,7 +11,8 @@ from common.plotting import color, save_figure
 from recipes.online_learning.prequential import WINDOW
 
 LABELS = {
-    "keras_mlp": "Keras MLP",
+    "keras_mlp": "Keras MLP (train_on_batch, replay)",
+    "keras_compiled": "the same, compiled (XLA)",
     "keras_plain": "Keras MLP, plain loop",
     "river_lr": "river LogisticRegression",
     "river_hatc": "river HoeffdingAdaptiveTree",

@@ -5,20 +5,18 @@ Accelerator: none needed (a tiny network on a CPU; a GPU would only add transfer
 
 Items arrive one mini-batch at a time. Each mini-batch is predicted by the model as it stands, scored,
 and only then learned from (prequential, "test-then-train" evaluation): every item is scored by a model
-that has never seen it. That loop, in plain Keras (`predict_on_batch`, then `train_on_batch`), is
-`keras_loop()` below; the run measures it on every stream (`keras_plain`). The same learner, compiled
-(`KerasOnlineClassifier`, a river classifier too): the MLP with a replay memory of recent items, inputs
-scaled online, and a learning-rate boost at the start of a stream; river's ADWIN watches its errors
-and, when they rise, it forgets Adam's moments and its memory of the old concept and boosts its rate
-again; it predicts-then-learns 64 mini-batches per XLA-compiled call, taking back those after a drift.
-Malformed records are counted and skipped (`streams.py`). On the same streams: river's
-LogisticRegression, Hoeffding adaptive tree and ARF, and scikit-learn's SGDClassifier (`prequential.py`).
+that has never seen it: `keras_loop()` in plain Keras (`predict_on_batch`, then `train_on_batch`).
+The headline learner, `replay_loop()`, is that loop, still one Keras call at a time, with a replay
+memory, two steps a batch, online input scaling, a rate boost, and river's ADWIN on its errors (when
+they rise it forgets Adam's moments and the old concept). The second lesson is it compiled
+(`KerasOnlineClassifier`, a river classifier too: 64 batches an XLA call), measured beside it.
+Beside them: river's LogisticRegression, Hoeffding adaptive tree and ARF, scikit-learn's SGD.
 
     python -m recipes.online_learning                 # SEA and Agrawal (drift at the midpoint),
                                                       # Phishing, Bananas; Keras over 5 seeds
     python -m recipes.online_learning --stream csv:table.csv --target label
     python -m recipes.online_learning --resume        # after a kill: the finished runs are kept
-    python -m recipes.online_learning --ablation      # the Keras learner under each of ABLATION
+    python -m recipes.online_learning --ablation      # the learner with one part changed at a time
     python -m recipes.online_learning --quick         # smoke run: 1 000 items a stream, 1 seed
 
 Writes metrics.json, rolling_accuracy_<stream>.png, throughput.png and accuracy_vs_throughput.png
@@ -34,14 +32,14 @@ import gc
 import numpy as np
 
 import common  # noqa: F401  (quiet TensorFlow's start-up logs)
-from common.cli import recipe_parser
-from common.errors import UsageError
+from common.cli import non_negative_int, positive_float, positive_int, recipe_parser
+from common.errors import Diverged, UsageError
 from common.harness import Harness, Recipe, run_main, seed_summary
 from common.rawinput import scaled_model
 from common.references import references
-from common.training import seed_everything
+from common.training import reset_optimizer, seed_everything
 from recipes.online_learning.flags import add_recipe_flags, validate_args
-from recipes.online_learning.learner import KerasOnlineClassifier, RunningScaler
+from recipes.online_learning.learner import KerasOnlineClassifier, RunningScaler, adwin_fired
 from recipes.online_learning.plots import plot
 from recipes.online_learning.prequential import (
     Tracker,
@@ -52,6 +50,106 @@ from recipes.online_learning.prequential import (
 )
 from recipes.online_learning.report import DEFAULT_RUNS, describe
 from recipes.online_learning.streams import Prepared, clean_records, load_stream
+
+NAME = "online_learning"
+
+# -- Setup: the hyperparameters (each flag's default; --help lists them) -------------------------------
+
+ITEMS = 20_000  # a stream's items (synthetic streams drift at the midpoint; real ones are cut to it)
+SEEDS = 5  # Keras learners: the mean over seeds (on the 1 250-item Phishing one seed spreads 2 points)
+HIDDEN = [64, 64]  # Dense layers, ReLU
+BATCH_SIZE = 32  # items a mini-batch: predicted, scored, then learned
+LEARNING_RATE = 1e-2  # Adam
+STEPS_PER_BATCH = 2  # train_on_batch steps on each mini-batch
+REPLAY = 128  # items recalled from memory and learned with the new batch at each step
+MEMORY = 2000  # the replay memory: the last items seen
+BOOST, BOOST_ITEMS = 2.0, 1000  # the rate's factor at the start and after a drift, decaying over
+# --quick: every stage once: one stream of each kind (SEA generated with its drift, Phishing read
+# from river's bundled file), 1 000 items (the drift at 500), one seed, one baseline of each kind
+# (river per item, river's forest, scikit-learn per batch); ARF's budget (a time) far above what
+# 1 000 items take, so that a smoke run repeats exactly
+QUICK = {
+    "stream": ["sea", "phishing"],
+    "items": 1000,
+    "seeds": 1,
+    "baselines": ["river_lr", "river_arf", "sklearn_sgd"],
+    "arf_budget": 20.0,
+}
+REFERENCE_KEYS = {
+    "bananas": ("river_bananas_lr", "river_bananas_arf"),
+    "phishing": ("river_phishing_arf",),
+}
+TIMING_KEYS = ("items_per_second", "seconds")  # differ between runs; everything else repeats
+# --ablation: the compiled learner alone under each setting (over the run's flags), no baselines
+ABLATION = {
+    "default": {},
+    "--no-adapt": {"adapt": False},
+    "--boost 1": {"boost": 1.0},
+    "--replay 0": {"replay": 0},
+    "--steps-per-batch 1": {"steps_per_batch": 1},
+    "--replay 0 --steps-per-batch 1": {"replay": 0, "steps_per_batch": 1},
+    "--steps-per-batch 3": {"steps_per_batch": 3},
+}
+
+
+def build_parser():
+    parser = recipe_parser(
+        NAME,
+        "Test-then-train learning on drifting streams: a Keras MLP beside river and scikit-learn.",
+        default_seeds=SEEDS,
+    )
+    add_recipe_flags(parser, [setting for setting in ABLATION if setting != "default"])  # flags.py
+    own = parser.add_argument_group("the learner")
+    own.add_argument(
+        "--items",
+        type=positive_int,
+        default=ITEMS,
+        help="items per stream (synthetic streams drift at the midpoint; real ones are cut to it)",
+    )
+    own.add_argument("--batch-size", type=positive_int, default=BATCH_SIZE, help="Keras mini-batch size")
+    own.add_argument(
+        "--learning-rate", type=positive_float, default=LEARNING_RATE, help="Adam step size"
+    )
+    own.add_argument("--hidden", type=positive_int, nargs="+", default=HIDDEN, help="hidden layer sizes")
+    own.add_argument(
+        "--steps-per-batch",
+        type=positive_int,
+        default=STEPS_PER_BATCH,
+        help="Adam steps taken on each mini-batch after it is scored",
+    )
+    own.add_argument(
+        "--replay",
+        type=non_negative_int,
+        default=REPLAY,
+        help="items recalled from memory and learned with the new batch at each step (0: none)",
+    )
+    own.add_argument(
+        "--memory",
+        type=positive_int,
+        default=MEMORY,
+        help="replay memory: the last N valid items seen",
+    )
+    own.add_argument(
+        "--adapt",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="when ADWIN sees the error rate rise: reset Adam, forget the replay memory, boost the rate",
+    )
+    own.add_argument(
+        "--boost",
+        type=positive_float,
+        default=BOOST,
+        help="learning-rate factor at the start of the stream and right after a drift",
+    )
+    own.add_argument(
+        "--boost-items",
+        type=positive_int,
+        default=BOOST_ITEMS,
+        help="items over which the boost decays back to 1",
+    )
+    parser.set_quick(QUICK)
+    return parser
+
 
 # -- The idea: predict, score, then learn, one mini-batch at a time ----------------------------------
 
@@ -81,45 +179,69 @@ def keras_loop(model, x, y, batch_size: int, tracker: Tracker) -> None:
     tracker.close()
 
 
+def replay_loop(model, x, y, args, seed: int, tracker: Tracker) -> RunningScaler:
+    """The learner of the headline numbers: the same test-then-train loop, still one Keras call at a
+    time, with what makes it learn well from a stream. Each mini-batch is predicted and scored, then
+    learned by `--steps-per-batch` `train_on_batch` steps, each on the batch and `--replay` items
+    recalled from a memory of the last `--memory` (experience replay: an item is learned from more
+    than once, the stream read once). The rate starts boosted by `--boost`, decaying over
+    `--boost-items` items; when river's ADWIN sees the error rate rise (a drift), the learner forgets
+    Adam's moments and the remembered items of the old concept and boosts its rate again. Returns
+    the scaler the inputs were read through (the kept model holds it)."""
+    from river import drift
+
+    rng, detector = np.random.default_rng(seed), drift.ADWIN()
+    scaler, b = RunningScaler(x.shape[1]), args.batch_size
+    memory_x, memory_y = np.zeros((args.memory, x.shape[1]), np.float32), np.zeros(args.memory, y.dtype)
+    stored = since = 0  # items ever remembered; the first of them still recalled
+    boost_left = args.boost_items
+    for start in range(0, len(x), b):
+        xb, yb = scaler.scale(x[start : start + b], b), y[start : start + b]
+        hits = model.predict_on_batch(xb).argmax(axis=1) == yb  # test ...
+        error_before = detector.estimation
+        fired = adwin_fired(detector, hits)
+        tracker.score(hits, fired)
+        rate = args.learning_rate * (1 + (args.boost - 1) * boost_left / args.boost_items)
+        model.optimizer.learning_rate.assign(rate)
+        boost_left = max(0, boost_left - len(yb))
+        for _ in range(args.steps_per_batch):  # ... then train, on the batch and recalled items
+            held = min(stored - since, args.memory)
+            xs, ys = xb, yb
+            if held and args.replay:  # `--replay` items of those remembered, drawn at random
+                back = (stored - 1 - rng.integers(0, held, args.replay)) % args.memory
+                xs, ys = np.concatenate([xb, memory_x[back]]), np.concatenate([yb, memory_y[back]])
+            model.train_on_batch(xs, ys)
+        slots = (stored + np.arange(len(yb))) % args.memory
+        memory_x[slots], memory_y[slots] = xb, yb
+        stored += len(yb)
+        if args.adapt and fired and detector.estimation > error_before:  # errors up: a drift
+            reset_optimizer(model.optimizer)  # Adam's moments, of the old concept
+            boost_left, since = args.boost_items, stored
+        if start // b % 64 == 63 or start + b >= len(x):
+            check_weights(model, start + len(yb))
+    tracker.close()
+    return scaler
+
+
+def check_weights(model, items: int) -> None:
+    """Diverged once the weights are NaN or infinite: such a network predicts one class for ever."""
+    if not all(np.isfinite(w).all() for w in model.get_weights()):
+        raise Diverged(
+            f"the learner's weights became NaN or infinite by item {items:,}: the training "
+            "diverged (a lower --learning-rate, or scaled inputs, may help)"
+        )
+
+
 def prequential(learner, x, y, tracker: Tracker) -> None:
-    """The same loop, compiled (`KerasOnlineClassifier`, below): the learner predicts each mini-batch
-    with the weights as they stand, then learns from it, 64 batches in one XLA call, with replay, a
-    rate boost and drift reaction; each batch's predictions are scored here, with the places where
-    the learner's ADWIN saw its errors change."""
+    """The same learner compiled, the second lesson (`KerasOnlineClassifier`, a river classifier
+    too): it predicts each mini-batch with the weights as they stand, then learns from it, 64
+    batches in one XLA call, with the same replay, boost and drift reaction (a drift inside a call
+    takes back the batches after it); each batch's predictions are scored here, with the places
+    where the learner's ADWIN saw its errors change."""
     # every prediction is made before the model has seen its item
     for predicted, fired in learner.test_then_train(x, y):
         tracker.score(predicted == y[tracker.seen : tracker.seen + len(predicted)], fired)
     tracker.close()
-
-
-# -- Setup --------------------------------------------------------------------------------------------
-
-NAME = "online_learning"
-REFERENCE_KEYS = {
-    "bananas": ("river_bananas_lr", "river_bananas_arf"),
-    "phishing": ("river_phishing_arf",),
-}
-TIMING_KEYS = ("items_per_second", "seconds")  # differ between runs; everything else repeats
-# --ablation: the Keras learner alone under each setting (flags over the run's own), no baselines
-ABLATION = {
-    "default": {},
-    "--no-adapt": {"adapt": False},
-    "--boost 1": {"boost": 1.0},
-    "--replay 0": {"replay": 0},
-    "--steps-per-batch 1": {"steps_per_batch": 1},
-    "--replay 0 --steps-per-batch 1": {"replay": 0, "steps_per_batch": 1},
-    "--steps-per-batch 3": {"steps_per_batch": 3},
-}
-
-
-def build_parser():
-    parser = recipe_parser(
-        NAME,
-        "Test-then-train learning on drifting streams: a Keras MLP beside river and scikit-learn.",
-        default_seeds=5,
-    )
-    add_recipe_flags(parser, [setting for setting in ABLATION if setting != "default"])  # flags.py
-    return parser
 
 
 # -- Prepare the data ---------------------------------------------------------------------------------
@@ -146,23 +268,23 @@ def prepare_stream(spec: str, args) -> Prepared:
 
 
 def train_keras(seed: int, harness, data: Prepared, args, stage: str, keep: bool) -> dict:
-    """A fresh Keras learner, test-then-train over the stream; with `keep`, the first seed's final
-    network is kept as models/<stream>_keras_mlp.keras, with the input scaling it had reached."""
+    """A fresh network, test-then-train over the stream with `replay_loop`; with `keep`, the first
+    seed's final network is kept as models/<stream>_keras_mlp.keras, with the input scaling it had
+    reached inside it."""
     key, keep = f"{stage}/{seed}", keep and seed == args.seed
     stream, x, y = data.stream, data.x, data.y
     gc.collect()  # the last learner's garbage, so that no timed run pays for another's
-    show = not args.quiet
-    tracker = Tracker(len(x), key, show)  # the clock starts here: each run counts its trace
-    learner = KerasOnlineClassifier.from_flags(args, stream.classes, stream.features, seed)
-    prequential(learner, x, y, tracker)
+    tracker = Tracker(len(x), key, not args.quiet)  # the clock starts here: the model's build too
+    seed_everything(seed)
+    model = plain_model(x.shape[1], len(stream.classes), args)
+    scaler = replay_loop(model, x, y, args, seed, tracker)
     result = learner_summary(tracker, len(x))
     result["finished"] = True
-    result["params"] = int(learner.model.count_params())
-    result["weights_finite"] = bool(all(np.isfinite(w).all() for w in learner.model.get_weights()))
-    if keep:
-        scaler = learner.scaler  # inside the kept model: it takes the stream's values as they are
+    result["params"] = int(model.count_params())
+    result["weights_finite"] = bool(all(np.isfinite(w).all() for w in model.get_weights()))
+    if keep:  # the scaling inside the kept model: it takes the stream's values as they are
         harness.save_model(
-            scaled_model(learner.model, scaler.mean, scaler.std()),
+            scaled_model(model, scaler.mean, scaler.std()),
             f"{stream.name.lower()}_keras_mlp",
             seed=seed,
             output="logits",
@@ -175,6 +297,19 @@ def train_keras(seed: int, harness, data: Prepared, args, stage: str, keep: bool
     return result
 
 
+def train_compiled(seed: int, harness, data: Prepared, args, stage: str, keep: bool) -> dict:
+    """The same learner compiled (`prequential`), a fresh one from `seed`: its accuracy and speed."""
+    key, x, y, stream = f"{stage}/{seed}", data.x, data.y, data.stream
+    gc.collect()
+    tracker = Tracker(len(x), key, not args.quiet)  # the clock starts here: each run counts its trace
+    learner = KerasOnlineClassifier.from_flags(args, stream.classes, stream.features, seed)
+    prequential(learner, x, y, tracker)
+    result = learner_summary(tracker, len(x))
+    result["finished"] = True
+    result["weights_finite"] = bool(all(np.isfinite(w).all() for w in learner.model.get_weights()))
+    return result
+
+
 def train_plain(x, y, stream, args, key: str) -> dict:
     """The plain Keras loop over the stream, once (the first seed): its accuracy and items/s."""
     gc.collect()
@@ -184,12 +319,13 @@ def train_plain(x, y, stream, args, key: str) -> dict:
     return learner_summary(tracker, len(x))
 
 
-def keras_over_seeds(harness, data: Prepared, args, stage: str, keep: bool = False):
-    """The Keras learner over the run's seeds, one stage each: the first seed's full result, and the
-    summary (mean accuracy; median throughput, robust to the process's one-time warm-up)."""
+def keras_over_seeds(harness, data: Prepared, args, stage: str, keep=False, learn=train_keras):
+    """A Keras learner (`learn`: train_keras, or train_compiled) over the run's seeds, one stage
+    each: the first seed's full result, and the summary (mean accuracy; median throughput, robust to
+    the process's one-time warm-up)."""
     seeds = harness.seeds(stage, describe=describe)  # one stage each, read back on --resume
     for seed in seeds:
-        seeds.record(train_keras(seed, harness, data, args, stage, keep))
+        seeds.record(learn(seed, harness, data, args, stage, keep))
     runs = seeds.records
     per_seed = [{k: run[k] for k in ("seed", "accuracy", "items_per_second")} for run in runs]
     summary = seed_summary(per_seed, "accuracy", median=("items_per_second",))
@@ -207,6 +343,9 @@ def learners_on_stream(harness, spec: str, args) -> dict:
     stream, x, y, out = data.stream, data.x, data.y, data.facts
     first, summary = keras_over_seeds(harness, data, args, f"{stream.name}/keras_mlp", keep=True)
     out["keras_mlp"] = {**first, **summary}  # curves, drift points and recovery: the first seed's
+    stage = f"{stream.name}/keras_compiled"
+    first, summary = keras_over_seeds(harness, data, args, stage, learn=train_compiled)
+    out["keras_compiled"] = {**first, **summary}
     for name in ["keras_plain", *args.baselines]:  # once each, a stage each
         key = f"{stream.name}/{name}"
         stage = harness.stage(key)
@@ -216,7 +355,7 @@ def learners_on_stream(harness, spec: str, args) -> dict:
             out[name] = stage.record(train_plain(x, y, stream, args, key))
         else:
             out[name] = stage.record(baseline_on_stream(name, x, y, len(stream.classes), args, key))
-    learners = ["keras_mlp", "keras_plain", *args.baselines]
+    learners = ["keras_mlp", "keras_compiled", "keras_plain", *args.baselines]
     for name in learners:
         correct = out[name].pop("_correct")
         out[name]["recovery_samples"] = recovery_samples(correct, stream.known_drift)
@@ -234,8 +373,8 @@ def ablation(harness, args) -> dict:
         data = prepare_stream(spec, args)
         for setting, changes in ABLATION.items():
             flags = argparse.Namespace(**{**vars(args), **changes})
-            stage = f"{data.stream.name}/keras_mlp {setting}"
-            _, summary = keras_over_seeds(harness, data, flags, stage)
+            stage = f"{data.stream.name}/keras_compiled {setting}"  # the fast one: the same learner
+            _, summary = keras_over_seeds(harness, data, flags, stage, learn=train_compiled)
             table[setting][data.stream.name] = {
                 key: summary[key] for key in ("accuracy", "accuracy_std", "items_per_second")
             }
@@ -246,6 +385,7 @@ def ablation(harness, args) -> dict:
 
 
 def run(args) -> dict:
+    # -- Prepare the data: every stream checked before anything is written
     harness = Harness(NAME, args)
     validate_args(args)
     for spec in args.stream:  # bad CSV input fails here, before anything is written
@@ -255,13 +395,16 @@ def run(args) -> dict:
                 raise UsageError(f"{spec}: {valid} valid records, fewer than --batch-size")
     harness.setup_device()
     seed_everything(args.seed)  # once; each learner draws its weights from its own seed
+    # -- Train and evaluate: every learner on each stream, test-then-train
     names = ["csv" if spec.startswith("csv:") else spec for spec in args.stream]
     if args.ablation:
         results = {"streams": names, "ablation": ablation(harness, args)}
     else:
-        results = {"streams": names, "learners": ["keras_mlp", "keras_plain", *args.baselines]}
+        learners = ["keras_mlp", "keras_compiled", "keras_plain", *args.baselines]
+        results = {"streams": names, "learners": learners}
         for spec, name in zip(args.stream, names):
             results[name] = learners_on_stream(harness, spec, args)
+    # -- Report: metrics.json, then the figures from it
     refs = [key for spec in args.stream for key in REFERENCE_KEYS.get(spec, ())]
     with harness.finish(results, references(*refs)) as metrics:  # the numbers first
         plot(metrics, harness.out_dir)  # then every figure, from metrics.json alone

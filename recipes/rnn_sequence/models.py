@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from common.augment import random_shift_layer
+
 CELLS = ("simple", "gru", "lstm")
 LABELS = {"simple": "SimpleRNN", "gru": "GRU", "lstm": "LSTM"}
 
@@ -32,11 +34,7 @@ def recurrent_model(
     inputs = keras.Input((steps, features), name="sequence")
     x = inputs
     if shift:  # random shifts of up to `shift` steps, training only; edges repeat the end values
-        x = keras.layers.Reshape((steps, 1, features))(x)
-        x = keras.layers.RandomTranslation(
-            shift / steps, 0.0, fill_mode="nearest", interpolation="nearest", seed=seed, name="shift"
-        )(x)
-        x = keras.layers.Reshape((steps, features))(x)
+        x = random_shift_layer()((shift,), "nearest", seed=seed, name="shift")(x)
     for i in range(layers):
         last = i == layers - 1
         rnn = layer_class[cell](units, return_sequences=all_steps or not last, name=f"{cell}_{i + 1}")

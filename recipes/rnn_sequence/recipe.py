@@ -378,11 +378,13 @@ def check_expectations(harness: Harness, results: dict) -> None:
 
 
 def run(args) -> dict:
+    # -- Setup
     harness = Harness(NAME, args)
     if args.cells is None:
         args.cells = list(CELLS)
     harness.setup_device()  # before any model is built
 
+    # -- Task 1: MNIST-1D, each cell over the seeds, and the plain model beside it
     results = {}
     if "mnist1d" in args.task:
         split = load_sequences(args)
@@ -398,6 +400,7 @@ def run(args) -> dict:
         results["dataset_name"] = split.name
         results["gradient_through_time"] = {cell: grads for cell, (_, grads) in compared.items()}
 
+    # -- Task 2: the adding problem, each cell at each length
     if "adding" in args.task:
         print(
             f"adding problem: lengths {args.lengths}, {args.adding_train} training / "
@@ -419,6 +422,7 @@ def run(args) -> dict:
                     flush=True,
                 )
 
+    # -- Evaluate and report: the checks, metrics.json, then the figures from it
     check_expectations(harness, results)
     published = MNIST1D_REFERENCES if args.dataset == "mnist1d" else ()  # none for a user's data
     published = references(*published, "adding_baseline")

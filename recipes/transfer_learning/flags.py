@@ -11,8 +11,6 @@ from common.cli import (
     dataset_type,
     existing_file,
     non_negative_int,
-    positive_float,
-    positive_int,
 )
 from common.errors import UsageError
 from recipes.transfer_learning.models import BLOCKS
@@ -21,16 +19,6 @@ from recipes.transfer_learning.tasks import NUM_CLASSES
 SCENARIOS = ("shift", "split")
 DATASETS = ("digits", "mnist1d")
 LABEL_BUDGETS = "1,2,5,10,20,50,all"
-# --quick: every stage once: one epoch of pretraining, one seed, two label budgets (the kept model's,
-# and all: each sampled its own way), a few steps of each target training
-QUICK = {
-    "epochs": 1,
-    "seeds": 1,
-    "target_steps": 10,
-    "target_epochs": 1,
-    "labels_per_class": ["5", "all"],
-    "anb_blocks": [0, BLOCKS],  # none copied (training from scratch) and all of them
-}
 
 
 def anb_blocks(text: str) -> int:
@@ -61,6 +49,7 @@ label_budgets = comma_list(item=label_budget, sort_key=lambda k: math.inf if k =
 
 
 def add_recipe_flags(parser: argparse.ArgumentParser) -> None:
+    """The flags of the tasks and the label budgets (the training's are recipe.py's)."""
     own = parser.add_argument_group("transfer_learning flags")
     own.add_argument("--scenario", choices=SCENARIOS, default="shift", help="which transfer task")
     own.add_argument(
@@ -124,29 +113,6 @@ def add_recipe_flags(parser: argparse.ArgumentParser) -> None:
         metavar="PATH",
         help="reuse a saved source model, e.g. outputs/transfer_learning/models/source.keras",
     )
-    own.add_argument("--batch-size", type=positive_int, default=64, help="mini-batch size per replica")
-    own.add_argument(
-        "--learning-rate",
-        type=positive_float,
-        default=1e-3,
-        help=f"Adam step size (fine-tuning uses it / {FINETUNE_LR_FACTOR})",
-    )
-    own.add_argument(
-        "--target-steps",
-        type=positive_int,
-        default=300,
-        help="gradient steps per target training (at least --target-epochs passes over the data)",
-    )
-    own.add_argument(
-        "--target-epochs",
-        type=positive_int,
-        default=20,
-        help="minimum passes over the target data (matters for large k)",
-    )
-    own.add_argument(
-        "--patience", type=positive_int, default=5, help="pretraining early-stopping patience"
-    )
-    parser.set_quick(QUICK, also="1000 sequences a task")
 
 
 def validate_args(args) -> None:

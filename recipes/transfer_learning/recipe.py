@@ -32,7 +32,7 @@ import time
 from pathlib import Path
 
 import common  # noqa: F401  (quiet TensorFlow's start-up logs)
-from common.cli import recipe_parser
+from common.cli import positive_float, positive_int, recipe_parser
 from common.data import Split
 from common.errors import UsageError
 from common.harness import MODELS, Harness, Recipe, run_main
@@ -58,13 +58,55 @@ MODES = ("scratch", "frozen", "finetune", "full")
 KEPT_BUDGET = "5"  # the headline budget: its target models are kept
 
 
-# -- Setup --------------------------------------------------------------------------------------------
+# -- Setup: the hyperparameters (each flag's default; --help lists them) -------------------------------
+
+EPOCHS = 60  # pretraining, at most: early stopping ends it
+PATIENCE = 5  # pretraining: epochs without a better validation loss before it stops
+SEEDS = 3  # each target training over these
+BATCH_SIZE = 64  # per replica
+LEARNING_RATE = 1e-3  # Adam; fine-tuning at a tenth of it (FINETUNE_LR_FACTOR)
+TARGET_STEPS = 300  # gradient steps of each target training ...
+TARGET_EPOCHS = 20  # ... and at least this many passes over its data (for large k)
+# --quick: every stage once: one epoch of pretraining, one seed, two label budgets (the kept model's,
+# and all: each sampled its own way), a few steps of each target training
+QUICK = {
+    "epochs": 1,
+    "seeds": 1,
+    "target_steps": 10,
+    "target_epochs": 1,
+    "labels_per_class": ["5", "all"],
+    "anb_blocks": [0, BLOCKS],  # none copied (training from scratch) and all of them
+}
 
 
 def build_parser():
     about = "Pretrain a network, copy its weights layer by layer, and measure when transfer pays."
-    parser = recipe_parser(NAME, about, default_epochs=60, default_seeds=3, tensorboard=True)
-    add_recipe_flags(parser)  # scenario, classes, label budgets, --pretrained, training, --quick
+    parser = recipe_parser(NAME, about, default_epochs=EPOCHS, default_seeds=SEEDS, tensorboard=True)
+    add_recipe_flags(parser)  # scenario, classes, label budgets, --pretrained (flags.py)
+    own = parser.add_argument_group("training")
+    own.add_argument("--batch-size", type=positive_int, default=BATCH_SIZE, help="batch per replica")
+    own.add_argument(
+        "--learning-rate",
+        type=positive_float,
+        default=LEARNING_RATE,
+        help=f"Adam step size (fine-tuning uses it / {FINETUNE_LR_FACTOR})",
+    )
+    own.add_argument(
+        "--target-steps",
+        type=positive_int,
+        default=TARGET_STEPS,
+        help="gradient steps per target training (at least --target-epochs passes over the data)",
+    )
+    own.add_argument(
+        "--target-epochs",
+        type=positive_int,
+        default=TARGET_EPOCHS,
+        help="minimum passes over the target data (matters for large k)",
+    )
+    own.add_argument(
+        "--patience", type=positive_int, default=PATIENCE, help="pretraining early-stopping patience"
+    )
+    parser.set_quick(QUICK, also="1000 sequences a task")
     return parser
 
 
@@ -250,6 +292,7 @@ def anb(seed: int, models, source_model, target, n: int, args) -> dict:
 
 
 def run(args) -> dict:
+    # -- Setup: the flags checked, the source architecture, a pretrained model if one is given
     harness = Harness(NAME, args)
     validate_args(args)  # bad flags fail here, before anything is written (flags.py)
     arch = source_architecture(args)
