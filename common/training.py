@@ -93,10 +93,42 @@ def epoch_shuffled(x, y, batch_size: int, seed: int, steps: int | None = None):
                 self.order = self.order_of(self.epoch)
                 self.epoch += 1
 
-        _EPOCH_SHUFFLED = EpochShuffled
-    from common.distribute import global_batch
+            def tf_dataset(self):
+                """The same batches as a tf.data pipeline, for TensorFlow: each pass over it asks
+                for its epoch's order once (a Python call an epoch, not one a batch), then gathers
+                the batches in TensorFlow."""
+                import tensorflow as tf
 
-    return _EPOCH_SHUFFLED(x, y, global_batch(batch_size), seed, steps)
+                x, y = tf.constant(self.x), tf.constant(self.y)
+
+                def order():
+                    self.on_epoch_begin()
+                    return self.order.astype(np.int64)
+
+                orders = tf.data.Dataset.from_tensors(0).map(
+                    lambda _: tf.ensure_shape(tf.numpy_function(order, [], tf.int64), (None,))
+                )
+                batches = orders.flat_map(tf.data.Dataset.from_tensor_slices).batch(self.batch_size)
+                return batches.map(lambda rows: (tf.gather(x, rows), tf.gather(y, rows)))
+
+        _EPOCH_SHUFFLED = EpochShuffled
+    import keras
+
+    from common.distribute import global_batch, shard_by_data
+
+    shuffled = _EPOCH_SHUFFLED(x, y, global_batch(batch_size), seed, steps)
+    if keras.config.backend() != "tensorflow":
+        return shuffled
+    import tensorflow as tf
+
+    data = shard_by_data(shuffled.tf_dataset().prefetch(tf.data.AUTOTUNE))
+    data.shuffled = shuffled  # where the epoch's order comes from (`start_at`)
+    return data
+
+
+def start_at(train, epoch: int) -> None:
+    """Make an `epoch_shuffled` dataset's next epoch `epoch` (a fit resumed there)."""
+    getattr(train, "shuffled", train).epoch = epoch
 
 
 def steps_per_epoch(examples: int, batch_size: int) -> int:
@@ -193,7 +225,7 @@ def run_callback(checkpoint, train, kept: list, progress: bool = True):
                 if history is not None:  # the epochs before the kill, in the History fit returns
                     history.history = copy.deepcopy(checkpoint.history)
             if train is not None:
-                train.epoch = start
+                start_at(train, start)
 
         def on_epoch_end(self, epoch, logs=None):
             checkpoint.save(self.model, kept, epoch, logs)

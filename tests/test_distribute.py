@@ -272,12 +272,21 @@ def test_a_serial_all_killed_at_each_runs_first_save_resumes_to_the_parallel_res
     assert "[rnn_sequence] " in quick_outputs.result.stdout  # each line says which run wrote it
 
 
-def test_a_parallel_all_starts_the_longest_run_first_even_in_a_new_folder(tmp_path):
+def test_a_parallel_all_starts_the_longest_run_first_even_in_a_new_folder(tmp_path, monkeypatch):
     """Ordered by the folder's last run_all.json or, for a new folder, by the committed one: else a
-    first `all --jobs 2` starts in the registry's order and its longest run (rnn_sequence) last."""
-    from recipes.__main__ import COMMITTED, last_times, longest_first
+    first `all --jobs 2` starts in the registry's order and its longest run (here the last) last."""
+    import recipes.__main__ as collection
+    from recipes.__main__ import last_times, longest_first
 
-    committed = last_times(COMMITTED)
+    labels = list(last_times(collection.COMMITTED))  # the registry's order
+    committed_folder = tmp_path / "committed"
+    committed_folder.mkdir()
+    times = {label: {"seconds": 10.0 + i} for i, label in enumerate(labels)}  # the last is longest
+    (committed_folder / "run_all.json").write_text(json.dumps(times), encoding="utf-8")
+    monkeypatch.setattr(collection, "COMMITTED", committed_folder)
+    tmp_path = tmp_path / "new"
+    tmp_path.mkdir()
+    committed = last_times(committed_folder)
     pending = [(label, []) for label in committed]  # the registry's order
     assert max(committed, key=committed.get) != pending[0][0]  # else the order would prove nothing
     ordered = [label for label, _ in longest_first(pending, tmp_path)]

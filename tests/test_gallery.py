@@ -347,7 +347,7 @@ def test_a_figure_of_one_run_beside_a_mean_over_seeds_says_which_seed_is_which(m
     online = drawn_figures("online_learning", ROOT / "outputs" / "online_learning", monkeypatch)
     ax = online["rolling_accuracy_agrawal"].axes[0]
     labels = [text.get_text() for text in ax.get_legend().get_texts()]
-    assert "Keras MLP (the run of seed 0, of 5)" in labels
+    assert "Keras MLP (train_on_batch, replay) (the run of seed 0, of 5)" in labels
     assert "means over 5 seeds" in ax.get_title()
     transfer = drawn_figures("transfer_learning", ROOT / "outputs" / "transfer_learning", monkeypatch)
     title = transfer["accuracy_vs_labels"].axes[0].get_title()

@@ -16,7 +16,7 @@ LAYERS = (
     ("results", "tables"),
     ("augment", "data", "device", "outputs", "plotting", "references", "numpy_reference"),
     ("multireplica",),  # private Keras patches, imported by distribute on multi-replica paths only
-    ("distribute",),
+    ("distribute", "gradients"),  # TensorFlow's tf.distribute; each backend's own autodiff
     ("training", "checkpoint", "rawinput"),
     ("cli",),
     ("harness",),

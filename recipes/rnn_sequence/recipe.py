@@ -36,7 +36,7 @@ from common.cli import comma_list, non_negative_int, positive_float, positive_in
 from common.errors import UsageError
 from common.harness import Harness, Recipe, run_main, seed_summary
 from common.references import references
-from common.training import Timer, epoch_shuffled, seed_everything
+from common.training import Timer, epoch_shuffled, seed_everything, steps_per_epoch
 from recipes.rnn_sequence.models import CELLS, LABELS, recurrent_model, warmup_cosine
 from recipes.rnn_sequence.plots import plot
 from recipes.rnn_sequence.report import DEFAULT_RUNS, describe_seed
@@ -200,9 +200,10 @@ def train_classifier(harness: Harness, split: data.Split, cell: str, seed: int, 
         name=f"{cell}_{'plain' if plain else 'model'}",
     )
     train = epoch_shuffled(split.x_train, split.y_train, args.batch_size, seed)
+    batches = steps_per_epoch(len(split.x_train), args.batch_size)
     model.compile(
         optimizer=keras.optimizers.Adam(
-            warmup_cosine(args.learning_rate, args.epochs * len(train)), clipnorm=args.clipnorm
+            warmup_cosine(args.learning_rate, args.epochs * batches), clipnorm=args.clipnorm
         ),
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
