@@ -507,8 +507,8 @@ def _early_stopping(callbacks) -> list:
 
 class FitCheckpoint:
     """Saves a `fit` at the end of each epoch into `folder` and restores it: `resume(model,
-    callbacks)` before `fit` gives the epoch to start from and the history so far; `callback(...)`
-    is the Keras callback that saves (put it after the callbacks whose state it keeps)."""
+    callbacks)` gives the epoch to start from and the history so far (`common.training.run_callback`
+    calls both, inside the fit)."""
 
     def __init__(self, folder: Path, run: RunCheckpoint | None = None):
         self.folder, self.run = Path(folder), run
@@ -603,19 +603,3 @@ class FitCheckpoint:
                 old.unlink(missing_ok=True)
         if self.run is not None:
             self.run.epoch_saved()
-
-    def callback(self, callbacks):
-        """The Keras callback: restores early stopping on train begin, saves on every epoch end."""
-        import keras
-
-        checkpoint = self
-
-        class SaveEveryEpoch(keras.callbacks.Callback):
-            def on_train_begin(self, logs=None):
-                checkpoint.restore_callbacks(callbacks)
-
-            def on_epoch_end(self, epoch, logs=None):
-                checkpoint.save(self.model, callbacks, epoch, logs)
-                check_terminated()  # the epoch is saved: a safe point to stop at
-
-        return SaveEveryEpoch()

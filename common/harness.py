@@ -7,8 +7,9 @@ gallery and README show, read from the keys its run writes), then its `run(args)
     ...data, model...
     seeds = harness.seeds("relu")                         # one stage per seed
     for seed in seeds:                                    # those still to train (--resume)
-        # the reader's own model.fit, with what resuming needs as Keras takes it:
-        history = harness.history(model.fit(**harness.fit_arguments(model, x, y, ...)))
+        train = epoch_shuffled(x, y, BATCH_SIZE, seed)    # each epoch's order from (seed, epoch)
+        history = model.fit(train, epochs=EPOCHS, shuffle=False, verbose=0,
+                            callbacks=[harness.callback(train)])  # what resuming needs
         seeds.record({"accuracy": ...})                   # saved as the stage's record
     per_seed = seeds.records                              # every seed's, read back or new
     harness.check("relu_accuracy", accuracy, at_least=0.5)  # declared, printed and stored one way
@@ -20,8 +21,8 @@ A stage (a seed, a cell, an activation, a labels-per-class k, a stream) is the u
 resume and parallel jobs work in: the story computes it and `harness.stage(key).record(value)` saves
 it as it finishes (common/checkpoint.py); `harness.seeds(stage)` is the loop over the run's seeds, one
 stage each, named `stage/seed_N`. With --resume, a finished stage is read back (`stage.done`,
-`stage.result`) instead of computed, and a fit set up by
-`harness.fit_arguments` continues from its last finished epoch (`initial_epoch`).
+`stage.result`) instead of computed, and a fit given `harness.callback(...)` continues from its last
+finished epoch.
 
 The output folder is checked first (created, a probe file written and removed): a folder a run
 cannot write fails in start-up time with one line, before any data is loaded or model trained.
@@ -239,7 +240,6 @@ class Harness:
         self.started = time.perf_counter()
         self.checks: dict[str, dict] = {}
         self.models: dict[str, dict] = {}
-        self._fit = None  # the FitCheckpoint of the fit `fit_arguments` set up last
         self._device: str | None = None
         check_writable(self.folder, "--output-dir")
         check_layout(self.folder)
@@ -300,28 +300,6 @@ class Harness:
         """
         return Seeds(self, stage, describe)
 
-    def fit_arguments(self, model, x, y, *, batch_size: int, epochs: int, seed: int, callbacks=()):
-        """The arguments of `model.fit` for (x, y) in this run (`common.training.fit_arguments`),
-        with the run's checkpoint: its callback saves the model at the end of every epoch, and on
-        --resume an unfinished fit goes on from its last finished epoch (`initial_epoch`), its
-        weights, optimizer and callbacks restored; progress lines unless --quiet. Use as
-
-            history = harness.history(model.fit(**harness.fit_arguments(...), validation_data=...))
-        """
-        self._fit = FitCheckpoint(self.checkpoint.fit_folder(), self.checkpoint)
-        quiet = getattr(self.args, "quiet", False)
-        return training.fit_arguments(
-            model,
-            x,
-            y,
-            batch_size=batch_size,
-            epochs=epochs,
-            seed=seed,
-            callbacks=callbacks,
-            checkpoint=self._fit,
-            progress=not quiet,
-        )
-
     def callback(self, train=None, *kept):
         """The one Keras callback a story's `model.fit` needs for this run, put last in its list:
 
@@ -340,11 +318,6 @@ class Harness:
         fit = FitCheckpoint(self.checkpoint.fit_folder(), self.checkpoint)
         quiet = getattr(self.args, "quiet", False)
         return training.run_callback(fit, train, list(kept), progress=not quiet)
-
-    def history(self, fitted) -> dict[str, list[float]]:
-        """Every epoch's history of the fit `fit_arguments` set up (those of a killed fit before
-        --resume included), as plain floats: what `model.fit`'s History holds for the epochs it ran."""
-        return self._fit.history
 
     # -- checks and artifacts -----------------------------------------------------------------------
 

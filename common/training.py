@@ -1,10 +1,9 @@
-"""Seeding and determinism, the tf.data input pipeline, the standard callbacks, fresh weights and
-optimizer state, timing."""
+"""Seeding and determinism, the training data a resumed fit repeats (`epoch_shuffled`), the one
+callback of a run's fit, fresh weights and optimizer state, timing."""
 
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import numpy as np
 
@@ -137,56 +136,6 @@ def steps_per_epoch(examples: int, batch_size: int) -> int:
     from common.distribute import global_batch
 
     return -(-examples // global_batch(batch_size))
-
-
-def fit_arguments(
-    model,
-    x,
-    y,
-    *,
-    batch_size: int,
-    epochs: int,
-    seed: int,
-    callbacks=(),
-    checkpoint=None,
-    progress: bool = True,
-) -> dict:
-    """The arguments of `model.fit` that train `model` on (x, y) as these recipes do, as Keras takes
-    them: `x` the tf.data pipeline of (x, y), reshuffled every epoch with `seed` (so `shuffle=False`),
-    `epochs`, `initial_epoch`, `callbacks`, `verbose=0`. `batch_size` is per replica of the strategy
-    in scope (common.distribute.global_batch). Pass them on, with what else the fit takes:
-    `model.fit(**fit_arguments(...), validation_data=...)`.
-
-    With `checkpoint` (a common.checkpoint.FitCheckpoint), its callback saves the model, its optimizer
-    and early stopping at the end of every epoch, and a fit that was killed goes on from its last
-    finished epoch (`initial_epoch`): with the same weights, optimizer state, random-layer seeds and
-    early-stopping counters (restored into `model` and `callbacks` here), and the same shuffle order
-    for the epochs still to come, so it ends where an uninterrupted fit would; `checkpoint.history`
-    then holds every epoch's history. A NaN loss stops the fit (`stop_on_divergence`); with
-    `progress`, a fit that runs long says where it is (`epoch_lines`).
-    """
-    from common.distribute import global_batch
-
-    train = make_dataset(x, y, global_batch(batch_size), shuffle=True, seed=seed)
-    callbacks = list(callbacks)
-    start = 0
-    if checkpoint is not None:
-        start = checkpoint.resume(model, callbacks)
-        skip_shuffles(train, start)
-        if checkpoint.stopped:  # early stopping had ended it: restore the best weights, no epoch more
-            start = epochs
-        callbacks.append(checkpoint.callback(callbacks))
-    callbacks.append(stop_on_divergence(epochs))
-    if progress:
-        callbacks.append(epoch_lines(epochs))
-    return {
-        "x": train,
-        "epochs": epochs,
-        "initial_epoch": start,
-        "shuffle": False,  # the tf.data pipeline already reshuffles every epoch, seeded
-        "verbose": 0,
-        "callbacks": callbacks,
-    }
 
 
 def run_callback(checkpoint, train, kept: list, progress: bool = True):
@@ -344,39 +293,6 @@ def epoch_lines(epochs: int):
     callback = EpochLines()
     callback.epochs = epochs
     return callback
-
-
-def skip_shuffles(dataset, epochs: int) -> None:
-    """Move `dataset`'s seeded reshuffling on by `epochs` epochs, as a resumed fit needs.
-
-    Each iterator of a `shuffle(reshuffle_each_iteration=True)` dataset draws the next order from the
-    dataset's seed, so the order of an epoch depends on how many iterators came before it. Keras's
-    epoch iterator (keras/src/trainers/epoch_iterator.py) makes two per epoch for a dataset of known
-    size (one to train on, and the next one as soon as the epoch's last batch is taken), one
-    otherwise. The kill-and-resume tests compare a resumed run with an uninterrupted one, so a Keras
-    that changes this fails them rather than resuming with other orders.
-    """
-    per_epoch = 2 if int(dataset.cardinality()) >= 0 else 1
-    for _ in range(epochs * per_epoch):
-        iter(dataset)
-
-
-def standard_callbacks(
-    patience: int | None = None,
-    monitor: str = "val_loss",
-    tensorboard_dir: str | Path | None = None,
-) -> list:
-    """Early stopping with the best weights restored (when `patience`), TensorBoard (when asked)."""
-    import keras
-
-    callbacks = []
-    if patience:
-        callbacks.append(
-            keras.callbacks.EarlyStopping(monitor=monitor, patience=patience, restore_best_weights=True)
-        )
-    if tensorboard_dir is not None:
-        callbacks.append(keras.callbacks.TensorBoard(log_dir=str(tensorboard_dir)))
-    return callbacks
 
 
 def reinitialize(model, seed: int | None = None) -> None:

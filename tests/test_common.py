@@ -675,14 +675,19 @@ def test_the_numbers_are_written_before_a_figure_can_fail(name):
 
 
 @pytest.mark.parametrize("progress", [True, False])
-def test_a_long_fit_says_where_it_is_unless_asked_not_to(progress, monkeypatch, capsys):
+def test_a_long_fit_says_where_it_is_unless_asked_not_to(progress, monkeypatch, capsys, tmp_path):
     import keras
+
+    from common.checkpoint import FitCheckpoint
 
     monkeypatch.setattr(training, "PROGRESS_EVERY_S", 0.0)  # every epoch counts as long
     model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(2, activation="softmax")])
     model.compile("adam", "sparse_categorical_crossentropy")
     x, y = np.zeros((8, 2), np.float32), np.zeros(8, np.int64)
-    model.fit(**training.fit_arguments(model, x, y, batch_size=4, epochs=3, seed=0, progress=progress))
+    train = training.epoch_shuffled(x, y, 4, seed=0)
+    fit = FitCheckpoint(tmp_path / "fit")
+    callback = training.run_callback(fit, train, [], progress=progress)
+    model.fit(train, epochs=3, shuffle=False, verbose=0, callbacks=[callback])
     lines = [line for line in capsys.readouterr().out.splitlines() if "epoch" in line]
     if progress:
         assert [line.split(",")[0].strip() for line in lines] == ["epoch 1/3", "epoch 2/3", "epoch 3/3"]
