@@ -45,7 +45,7 @@ LOCK = ".run.lock"  # beside it: held by the one run that writes the folder, rem
 FORMAT = 3  # 3: rnn_sequence's stages are named for the data set (issue 27); 2: issue 25, 26
 # flags that change neither what a run computes nor where: they may differ between a run and its resume
 NEUTRAL_FLAGS = ("output_dir", "resume", "tensorboard", "progress", "quiet", "verbose", "worker_timeout")
-LIBRARIES = ("tensorflow", "keras", "numpy", "scikit-learn", "river")
+LIBRARIES = ("tensorflow", "jax", "torch", "keras", "numpy", "scikit-learn", "river")
 # fault injection for the tests: RECIPES_KILL_AFTER=stage:N (or epoch:N) makes the process SIGKILL
 # itself right after it has saved its N-th stage (N-th epoch checkpoint): a kill at a known point;
 # several, comma-separated ("epoch:1,stage:1": at the first save of either kind), the first to come
@@ -113,18 +113,17 @@ def code_digest() -> str:
 
 
 def layout() -> dict:
-    """What the numbers were computed on, beyond the libraries: the replicas a step is split over,
-    the CPU threads one op may use, the GPUs and logical CPU devices visible (TensorFlow's runtime
-    is not started by asking)."""
-    import tensorflow as tf
-
-    from common.device import CPU_DEVICES, intra_op_threads
+    """What the numbers were computed on, beyond the libraries: the Keras backend, the replicas a
+    step is split over, the CPU threads one op may use, the GPUs and logical CPU devices visible
+    (TensorFlow's runtime is not started by asking)."""
+    from common.device import CPU_DEVICES, backend, gpu_names, intra_op_threads
     from common.distribute import current
 
     return {
+        "backend": backend(),
         "replicas": current().replicas if current() is not None else 1,
         "threads": intra_op_threads(),
-        "gpus": len(tf.config.list_physical_devices("GPU")),
+        "gpus": len(gpu_names()),
         "cpu_devices": os.environ.get(CPU_DEVICES, "") or "1",
     }
 

@@ -1,17 +1,54 @@
-"""What TensorFlow runs on. A GPU is picked up automatically when one is visible; memory growth is
-turned on so a recipe does not grab the whole card.
+"""What the recipes run on: the Keras backend (TensorFlow by default, JAX or PyTorch), and its device.
+A GPU is picked up automatically when one is visible; on TensorFlow memory growth is turned on so a
+recipe does not grab the whole card.
 
-Two environment variables shape the CPU, read before TensorFlow starts: TF_NUM_INTRAOP_THREADS
-(TensorFlow's own: the threads one op may use, which `python -m recipes all --jobs N` sets to divide
-the machine between its processes) and RECIPES_CPU_DEVICES=N, which splits the CPU into N logical
+The backend is Keras's own setting, `KERAS_BACKEND` (else ~/.keras/keras.json): `backend_name`
+reads it without importing Keras, which picks it once, at its import. Two environment variables
+shape a TensorFlow CPU, read before TensorFlow starts: TF_NUM_INTRAOP_THREADS (the threads one op
+may use, which `python -m recipes all --jobs N` sets to divide the machine between its processes,
+with OMP_NUM_THREADS for PyTorch) and RECIPES_CPU_DEVICES=N, which splits the CPU into N logical
 devices so `--distribute mirrored` can run N replicas without a GPU (common/distribute.py)."""
 
 from __future__ import annotations
 
+import json
 import os
 
 _announced = False
 CPU_DEVICES = "RECIPES_CPU_DEVICES"
+BACKENDS = ("tensorflow", "jax", "torch")
+
+
+def backend_name() -> tuple[str, str]:
+    """(the Keras backend this process runs on, where that was read from), as Keras reads it:
+    KERAS_BACKEND, else the `backend` of Keras's config file, else TensorFlow, Keras's default. The
+    Keras already imported, if one is, has the last word."""
+    import sys
+
+    if "keras" in sys.modules:
+        return sys.modules["keras"].config.backend(), "the Keras already started"
+    backend, where = os.environ.get("KERAS_BACKEND"), "KERAS_BACKEND"
+    if not backend:
+        home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
+        config = os.path.join(home, "keras.json")
+        try:
+            with open(config, encoding="utf-8") as handle:
+                backend, where = json.load(handle).get("backend"), config
+        except (OSError, ValueError, AttributeError):
+            backend = None
+    return (backend or "tensorflow"), where if backend else "Keras's default"
+
+
+def backend() -> str:
+    return backend_name()[0]
+
+
+def import_backend(verbose: bool = False) -> None:
+    """Start the backend Keras will run on before Keras itself: TensorFlow quietly
+    (`import_tensorflow`), JAX or PyTorch as they are."""
+    if backend() == "tensorflow":
+        import_tensorflow(verbose)
+    import keras  # noqa: F401  (it reads the backend now, once)
 
 
 def import_tensorflow(verbose: bool = False) -> None:
@@ -56,8 +93,11 @@ def setup_device(verbose: bool = True) -> str:
 
 
 def configure_devices() -> None:
-    """GPU memory growth on, and the CPU split into RECIPES_CPU_DEVICES logical devices, before
-    TensorFlow starts its runtime (a no-op once it has: the first call's settings hold)."""
+    """TensorFlow: GPU memory growth on, and the CPU split into RECIPES_CPU_DEVICES logical devices,
+    before TensorFlow starts its runtime (a no-op once it has: the first call's settings hold). Other
+    backends take their devices as they find them."""
+    if backend() != "tensorflow":
+        return
     import tensorflow as tf
 
     from common.errors import UsageError
@@ -80,27 +120,58 @@ def configure_devices() -> None:
             pass  # already initialised in this process: growth was set the first time
 
 
-def describe_device() -> str:
-    """`GPU:0 NVIDIA H100 80GB HBM3` or `CPU (2 threads)`."""
-    import tensorflow as tf
+def gpu_names() -> list[str]:
+    """The GPUs the backend sees (`GPU:0 NVIDIA H100 80GB HBM3`), without starting TensorFlow's
+    runtime."""
+    name = backend()
+    if name == "tensorflow":
+        import tensorflow as tf
 
-    gpus = tf.config.list_physical_devices("GPU")
+        gpus = tf.config.list_physical_devices("GPU")
+        details = [tf.config.experimental.get_device_details(gpu) for gpu in gpus]
+        return [f"GPU:{i} {d.get('device_name', g.name)}" for i, (g, d) in enumerate(zip(gpus, details))]
+    if name == "jax":
+        import jax
+
+        gpus = [d for d in jax.devices() if d.platform == "gpu"]
+        return [f"GPU:{i} {getattr(d, 'device_kind', 'GPU')}" for i, d in enumerate(gpus)]
+    if name == "torch":
+        import torch
+
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        return [f"GPU:{i} {torch.cuda.get_device_name(i)}" for i in range(count)]
+    return []
+
+
+def describe_device() -> str:
+    """`GPU:0 NVIDIA H100 80GB HBM3` or `CPU (2 threads)`, and the backend: `..., on JAX`."""
+    name, label = backend(), {"tensorflow": "TensorFlow", "jax": "JAX", "torch": "PyTorch"}
+    gpus = gpu_names()
     if gpus:
-        names = []
-        for index, gpu in enumerate(gpus):
-            details = tf.config.experimental.get_device_details(gpu)
-            names.append(f"GPU:{index} {details.get('device_name', gpu.name)}")
-        return ", ".join(names)
-    threads = intra_op_threads()
-    logical = len(tf.config.list_logical_devices("CPU"))
-    split = f", {logical} logical devices" if logical > 1 else ""
-    return f"CPU ({threads} threads{split})"
+        where = ", ".join(gpus)
+    else:
+        threads, split = intra_op_threads(), ""
+        if name == "tensorflow":
+            import tensorflow as tf
+
+            logical = len(tf.config.list_logical_devices("CPU"))
+            split = f", {logical} logical devices" if logical > 1 else ""
+        where = f"CPU ({threads} threads{split})"
+    return f"{where}, on {label.get(name, name)}"
 
 
 def intra_op_threads() -> int:
-    """The threads one TensorFlow op may use on the CPU: as configured, else TF_NUM_INTRAOP_THREADS,
-    else one per core (TensorFlow's default). On some CPUs (an AMD EPYC, measured) a run's numbers
-    depend on it, in their last digits: metrics.json records it (environment.threads)."""
+    """The threads one op may use on the CPU: TensorFlow's as configured, else TF_NUM_INTRAOP_THREADS,
+    else one per core (its default); PyTorch's (OMP_NUM_THREADS); JAX's XLA uses every core. On some
+    CPUs (an AMD EPYC, measured) a run's numbers depend on it, in their last digits: metrics.json
+    records it (environment.threads)."""
+    name = backend()
+    if name == "torch":
+        import torch
+
+        return torch.get_num_threads()
+    if name != "tensorflow":
+        return cpu_count()
     import tensorflow as tf
 
     return (

@@ -96,7 +96,11 @@ def current() -> Distribution | None:
 
 
 def replicas() -> int:
-    """The replicas of the strategy in scope (1 outside any)."""
+    """The replicas of the strategy in scope (1 outside any, and on a backend other than TensorFlow)."""
+    from common.device import backend
+
+    if backend() != "tensorflow":
+        return 1
     import tensorflow as tf
 
     return tf.distribute.get_strategy().num_replicas_in_sync
@@ -108,10 +112,13 @@ def global_batch(per_replica: int) -> int:
 
 
 def steps_per_execution(steps: int) -> int:
-    """`steps` training steps per compiled call, or 1 under a strategy of several replicas: there,
-    Keras's loop over several steps in one call (3.15 here) fails in TensorFlow ("You must feed a
-    value for placeholder tensor ... while/cond"). Call it inside the strategy's scope."""
-    return steps if replicas() == 1 else 1
+    """`steps` training steps per compiled call, or 1 where Keras cannot run several in one: under a
+    strategy of several replicas (Keras 3.15's loop fails in TensorFlow there: "You must feed a
+    value for placeholder tensor ... while/cond"), and on PyTorch, where Keras takes one step a call.
+    Call it inside the strategy's scope."""
+    from common.device import backend
+
+    return steps if replicas() == 1 and backend() != "torch" else 1
 
 
 def shard_by_data(dataset):
@@ -131,6 +138,17 @@ def distributed(args, prog: str):
     TF_CONFIG; one line and the end of the process when the other workers do not join within
     --worker-timeout seconds."""
     global _current
+    from common.device import backend_name
+
+    name, where = backend_name()
+    if name != "tensorflow":  # tf.distribute is TensorFlow's: one device on the others
+        if args.distribute not in ("auto", "none"):
+            raise UsageError(
+                f"--distribute {args.distribute} trains through tf.distribute, TensorFlow's; this "
+                f"run is on {name} (from {where}): use --distribute none, or KERAS_BACKEND=tensorflow"
+            )
+        yield None
+        return
     if args.distribute == "multiworker" and getattr(args, "resume", False):
         raise UsageError(
             "--resume with --distribute multiworker: only the chief keeps a checkpoint, so the "

@@ -152,6 +152,13 @@ def expectation(value: float, **bound) -> dict:
     return {"value": value, "expected": f"{symbol} {limit:g}", "holds": bool(compare(value, limit))}
 
 
+def keras_numpy(value) -> np.ndarray:
+    """A backend's tensor (a TensorFlow, JAX or PyTorch one) as a NumPy array."""
+    import keras
+
+    return np.asarray(keras.ops.convert_to_numpy(value))
+
+
 def kept_files(models: dict) -> list[str]:
     """The files behind `results.models` entries (`models/<name>.keras`): each model and its card."""
     return [path for name in models for path in (name, str(Path(name).with_suffix(".json")))]
@@ -343,7 +350,7 @@ class Harness:
         card = {"model": path.name, "recipe": self.name, **to_jsonable(info)}
         card["input_shape"] = card_input_shape(model)
         if example is not None:  # called directly (eagerly): the same ops, and bits, in any process
-            outputs = np.asarray(model(as_tensors(example), training=False))
+            outputs = keras_numpy(model(as_tensors(example), training=False))
             card["example"] = {"inputs": to_jsonable(example), "outputs": to_jsonable(outputs)}
         atomic_write_text(folder / f"{name}.json", json.dumps(card, indent=1) + "\n")
         self.models[f"{MODELS}/{path.name}"] = {
@@ -389,22 +396,20 @@ class Harness:
 
 
 def check_backend() -> None:
-    """UsageError unless Keras will run on TensorFlow: the recipes use tf.data, tf.distribute and
-    GradientTape. Read from KERAS_BACKEND, else from Keras's config file, as Keras reads it, without
-    importing Keras (which fails late, deep inside, on another backend)."""
-    backend, where = os.environ.get("KERAS_BACKEND"), "KERAS_BACKEND"
-    if not backend:
-        home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
-        config = os.path.join(home, "keras.json")
-        try:
-            with open(config, encoding="utf-8") as handle:
-                backend, where = json.load(handle).get("backend"), config
-        except (OSError, ValueError, AttributeError):
-            backend = None
-    if backend and backend != "tensorflow":
+    """UsageError unless Keras will run on a backend the recipes run on (TensorFlow, JAX, PyTorch),
+    read as Keras reads it (`common.device.backend_name`) without importing Keras, and installed."""
+    name, where = device.backend_name()
+    if name not in device.BACKENDS:
         raise UsageError(
-            f"Keras backend {backend!r} (from {where}): these recipes run on TensorFlow (tf.data, "
-            f"tf.distribute, GradientTape); set KERAS_BACKEND=tensorflow"
+            f"Keras backend {name!r} (from {where}): these recipes run on tensorflow, jax or torch; "
+            "set KERAS_BACKEND to one of them"
+        )
+    from importlib.util import find_spec
+
+    if find_spec(name) is None:
+        extra = {"tensorflow": "", "jax": "[jax]", "torch": "[torch]"}[name]
+        raise UsageError(
+            f'Keras backend {name!r} (from {where}) is not installed: pip install -e ".{extra}"'
         )
 
 
@@ -422,7 +427,7 @@ def run_main(name: str, parser: argparse.ArgumentParser, run, argv=None) -> int:
         print(describe_quick(parser), flush=True)
     try:
         check_backend()
-        device.import_tensorflow(verbose=args.verbose)
+        device.import_backend(verbose=args.verbose)
         if getattr(args, "distribute", None) is None:
             run(args)
         else:

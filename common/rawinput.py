@@ -129,6 +129,10 @@ def as_tensors(inputs):
     dict of tensors (strings included) by the model's input names (`input_name`)."""
     if not isinstance(inputs, dict):
         return np.asarray(inputs, np.float32)
+    import keras
+
+    if keras.config.backend() != "tensorflow":  # texts as NumPy strings: StringLookup reads them
+        return {input_name(n): v.astype(str) if v.dtype == object else v for n, v in inputs.items()}
     import tensorflow as tf
 
     return {

@@ -130,11 +130,11 @@ def to_jsonable(value):
     return value
 
 
-LIBRARIES = ("scikit-learn", "scipy", "river", "mnist1d", "matplotlib")  # besides TF, Keras, NumPy
+LIBRARIES = ("jax", "torch", "scikit-learn", "scipy", "river", "mnist1d", "matplotlib")  # and TF
 
 
 def environment(device: str, threads: int, cores: int) -> dict:
-    """What produced the numbers: Python, TensorFlow, Keras, NumPy, the device (as
+    """What produced the numbers: Python, the Keras backend, TensorFlow, Keras, NumPy, the device (as
     `common.device.describe_device` says it), `threads`, the CPU threads one op may use
     (`common.device.intra_op_threads`: on some CPUs the numbers depend on them, so same seed, same
     machine and same threads give the same numbers), the platform, the CPU model and `cores`, those
@@ -142,11 +142,11 @@ def environment(device: str, threads: int, cores: int) -> dict:
     the version of every other library a number or figure depends on (the baselines, the generated
     data sets, the drawing), or "not installed"."""
     import keras
-    import tensorflow as tf
 
     found = {
         "python": sys.version.split()[0],
-        "tensorflow": tf.__version__,
+        "backend": keras.config.backend(),
+        "tensorflow": installed_version("tensorflow"),
         "keras": keras.__version__,
         "numpy": np.__version__,
         "device": device,

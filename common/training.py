@@ -9,16 +9,25 @@ import numpy as np
 
 
 def seed_everything(seed: int, deterministic: bool = True) -> None:
-    """Seed Python, NumPy and TensorFlow through Keras, once, at the top of a run.
+    """Seed Python, NumPy and the backend through Keras, once, at the top of a run.
 
-    With `deterministic`, TensorFlow's op determinism is on too: same seed, same machine, same numbers.
+    With `deterministic`, the backend's deterministic ops are on too (TensorFlow's op determinism,
+    PyTorch's deterministic algorithms): same seed, same machine, same numbers.
     """
     import keras
-    import tensorflow as tf
 
     keras.utils.set_random_seed(seed)
-    if deterministic:
+    if not deterministic:
+        return
+    backend = keras.config.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
         tf.config.experimental.enable_op_determinism()
+    elif backend == "torch":
+        import torch
+
+        torch.use_deterministic_algorithms(True, warn_only=True)  # JAX's CPU ops are already
 
 
 def check_network_fits(widths: list[int], what: str) -> None:

@@ -112,8 +112,8 @@ def notebook(name: str, title: str, docstring: str, source: str) -> dict:
         (
             "code",
             "from pathlib import Path\n\n"
-            "from common.device import import_tensorflow\n\n"
-            "import_tensorflow()  # as the command starts it: without TensorFlow's start-up log\n"
+            "from common.device import import_backend\n\n"
+            "import_backend()  # as the command starts it (TensorFlow without its start-up log)\n"
             'argv = ["--quick"] if QUICK else []\n'
             "if OUTPUT_DIR is None:  # the checkout's outputs/, wherever Jupyter was started\n"
             "    folder = build_parser().parse_args(argv).output_dir\n"

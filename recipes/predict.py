@@ -44,10 +44,10 @@ def load_model(model_path: str, card: dict):
     """The kept model, loaded in safe mode (a model file runs no code of its own), or UsageError
     when it cannot be, or when it is not the model its card describes (a file copied beside another
     model's card): its input shape and its outputs per row must be the card's."""
-    from common.device import import_tensorflow
+    from common.device import import_backend
     from common.rawinput import card_input_shape, load_keras
 
-    import_tensorflow()
+    import_backend()
     model = load_keras(model_path, "")  # a damaged or foreign file: Keras's reason, on one line
     if not card.get("columns"):  # a model of columns takes a dict (common/rawinput.py)
         takes = card_input_shape(model)

@@ -141,10 +141,12 @@ def assert_outputs_contract(
     assert list(metrics) == list(SCHEMA_KEYS)  # DESIGN.md's outputs contract, in its order
     assert metrics["recipe"] == recipe and metrics["args"].get("quick") is quick
     assert metrics["duration_s"] > 0
-    for key in ("python", "tensorflow", "keras", "numpy", "device", "platform", "cpu", *LIBRARIES):
+    keys = ("python", "backend", "tensorflow", "keras", "numpy", "device", "platform", "cpu")
+    for key in (*keys, *LIBRARIES):
         assert metrics["environment"][key], key
     assert metrics["environment"]["cores"] >= 1  # the machine its times were measured on
-    assert metrics["environment"]["threads"] == THREADS  # what the numbers were made with
+    if metrics["environment"]["backend"] != "jax":  # JAX's XLA takes every core
+        assert metrics["environment"]["threads"] == THREADS  # what the numbers were made with
     assert_finite_numbers(metrics["results"], allow_null=allow_null)
     for reference in metrics["references"]:
         assert {"name", "value", "source"} <= set(reference) and reference["source"]
@@ -269,11 +271,22 @@ SLOW_CALLS = (
 )
 
 
+BACKEND = os.environ.get("KERAS_BACKEND") or "tensorflow"  # the suite's: KERAS_BACKEND=jax pytest
+
+
 def pytest_collection_modifyitems(config, items):
     """Mark `slow` every test that starts a recipe or a TensorFlow process, uses the shared quick
     runs, or trains a model (by the calls in its source, SLOW_CALLS), besides those marked by hand:
-    `pytest -m "not slow"` is then the fast tier for an edit-test loop."""
+    `pytest -m "not slow"` is then the fast tier for an edit-test loop. On a backend other than
+    TensorFlow (KERAS_BACKEND), the tests marked `tensorflow` (tf.distribute, the compiled online
+    learner) are skipped, saying so."""
     import inspect
+
+    if BACKEND != "tensorflow":
+        skip = pytest.mark.skip(reason=f"TensorFlow's alone (tf.distribute, tf.function); on {BACKEND}")
+        for item in items:
+            if "tensorflow" in item.keywords:
+                item.add_marker(skip)
 
     # the tests that wait for the shared quick run last: the others run while it is made
     items.sort(key=needs_quick_outputs)

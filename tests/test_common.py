@@ -186,14 +186,17 @@ def test_environment_names_every_field():
     from common.device import cpu_count, describe_device, intra_op_threads
 
     env = results.environment(describe_device(), intra_op_threads(), cpu_count())
-    core = {"python", "tensorflow", "keras", "numpy", "device", "threads", "platform", "cpu", "cores"}
+    core = {"python", "backend", "tensorflow", "keras", "numpy", "device", "threads", "platform"}
+    core |= {"cpu", "cores", "jax", "torch"}
     assert set(env) == core | {"scikit-learn", "scipy", "river", "mnist1d", "matplotlib"}
+    assert env["backend"] == os.environ.get("KERAS_BACKEND", "tensorflow")
     assert env["keras"].startswith("3.")
     import importlib.metadata
 
     assert env["river"] == importlib.metadata.version("river")  # read from the installed package
     assert env["device"].startswith(("CPU", "GPU"))
-    assert env["threads"] == 1  # tests/conftest.py: one intra-op thread for every run of the suite
+    if env["backend"] != "jax":  # JAX's XLA takes every core
+        assert env["threads"] == 1  # tests/conftest.py: one intra-op thread for every run
     assert env["cpu"] and env["cpu"] != "unknown" and env["cores"] >= 1  # the machine of the times
 
 

@@ -18,6 +18,8 @@ from common.checkpoint import FOLDER, KILL_AFTER
 from recipes import registry
 from tests.conftest import ROOT, assert_bad_input, comparable, error_lines, run_cli
 
+pytestmark = pytest.mark.tensorflow  # tf.distribute, and the compiled online learner
+
 # The 2-replica runs take half the per-replica batch, so every step sees the 1-replica run's batch:
 # the same updates up to float rounding (and per-replica dropout draws). Quick runs are a few steps
 # from their start, where such differences grow: the tolerance is on test accuracy, absolute.

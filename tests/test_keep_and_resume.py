@@ -566,10 +566,10 @@ def test_a_resume_is_refused_when_the_code_or_the_device_layout_changed(tmp_path
     with pytest.raises(CheckpointError, match="made with other code .*the recipes' code was changed"):
         Harness("demo", harness_args(**flags, resume=True))
     recipe.write_text(recipe.read_text().replace("200, args.seed", "300, args.seed"))
-    monkeypatch.setenv("TF_NUM_INTRAOP_THREADS", "7")
-    with pytest.raises(CheckpointError, match="another device layout .*threads 1 there, 7 here"):
+    monkeypatch.setenv("RECIPES_CPU_DEVICES", "2")  # two logical CPU devices: two replicas' layout
+    with pytest.raises(CheckpointError, match="another device layout .*cpu_devices '1' there, '2'"):
         Harness("demo", harness_args(**flags, resume=True))
-    monkeypatch.setenv("TF_NUM_INTRAOP_THREADS", "1")
+    monkeypatch.delenv("RECIPES_CPU_DEVICES")
     again = Harness("demo", harness_args(**flags, resume=True))
     assert again.stage("data").result == {"rows": 300}
     again.checkpoint.release()

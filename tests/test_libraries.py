@@ -26,6 +26,7 @@ from tests.conftest import ROOT
     ],
     ids=["defaults", "batch_4"],
 )
+@pytest.mark.tensorflow  # the compiled learner: tf.function and XLA
 def test_the_online_learner_passes_rivers_own_estimator_checks(params):
     """river.checks.check_estimator, with no check skipped: the learner declares no skips, and the
     checks that need pandas (learn_many against learn_one, predict_many against predict_one) run."""
@@ -56,6 +57,7 @@ def sea(items: int):
     return args, stream, x, y
 
 
+@pytest.mark.tensorflow  # the compiled learner: tf.function and XLA
 def test_progressive_val_score_scores_what_the_recipes_loop_scores():
     """SEA 0->3, 4 000 items, seeds 0-4: river's progressive_val_score over the per-item interface
     (default parameters: labels and features found as they come) scores within the recipe loop's
@@ -78,6 +80,7 @@ def test_progressive_val_score_scores_what_the_recipes_loop_scores():
     assert abs(np.mean(river) - np.mean(recipe)) <= spread, (recipe, river)
 
 
+@pytest.mark.tensorflow  # the compiled learner: tf.function and XLA
 def test_the_online_learner_runs_in_a_river_pipeline_one_item_or_a_frame_at_a_time():
     import pandas as pd
     from river import compose, datasets, metrics, preprocessing
@@ -97,6 +100,7 @@ def test_the_online_learner_runs_in_a_river_pipeline_one_item_or_a_frame_at_a_ti
     assert set(pipeline.predict_proba_one(rows[0][0])) == {False, True}
 
 
+@pytest.mark.tensorflow  # the compiled learner: tf.function and XLA
 def test_probabilities_are_the_keras_networks_own():
     """predict_proba_many runs the forward pass in NumPy: it equals the Keras model's softmax on the
     scaled inputs."""
@@ -113,6 +117,7 @@ def test_probabilities_are_the_keras_networks_own():
     np.testing.assert_allclose(ours, keras_softmax, atol=1e-5)
 
 
+@pytest.mark.tensorflow  # the compiled learner: tf.function and XLA
 def test_a_learner_pickled_midway_goes_on_exactly_as_the_original():
     """Learners of one shape share one compiled engine and take turns holding its variables: a copy
     taken midway, learning alongside the original, gives the original's probabilities."""
@@ -137,11 +142,13 @@ def test_a_learner_pickled_midway_goes_on_exactly_as_the_original():
         ({"classes": (1,)}, "at least two distinct labels"),
     ],
 )
+@pytest.mark.tensorflow  # the compiled learner: tf.function and XLA
 def test_bad_parameters_are_refused_when_the_learner_is_made(params, message):
     with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
         KerasOnlineClassifier(**params)
 
 
+@pytest.mark.tensorflow  # the compiled learner: tf.function and XLA
 def test_bad_items_are_refused_with_a_clear_message():
     learner = KerasOnlineClassifier(classes=("a", "b"), max_classes=2)
     with pytest.raises(ValueError, match="label 'c' is not one of classes"):
@@ -157,6 +164,7 @@ def test_bad_items_are_refused_with_a_clear_message():
         KerasOnlineClassifier().model  # noqa: B018
 
 
+@pytest.mark.tensorflow  # the compiled learner: tf.function and XLA
 def test_a_rejected_label_leaves_every_later_label_with_its_own_item():
     """A label is checked before its item is queued: after one is refused (unknown, unhashable, over
     max_classes), the next labels still pair with their own items; learn_many wants one per row."""
@@ -181,6 +189,7 @@ def test_a_rejected_label_leaves_every_later_label_with_its_own_item():
     assert learner._labels == ["a", "b"]
 
 
+@pytest.mark.tensorflow  # the compiled learner: tf.function and XLA
 def test_a_first_item_without_features_is_refused_and_the_learner_goes_on():
     learner = KerasOnlineClassifier(batch_size=2)
     with pytest.raises(ValueError, match="the first item has no features"):

@@ -93,7 +93,8 @@ def test_ablation_tables_every_setting_on_every_stream_and_its_default_is_the_de
         accuracies = {row[stream]["accuracy"] for row in table.values()}
         assert len(accuracies) > 1, f"settings had no effect on {stream}"
         # same flags, same seeds: the ablation's default is the default run's compiled learner
-        keras = default_run[stream]["keras_compiled"]
+        # (on TensorFlow; elsewhere its Keras-call learner)
+        keras = default_run[stream].get("keras_compiled", default_run[stream]["keras_mlp"])
         assert table["default"][stream]["accuracy"] == keras["accuracy"]
         assert table["default"][stream]["accuracy_std"] == keras["accuracy_std"]
     ol.plot(metrics, tmp_path / "replot")  # redrawn from metrics alone
@@ -121,6 +122,7 @@ def run_engine(engine, batches, weights=None):
     engine.run(x, np.zeros((chunk, 4), np.int32), w, rates, known, np.int32(len(batches)))
 
 
+@pytest.mark.tensorflow  # the compiled learner: tf.function and XLA
 def test_replay_memory_keeps_the_last_items_and_forgets_them_on_a_drift():
     learner = ol.KerasOnlineClassifier(
         batch_size=4, memory=8, replay=16, classes=(0, 1), features=("x",), seed=0
@@ -153,6 +155,7 @@ def counted(function, calls: list):
 
 
 @pytest.mark.parametrize("adapt", ["--adapt", "--no-adapt"])
+@pytest.mark.tensorflow  # the compiled learner: tf.function and XLA
 def test_a_chunk_rolled_back_at_a_drift_learns_as_one_batch_per_call_would(adapt, monkeypatch):
     """A chunk is predicted and learned in one call before ADWIN sees its errors; at a drift the
     learner takes back the batches after it. That must give exactly what predicting, scoring and
@@ -312,6 +315,7 @@ def test_a_diverged_learner_stops_the_run_with_one_line_naming_the_stage(tmp_pat
     assert re.search(where, line, re.I), line
 
 
+@pytest.mark.tensorflow  # the compiled learner: tf.function and XLA
 def test_the_plain_keras_loop_and_the_compiled_learner_predict_the_same(tmp_path):
     """From the same initial weights (copied with set_weights) and with the compiled learner's
     extras off (no replay, one Adam step a batch, no boost, no drift reaction), the plain loop
@@ -333,6 +337,7 @@ def test_the_plain_keras_loop_and_the_compiled_learner_predict_the_same(tmp_path
 
 
 @pytest.mark.parametrize("replay", ["0", "128"])
+@pytest.mark.tensorflow  # the compiled learner: tf.function and XLA
 def test_the_keras_call_learner_and_its_compiled_twin_learn_alike(replay):
     """The headline learner (`replay_loop`: predict_on_batch, then train_on_batch steps) and the
     compiled one, from the same initial weights, every part on (two steps a batch, the boost, the

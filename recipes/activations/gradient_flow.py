@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from common.data import Split
+from common.gradients import weight_gradients
 from common.numpy_reference import activation, derivative
 
 SATURATED_SLOPE = 0.01
@@ -15,16 +16,10 @@ def kernel_grad_norms(model, x, y) -> list[float]:
     """The norm of the loss gradient for each hidden kernel (input side first, output layer excluded),
     on all of (x, y): computed on one replica under a distribution strategy."""
     import keras
-    import tensorflow as tf
 
-    def norms():
-        kernels = [layer.kernel for layer in model.layers if layer.name.startswith("dense_")]
-        with tf.GradientTape() as tape:
-            loss = keras.losses.SparseCategoricalCrossentropy()(y, model(x, training=True))
-        return [tf.norm(g) for g in tape.gradient(loss, kernels)]
-
-    strategy = tf.distribute.get_strategy()
-    return [float(strategy.experimental_local_results(v)[0]) for v in strategy.run(norms)]
+    kernels = [layer.kernel for layer in model.layers if layer.name.startswith("dense_")]
+    loss = keras.losses.SparseCategoricalCrossentropy()
+    return [float(np.linalg.norm(g)) for g in weight_gradients(model, loss, x, y, kernels)]
 
 
 def unit_health(model, x, name: str) -> tuple[float, float]:
@@ -34,7 +29,7 @@ def unit_health(model, x, name: str) -> tuple[float, float]:
 
     dense = [layer.output for layer in model.layers if layer.name.startswith("dense_")]
     zs = keras.Model(model.input, dense)(x)
-    z = np.concatenate([np.asarray(v) for v in zs], axis=1).astype(np.float64)
+    z = np.concatenate([keras.ops.convert_to_numpy(v) for v in zs], axis=1).astype(np.float64)
     dead = np.all(activation(name, z) == 0, axis=0).mean()
     saturated = (np.mean(np.abs(derivative(name, z)) < SATURATED_SLOPE, axis=0) > 0.5).mean()
     return float(dead), float(saturated)

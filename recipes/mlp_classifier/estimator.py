@@ -18,9 +18,9 @@ import copy
 
 import numpy as np
 
-from common.device import import_tensorflow
+from common.device import import_backend
 
-import_tensorflow()  # without its C++ start-up log: before Keras
+import_backend()  # without TensorFlow's C++ start-up log: before Keras
 # isort: split
 import keras  # noqa: E402
 from keras.wrappers import SKLearnClassifier as KerasSKLearnClassifier  # noqa: E402

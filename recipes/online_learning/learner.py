@@ -78,8 +78,13 @@ class Engine:
     def __init__(
         self, width: int, outputs: int, hidden, steps: int, replay: int, memory: int, batch: int
     ):
-        from common.device import import_tensorflow
+        from common.device import backend, import_tensorflow
 
+        if backend() != "tensorflow":  # a river user on JAX or PyTorch: one clear line
+            raise RuntimeError(
+                f"KerasOnlineClassifier compiles its learning with TensorFlow (tf.function, XLA); "
+                f"Keras runs on {backend()} here: set KERAS_BACKEND=tensorflow to use it"
+            )
         import_tensorflow()  # without its C++ start-up log, for a river user too
         import keras
         import tensorflow as tf

@@ -33,6 +33,7 @@ import numpy as np
 
 import common  # noqa: F401  (quiet TensorFlow's start-up logs)
 from common.cli import non_negative_int, positive_float, positive_int, recipe_parser
+from common.device import backend
 from common.errors import Diverged, UsageError
 from common.harness import Harness, Recipe, run_main, seed_summary
 from common.rawinput import scaled_model
@@ -343,9 +344,10 @@ def learners_on_stream(harness, spec: str, args) -> dict:
     stream, x, y, out = data.stream, data.x, data.y, data.facts
     first, summary = keras_over_seeds(harness, data, args, f"{stream.name}/keras_mlp", keep=True)
     out["keras_mlp"] = {**first, **summary}  # curves, drift points and recovery: the first seed's
-    stage = f"{stream.name}/keras_compiled"
-    first, summary = keras_over_seeds(harness, data, args, stage, learn=train_compiled)
-    out["keras_compiled"] = {**first, **summary}
+    if "keras_compiled" in learners_of(args):  # TensorFlow's tf.function and XLA: there only
+        stage = f"{stream.name}/keras_compiled"
+        first, summary = keras_over_seeds(harness, data, args, stage, learn=train_compiled)
+        out["keras_compiled"] = {**first, **summary}
     for name in ["keras_plain", *args.baselines]:  # once each, a stage each
         key = f"{stream.name}/{name}"
         stage = harness.stage(key)
@@ -355,7 +357,7 @@ def learners_on_stream(harness, spec: str, args) -> dict:
             out[name] = stage.record(train_plain(x, y, stream, args, key))
         else:
             out[name] = stage.record(baseline_on_stream(name, x, y, len(stream.classes), args, key))
-    learners = ["keras_mlp", "keras_compiled", "keras_plain", *args.baselines]
+    learners = learners_of(args)
     for name in learners:
         correct = out[name].pop("_correct")
         out[name]["recovery_samples"] = recovery_samples(correct, stream.known_drift)
@@ -366,6 +368,13 @@ def learners_on_stream(harness, spec: str, args) -> dict:
     return out
 
 
+def learners_of(args) -> list[str]:
+    """The learners of a run: the Keras learner, its compiled twin (on TensorFlow, whose tf.function
+    and XLA it is written in), the plain Keras loop, the baselines."""
+    compiled = ["keras_compiled"] if backend() == "tensorflow" else []
+    return ["keras_mlp", *compiled, "keras_plain", *args.baselines]
+
+
 def ablation(harness, args) -> dict:
     """{setting: {stream: accuracy, its std and the median items/s over the seeds}}, Keras alone."""
     table = {setting: {} for setting in ABLATION}
@@ -373,8 +382,11 @@ def ablation(harness, args) -> dict:
         data = prepare_stream(spec, args)
         for setting, changes in ABLATION.items():
             flags = argparse.Namespace(**{**vars(args), **changes})
-            stage = f"{data.stream.name}/keras_compiled {setting}"  # the fast one: the same learner
-            _, summary = keras_over_seeds(harness, data, flags, stage, learn=train_compiled)
+            # the compiled learner where there is one (the fast one: the same learner)
+            fast = "keras_compiled" in learners_of(args)
+            stage = f"{data.stream.name}/{'keras_compiled' if fast else 'keras_mlp'} {setting}"
+            learn = train_compiled if fast else train_keras
+            _, summary = keras_over_seeds(harness, data, flags, stage, learn=learn)
             table[setting][data.stream.name] = {
                 key: summary[key] for key in ("accuracy", "accuracy_std", "items_per_second")
             }
@@ -400,8 +412,9 @@ def run(args) -> dict:
     if args.ablation:
         results = {"streams": names, "ablation": ablation(harness, args)}
     else:
-        learners = ["keras_mlp", "keras_compiled", "keras_plain", *args.baselines]
-        results = {"streams": names, "learners": learners}
+        if "keras_compiled" not in learners_of(args):
+            print(f"the compiled learner is TensorFlow's: skipped on {backend()}", flush=True)
+        results = {"streams": names, "learners": learners_of(args)}
         for spec, name in zip(args.stream, names):
             results[name] = learners_on_stream(harness, spec, args)
     # -- Report: metrics.json, then the figures from it

@@ -34,6 +34,7 @@ import common  # noqa: F401  (quiet TensorFlow's start-up logs)
 from common import data
 from common.cli import comma_list, non_negative_int, positive_float, positive_int, recipe_parser
 from common.errors import UsageError
+from common.gradients import input_gradient
 from common.harness import Harness, Recipe, run_main, seed_summary
 from common.references import references
 from common.training import Timer, epoch_shuffled, seed_everything, steps_per_epoch
@@ -234,15 +235,10 @@ def gradient_through_time(model, x: np.ndarray, y: np.ndarray, loss=None) -> lis
     """How far back the gradient reaches: for each input step t, the norm of d(loss)/d(x_t), the
     loss (default: cross-entropy) averaged over the sequences in `x`."""
     import keras
-    import tensorflow as tf
 
     loss = loss or keras.losses.SparseCategoricalCrossentropy()
-    x = tf.constant(x)
-    with tf.GradientTape() as tape:
-        tape.watch(x)
-        value = loss(y, model(x, training=False))
-    gradient = tape.gradient(value, x)  # (sequences, steps, features)
-    return [float(v) for v in tf.norm(gradient, axis=(0, 2)).numpy()]
+    gradient = input_gradient(lambda x: loss(y, model(x, training=False)), x)  # (sequences, steps, _)
+    return [float(v) for v in np.linalg.norm(gradient, axis=(0, 2))]
 
 
 def train_seed(seed: int, harness: Harness, split: data.Split, cell: str) -> dict:
