@@ -10,6 +10,10 @@ front of the trained network, so it takes the raw rows:
   the loader's order;
 - `scaled_model(model, mean, std)`: a `Normalization` layer holding the learner's scaling.
 
+TensorFlow runs the `StringLookup` of a kept table model; on JAX and PyTorch, which take no text
+tensors, `predict` encodes the rows as the lookup would (`encode_rows`) and calls the network inside
+(`network_of`): the same numbers.
+
 `read_inputs(card, path)` reads a CSV (tabular models) or an `.npz` (arrays, sequences) into what the
 model described by its card takes, or raises UsageError naming what does not fit; `rows_inputs(card,
 rows)` does the same, with the same checks, for rows in Python (a pandas DataFrame, a list of dicts,
@@ -115,6 +119,29 @@ def load_keras(path: str | Path, what: str, **options):
     except Exception as error:  # truncated, unsafe (a lambda layer), another Keras's format
         reason = " ".join(str(error).split())[:300]
         raise UsageError(f"{what}cannot load {path} ({type(error).__name__}: {reason})") from None
+
+
+def encode_rows(rows: dict, columns: list[dict]) -> np.ndarray:
+    """Rows of columns (as `rows_model` takes them) in the loader's encoding: what the network inside
+    a `rows_model` reads, a number as it is, a text one-hot by the column's values (the inverse of
+    `decode_rows`)."""
+    parts = []
+    for column in columns:
+        cells, values = rows[column["name"]], column["values"]
+        if values is None:
+            parts.append(np.asarray(cells, np.float32).reshape(-1, 1))
+        else:
+            index = {value: i for i, value in enumerate(values)}
+            codes = [index[str(cell)] for cell in np.asarray(cells).reshape(-1)]
+            parts.append(np.eye(len(values), dtype=np.float32)[codes])
+    return np.concatenate(parts, axis=1)
+
+
+def network_of(model):
+    """The trained network inside a `rows_model` (its one nested model)."""
+    import keras
+
+    return next(layer for layer in model.layers if isinstance(layer, keras.Model))
 
 
 def card_input_shape(model) -> list | None:

@@ -44,10 +44,12 @@ def load_model(model_path: str, card: dict):
     """The kept model, loaded in safe mode (a model file runs no code of its own), or UsageError
     when it cannot be, or when it is not the model its card describes (a file copied beside another
     model's card): its input shape and its outputs per row must be the card's."""
-    from common.device import import_backend
+    from common.device import import_backend, import_tensorflow
     from common.rawinput import card_input_shape, load_keras
 
     import_backend()
+    if card.get("columns"):  # its StringLookup layers are TensorFlow's, on any backend
+        import_tensorflow()  # quietly: without TensorFlow's C++ start-up log
     model = load_keras(model_path, "")  # a damaged or foreign file: Keras's reason, on one line
     if not card.get("columns"):  # a model of columns takes a dict (common/rawinput.py)
         takes = card_input_shape(model)
@@ -68,9 +70,13 @@ def load_model(model_path: str, card: dict):
 def predictions(card: dict, model, inputs) -> list:
     """Each row's (class, probability), or a regression model's value, for `inputs` as
     `common.rawinput` reads them for the model of `card`."""
-    from common.rawinput import as_tensors
+    import keras
+
+    from common.rawinput import as_tensors, encode_rows, network_of
 
     try:
+        if card.get("columns") and keras.config.backend() != "tensorflow":  # no text tensors there
+            model, inputs = network_of(model), encode_rows(inputs, card["columns"])
         outputs = np.asarray(model.predict(as_tensors(inputs), verbose=0), np.float64)
     except Exception as error:  # rows the card describes that this model cannot take
         reason = " ".join(str(error).split())[:160]

@@ -259,3 +259,29 @@ def test_a_model_beside_a_card_of_columns_from_another_run_is_one_line(csv_model
     shutil.copyfile(model.with_suffix(".json"), folder / "swapped.json")
     (folder / "rows.csv").write_text("size,colour\n1.0,red\n")
     refused(folder / "swapped.keras", folder / "rows.csv", "not the model the card describes")
+
+
+@pytest.mark.parametrize("other", ["tensorflow", "jax", "torch"])
+def test_a_kept_model_predicts_the_same_on_every_backend(other, csv_model, quick_outputs, tmp_path):
+    """A model kept by a run on this suite's backend, loaded and run by `predict` on each backend
+    (a new process each): the classes of its card, a table's model (its text columns looked up)
+    and the digits MLP alike."""
+    from importlib.util import find_spec
+
+    if find_spec(other) is None:
+        pytest.skip(f"{other} is not installed")
+    model, folder = csv_model
+    card = json.loads(model.with_suffix(".json").read_text())
+    rows = card["example"]["inputs"]
+    lines = ["size,colour"] + [f"{s[0]},{c[0]}" for s, c in zip(rows["size"], rows["colour"])]
+    (tmp_path / "rows.csv").write_text("\n".join(lines) + "\n")
+    digits = quick_outputs.folder("mlp_classifier") / "models" / "mlp.keras"
+    digits_card = json.loads(digits.with_suffix(".json").read_text())
+    pixels = [",".join(map(str, row)) for row in digits_card["example"]["inputs"]]
+    (tmp_path / "pixels.csv").write_text("\n".join(pixels) + "\n")
+    for kept, given, kept_card in ((model, "rows.csv", card), (digits, "pixels.csv", digits_card)):
+        result = run_cli(
+            "recipes", "predict", str(kept), str(tmp_path / given), env={"KERAS_BACKEND": other}
+        )
+        assert result.returncode == 0, result.stderr[-2000:]
+        assert [line.split("\t")[0] for line in result.stdout.splitlines()] == card_classes(kept_card)
