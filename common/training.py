@@ -147,6 +147,27 @@ def steps_per_epoch(examples: int, batch_size: int) -> int:
     return -(-examples // global_batch(batch_size))
 
 
+_SAID: set = set()  # the kinds of train step this process has said it runs
+
+
+def say_train_step(model) -> None:
+    """Print, once a process for each kind, whether Keras compiles the model's train step (XLA on
+    TensorFlow and JAX, torch.compile on PyTorch) or runs it eagerly: a layer that cannot be
+    compiled (Keras's RandomTranslation) makes `jit_compile="auto"` fall back, several times slower."""
+    import keras
+
+    jit, backend = bool(getattr(model, "jit_compile", False)), keras.config.backend()
+    how = {  # (compiled, eager): what Keras makes of the train step on each backend
+        "tensorflow": ("XLA-compiled", "a tf.function graph, not XLA (Keras's choice on a CPU)"),
+        "jax": ("XLA-compiled (jax.jit)", "eager: a layer cannot be compiled"),
+        "torch": ("torch.compile", "eager (PyTorch's default)"),
+    }.get(backend, ("compiled", "eager"))
+    line = f"train step on {backend}: {how[0] if jit else how[1]}"
+    if line not in _SAID:
+        _SAID.add(line)
+        print(line, flush=True)
+
+
 def run_callback(checkpoint, train, kept: list, progress: bool = True):
     """One Keras callback with what a resumable fit needs (`Harness.callback` says what): resume and
     save through `checkpoint` (a common.checkpoint.FitCheckpoint), keeping `kept` callbacks' state
@@ -168,6 +189,7 @@ def run_callback(checkpoint, train, kept: list, progress: bool = True):
                     other.set_model(model)
 
         def on_train_begin(self, logs=None):
+            say_train_step(self.model)
             epochs = self.params["epochs"]
             diverged.epochs = epochs
             if lines is not None:

@@ -297,6 +297,8 @@ def pytest_collection_modifyitems(config, items):
         except (OSError, TypeError):
             source = ""
         fixtures = set(getattr(item, "fixturenames", ()))
+        if fixtures & {"quick_outputs", "quick_gallery"}:  # the backend tiers' tests (.ci/run)
+            item.add_marker(pytest.mark.quick_run)
         if fixtures & {"quick_outputs", "quick_gallery", "csv_model"} or any(
             call in source for call in SLOW_CALLS
         ):

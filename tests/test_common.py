@@ -783,3 +783,49 @@ def test_a_target_and_a_column_named_as_it_but_for_case_are_refused(tmp_path):
     path = write_csv(tmp_path / "case.csv", "noise,label,Label\n" + rows)[4:]
     with pytest.raises(UsageError, match="columns 'label' and 'Label' differ only in case"):
         data.load_csv_table(path, "label")
+
+
+def test_the_random_shift_is_whole_steps_in_range_with_its_fill_and_off_at_inference():
+    """The shift that replaced RandomTranslation: each example moved by a whole number of steps, up
+    to the bound and every value of it drawn, the uncovered end repeated (signals) or 0 (images);
+    the inputs as they are at inference."""
+    import keras
+
+    from common.augment import random_shift_layer
+
+    shift = random_shift_layer()
+    signal = np.arange(1, 41, dtype=np.float32)[None].repeat(400, 0)
+    moved = keras.ops.convert_to_numpy(shift((4,), "nearest", seed=0)(signal, training=True))
+    steps = np.arange(40)
+    seen = set()
+    for row in moved:
+        s = int(row[20] - signal[0, 20]) * -1  # the value at 20 came from 20 - s
+        assert np.array_equal(row, signal[0][np.clip(steps - s, 0, 39)]), row
+        seen.add(s)
+    assert seen == set(range(-4, 5))
+    images = np.ones((200, 8, 8), np.float32)
+    framed = keras.ops.convert_to_numpy(shift((1, 1), "constant", seed=1)(images, training=True))
+    assert set(np.unique(framed)) == {0.0, 1.0}
+    assert all(row.sum() in (64, 56, 49) for row in framed)  # a border of 0 one pixel wide, or none
+    same = shift((4,), "nearest", seed=0)(signal, training=False)
+    assert np.array_equal(keras.ops.convert_to_numpy(same), signal)
+
+
+def test_a_model_with_the_random_shift_compiles_its_train_step():
+    """Keras's RandomTranslation set supports_jit = False: jit_compile="auto" fell back to eager on
+    JAX (14x slower). The model the recipes build with the shift compiles (XLA on TensorFlow and
+    JAX; PyTorch runs eagerly unless asked) and trains."""
+    import keras
+
+    from common.augment import random_shift
+
+    model = keras.Sequential([keras.Input((40,)), random_shift(signal_length=40), keras.layers.Dense(2)])
+    jit = keras.config.backend() in ("tensorflow", "jax")
+    model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True), jit_compile=jit)
+    x, y = np.random.default_rng(0).normal(size=(64, 40)).astype(np.float32), np.arange(64) % 2
+    model.fit(x, y, epochs=1, batch_size=16, verbose=0)
+    assert model.jit_compile == jit
+    if keras.config.backend() == "jax":  # "auto" resolves to compiled where every layer can be
+        auto = keras.Sequential([keras.Input((40,)), random_shift(signal_length=40)])
+        auto.compile("adam", "mse")
+        assert auto.jit_compile
