@@ -63,7 +63,7 @@ from common.cli import describe_quick
 from common.distribute import current, distributed
 from common.errors import Diverged, Terminated, UsageError, stop_on_sigterm
 from common.outputs import publish
-from common.rawinput import as_tensors, card_input_shape
+from common.rawinput import call_kept, card_input_shape
 from common.results import (
     atomic_write_text,
     atomic_write_with,
@@ -150,13 +150,6 @@ def expectation(value: float, **bound) -> dict:
         return {"value": value, "expected": f"in [{low:g}, {high:g}]", "holds": low <= value <= high}
     compare, symbol = _BOUNDS[kind]
     return {"value": value, "expected": f"{symbol} {limit:g}", "holds": bool(compare(value, limit))}
-
-
-def keras_numpy(value) -> np.ndarray:
-    """A backend's tensor (a TensorFlow, JAX or PyTorch one) as a NumPy array."""
-    import keras
-
-    return np.asarray(keras.ops.convert_to_numpy(value))
 
 
 def kept_files(models: dict) -> list[str]:
@@ -350,7 +343,7 @@ class Harness:
         card = {"model": path.name, "recipe": self.name, **to_jsonable(info)}
         card["input_shape"] = card_input_shape(model)
         if example is not None:  # called directly (eagerly): the same ops, and bits, in any process
-            outputs = keras_numpy(model(as_tensors(example), training=False))
+            outputs = call_kept(model, example, info.get("columns"))
             card["example"] = {"inputs": to_jsonable(example), "outputs": to_jsonable(outputs)}
         atomic_write_text(folder / f"{name}.json", json.dumps(card, indent=1) + "\n")
         self.models[f"{MODELS}/{path.name}"] = {

@@ -137,6 +137,17 @@ def encode_rows(rows: dict, columns: list[dict]) -> np.ndarray:
     return np.concatenate(parts, axis=1)
 
 
+def call_kept(model, inputs, columns: list[dict] | None = None):
+    """A kept model called directly (eagerly) on `inputs`, as `read_inputs` reads them: on JAX and
+    PyTorch, which take no text tensors, a table's model is its network inside on the rows encoded
+    as its StringLookup layers would (`encode_rows`). NumPy out."""
+    import keras
+
+    if columns and keras.config.backend() != "tensorflow":
+        model, inputs = network_of(model), encode_rows(inputs, columns)
+    return np.asarray(keras.ops.convert_to_numpy(model(as_tensors(inputs), training=False)))
+
+
 def network_of(model):
     """The trained network inside a `rows_model` (its one nested model)."""
     import keras

@@ -126,6 +126,7 @@ def test_a_readme_block_that_reads_a_runs_output_names_the_command_on_its_first_
 
 
 @pytest.mark.slow
+@pytest.mark.tensorflow  # docs/libraries.md's river learner is the compiled one, TensorFlow's
 def test_every_python_block_of_the_readme_runs_as_written_in_a_clean_clone(
     quick_outputs, tmp_path, monkeypatch, capsys
 ):

@@ -131,6 +131,7 @@ def test_frozen_layers_are_bit_identical_after_target_training(source_model):
         np.testing.assert_array_equal(layer.moving_variance.numpy(), copied.moving_variance.numpy())
 
 
+@pytest.mark.tensorflow  # the draws of an unseeded initialiser, as TensorFlow's Keras makes them
 def test_models_built_once_train_each_seed_as_freshly_built_models_would(source_model):
     """The recipe builds and compiles each target network once and starts every training from the
     weights it needs (reinitialize, copy_weights): a seed's numbers and weights must be those of
