@@ -117,6 +117,9 @@ def epoch_shuffled(x, y, batch_size: int, seed: int, steps: int | None = None):
                     lambda _: tf.ensure_shape(tf.numpy_function(order, [], tf.int64), (None,))
                 )
                 batches = orders.flat_map(tf.data.Dataset.from_tensor_slices).batch(self.batch_size)
+                # an epoch's length said, as a PyDataset's is: Keras then ends each epoch at its
+                # last batch (unknown, it warns that the input "ran out of data" each first epoch)
+                batches = batches.apply(tf.data.experimental.assert_cardinality(len(self)))
                 return batches.map(lambda rows: (tf.gather(x, rows), tf.gather(y, rows)))
 
         _EPOCH_SHUFFLED = EpochShuffled
@@ -158,14 +161,27 @@ def say_train_step(model) -> None:
 
     jit, backend = bool(getattr(model, "jit_compile", False)), keras.config.backend()
     how = {  # (compiled, eager): what Keras makes of the train step on each backend
-        "tensorflow": ("XLA-compiled", "a tf.function graph, not XLA (Keras's choice on a CPU)"),
+        "tensorflow": ("XLA-compiled", "a tf.function graph, not XLA ({})"),
         "jax": ("XLA-compiled (jax.jit)", "eager: a layer cannot be compiled"),
         "torch": ("torch.compile", "eager (PyTorch's default)"),
     }.get(backend, ("compiled", "eager"))
-    line = f"train step on {backend}: {how[0] if jit else how[1]}"
+    step = how[0] if jit else how[1].format(why_not_xla() if backend == "tensorflow" else "")
+    line = f"train step on {backend}: {step}"
     if line not in _SAID:
         _SAID.add(line)
         print(line, flush=True)
+
+
+def why_not_xla() -> str:
+    """Why Keras left a TensorFlow train step out of XLA (its `jit_compile="auto"`)."""
+    import tensorflow as tf
+    from tensorflow.python.framework import config  # op determinism's switch has no public reader
+
+    if not [d for d in tf.config.list_physical_devices() if d.device_type != "CPU"]:
+        return "Keras's choice on a CPU"
+    if config.is_op_determinism_enabled():
+        return "Keras's choice while op determinism is on"
+    return "a layer cannot be compiled, or Keras's choice under a distribution strategy"
 
 
 def run_callback(checkpoint, train, kept: list, progress: bool = True):

@@ -10,6 +10,7 @@ import inspect
 import io
 import json
 import shutil
+import sys
 
 import pytest
 
@@ -190,23 +191,41 @@ def test_version_names_the_collection_and_the_libraries_it_runs_on(module):
 
 
 @pytest.mark.parametrize("where", ["environment", "config file"])
-def test_another_keras_backend_is_refused_at_start_with_one_line(where, tmp_path):
+def test_a_keras_backend_the_recipes_do_not_run_on_is_refused_at_start_with_one_line(where, tmp_path):
+    """Keras's numpy and openvino backends train nothing: refused before any output, naming where
+    the setting was read and the three that work, from a recipe and from `all`."""
     out = tmp_path / "out"
     if where == "environment":
-        env = {"KERAS_BACKEND": "jax"}
+        env = {"KERAS_BACKEND": "numpy"}
     else:
         home = tmp_path / "keras_home"
         home.mkdir()
-        (home / "keras.json").write_text('{"backend": "torch"}')
+        (home / "keras.json").write_text('{"backend": "openvino"}')
         env = {"KERAS_HOME": str(home), "KERAS_BACKEND": ""}
     result = run_cli("recipes.mlp_classifier", "--quick", "--output-dir", str(out), env=env)
     assert result.returncode == 2
-    lines = error_lines(result.stderr)
-    assert len(lines) == 1 and "set KERAS_BACKEND=tensorflow" in lines[0], result.stderr
+    (line,) = error_lines(result.stderr)
+    assert "run on tensorflow, jax or torch; set KERAS_BACKEND" in line, result.stderr
+    assert ("KERAS_BACKEND" if where == "environment" else "keras.json") in line.split(":")[2]
     assert not out.exists()
     result = run_cli("recipes", "all", "--quick", "--output-dir", str(out), env=env)
-    assert result.returncode == 2 and "set KERAS_BACKEND=tensorflow" in result.stderr
+    assert result.returncode == 2 and "run on tensorflow, jax or torch" in result.stderr
     assert not out.exists()
+
+
+def test_a_backend_that_is_not_installed_says_which_extra_installs_it(monkeypatch):
+    import importlib.util
+
+    from common.harness import UsageError, check_backend
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda n, *a: None if n == "jax" else real(n, *a))
+    monkeypatch.setenv("KERAS_BACKEND", "jax")
+    monkeypatch.delitem(sys.modules, "keras", raising=False)  # as a fresh process reads it
+    with pytest.raises(UsageError) as refused:
+        check_backend()
+    said = "Keras backend 'jax' (from KERAS_BACKEND) is not installed: pip install -e \".[jax]\""
+    assert str(refused.value) == said
 
 
 def test_all_says_which_run_of_how_many_and_the_time_left_by_the_last_run():

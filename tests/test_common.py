@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -677,6 +678,37 @@ def test_the_numbers_are_written_before_a_figure_can_fail(name):
     assert 0 < finish < draw, "the figures are drawn after metrics.json is written"
 
 
+def test_epoch_shuffled_draws_each_epochs_order_from_the_seed_and_epoch_and_fits_without_warning():
+    """Every epoch all rows once, in the order (seed, epoch) says, the same however it is fed (a
+    PyDataset; tf.data on TensorFlow); `start_at` picks the epoch a resumed fit starts at; and a fit
+    on it says nothing of running out of data (its length is known)."""
+    import keras
+
+    x, y = np.arange(10, dtype=np.float32)[:, None], np.arange(10)
+    train = training.epoch_shuffled(x, y, 4, seed=3)
+    shuffled = getattr(train, "shuffled", train)
+    assert len(shuffled) == 3
+
+    def epoch():
+        if keras.config.backend() == "tensorflow":
+            return [rows.numpy().ravel().tolist() for rows, _ in train]
+        shuffled.on_epoch_begin()
+        return [shuffled[i][0].ravel().tolist() for i in range(len(shuffled))]
+
+    first, second = epoch(), epoch()
+    expected = [np.random.default_rng([3, e]).permutation(10).tolist() for e in (0, 1)]
+    assert sum(first, []) == expected[0] and sum(second, []) == expected[1]
+    assert [len(b) for b in first] == [4, 4, 2]
+    training.start_at(train, 1)
+    assert epoch() == second
+    model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(10)])
+    model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        model.fit(training.epoch_shuffled(x, y, 4, seed=3), epochs=2, shuffle=False, verbose=0)
+    assert not [w for w in said if "ran out of data" in str(w.message)]
+
+
 @pytest.mark.parametrize("progress", [True, False])
 def test_a_long_fit_says_where_it_is_unless_asked_not_to(progress, monkeypatch, capsys, tmp_path):
     import keras
@@ -811,20 +843,44 @@ def test_the_random_shift_is_whole_steps_in_range_with_its_fill_and_off_at_infer
     assert np.array_equal(keras.ops.convert_to_numpy(same), signal)
 
 
+@contextlib.contextmanager
+def op_determinism_off():
+    """TensorFlow's op determinism (a process-wide switch) off inside the block, as it was after."""
+    import keras
+
+    if keras.config.backend() != "tensorflow":
+        yield
+        return
+    from tensorflow.python.framework import config  # the switch has no public "off" or "is on"
+
+    was = config.is_op_determinism_enabled()
+    config.disable_op_determinism()
+    try:
+        yield
+    finally:
+        if was:
+            config.enable_op_determinism()
+
+
 def test_a_model_with_the_random_shift_compiles_its_train_step():
     """Keras's RandomTranslation set supports_jit = False: jit_compile="auto" fell back to eager on
     JAX (14x slower). The model the recipes build with the shift compiles (XLA on TensorFlow and
-    JAX; PyTorch runs eagerly unless asked) and trains."""
+    JAX; PyTorch runs eagerly unless asked) and trains. (On TensorFlow Keras also compiles nothing
+    while op determinism is on, as a test before this one in the same process may have left it: it
+    is off for this test and put back after.)"""
     import keras
 
     from common.augment import random_shift
 
     model = keras.Sequential([keras.Input((40,)), random_shift(signal_length=40), keras.layers.Dense(2)])
+    assert all(layer.supports_jit for layer in model._flatten_layers())
     jit = keras.config.backend() in ("tensorflow", "jax")
-    model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True), jit_compile=jit)
-    x, y = np.random.default_rng(0).normal(size=(64, 40)).astype(np.float32), np.arange(64) % 2
-    model.fit(x, y, epochs=1, batch_size=16, verbose=0)
-    assert model.jit_compile == jit
+    with op_determinism_off():
+        loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+        model.compile("adam", loss, jit_compile=jit)
+        x, y = np.random.default_rng(0).normal(size=(64, 40)).astype(np.float32), np.arange(64) % 2
+        model.fit(x, y, epochs=1, batch_size=16, verbose=0)
+        assert model.jit_compile == jit
     if keras.config.backend() == "jax":  # "auto" resolves to compiled where every layer can be
         auto = keras.Sequential([keras.Input((40,)), random_shift(signal_length=40)])
         auto.compile("adam", "mse")

@@ -50,6 +50,7 @@ MNIST1D_REFERENCES = ("mnist1d_logistic", "mnist1d_mlp", "mnist1d_gru", "mnist1d
 
 TASKS = ("mnist1d", "adding")
 EPOCHS = 20  # MNIST-1D
+SEEDS = 1  # a default run's seeds per cell (--seeds 3: the mean and spread, three times as long)
 UNITS = 64  # per direction and layer
 LAYERS = 2  # bidirectional recurrent layers
 SHIFT = 4  # augmentation: random shifts of up to 4 of the 40 steps
@@ -93,6 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
         NAME,
         "SimpleRNN, GRU and LSTM on MNIST-1D and on the adding problem.",
         default_epochs=EPOCHS,
+        default_seeds=SEEDS,
         tensorboard=True,
         datasets=("mnist1d",),  # the classification task's data, or npz:PATH
         allow_npz=True,
