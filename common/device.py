@@ -162,7 +162,7 @@ def describe_device() -> str:
 
 def intra_op_threads() -> int:
     """The threads one op may use on the CPU: TensorFlow's as configured, else TF_NUM_INTRAOP_THREADS,
-    else one per core (its default); PyTorch's (OMP_NUM_THREADS); JAX's XLA uses every core. On some
+    else one per core (its default); PyTorch's (OMP_NUM_THREADS); JAX's XLA every core, or one. On some
     CPUs (an AMD EPYC, measured) a run's numbers depend on it, in their last digits: metrics.json
     records it (environment.threads)."""
     name = backend()
@@ -170,8 +170,9 @@ def intra_op_threads() -> int:
         import torch
 
         return torch.get_num_threads()
-    if name != "tensorflow":
-        return cpu_count()
+    if name != "tensorflow":  # JAX: one thread where XLA_FLAGS says so (`python -m recipes all`)
+        one = "intra_op_parallelism_threads=1" in os.environ.get("XLA_FLAGS", "")
+        return 1 if one else cpu_count()
     import tensorflow as tf
 
     return (

@@ -23,6 +23,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 THREADS = 1
 for _name in ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "OMP_NUM_THREADS"):
     os.environ[_name] = str(THREADS)
+if "intra_op_parallelism_threads=1" not in os.environ.get("XLA_FLAGS", ""):  # JAX's, the same
+    os.environ["XLA_FLAGS"] = (
+        f"{os.environ.get('XLA_FLAGS', '')} --xla_cpu_multi_thread_eigen=false "
+        "intra_op_parallelism_threads=1"
+    ).strip()
 ROOT = Path(__file__).resolve().parents[1]
 
 

@@ -9,6 +9,7 @@ import importlib
 import inspect
 import io
 import json
+import os
 import shutil
 import sys
 
@@ -226,6 +227,23 @@ def test_a_backend_that_is_not_installed_says_which_extra_installs_it(monkeypatc
         check_backend()
     said = "Keras backend 'jax' (from KERAS_BACKEND) is not installed: pip install -e \".[jax]\""
     assert str(refused.value) == said
+
+
+def test_a_runs_thread_count_reaches_every_backend(monkeypatch):
+    """`all --threads N`: TensorFlow's and OpenMP's (PyTorch's) thread counts; one thread is also
+    XLA's on JAX, which otherwise takes every core in each of the runs side by side. The suite's
+    own processes run so (tests/conftest.py), and what a run records is what it used."""
+    from common import device
+    from recipes.__main__ import ONE_THREAD_XLA, thread_env
+
+    assert ONE_THREAD_XLA in os.environ["XLA_FLAGS"]
+    if device.backend() == "jax":
+        assert device.intra_op_threads() == 1
+    monkeypatch.setenv("XLA_FLAGS", "--xla_dump_to=/tmp/x")
+    one, two = thread_env(1), thread_env(2)
+    assert one["TF_NUM_INTRAOP_THREADS"] == one["OMP_NUM_THREADS"] == "1"
+    assert one["XLA_FLAGS"] == f"--xla_dump_to=/tmp/x {ONE_THREAD_XLA}"  # added to, not replaced
+    assert two["OMP_NUM_THREADS"] == "2" and two["XLA_FLAGS"] == "--xla_dump_to=/tmp/x"
 
 
 def test_all_says_which_run_of_how_many_and_the_time_left_by_the_last_run():
