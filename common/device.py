@@ -45,8 +45,12 @@ def backend() -> str:
 
 def import_backend(verbose: bool = False) -> None:
     """Start the backend Keras will run on before Keras itself: TensorFlow quietly
-    (`import_tensorflow`), JAX or PyTorch as they are."""
-    if backend() == "tensorflow":
+    (`import_tensorflow`), JAX or PyTorch as they are. On JAX and PyTorch TensorFlow, where it is
+    installed, is started quietly too: Keras imports it anyway, loudly, to save a model (its
+    serialization asks `tf.available`)."""
+    from importlib.util import find_spec
+
+    if backend() == "tensorflow" or find_spec("tensorflow") is not None:
         import_tensorflow(verbose)
     import keras  # noqa: F401  (it reads the backend now, once)
 

@@ -156,6 +156,16 @@ def test_plots_says_which_recipes_have_no_outputs(tmp_path, capsys):
         assert name in err
 
 
+def test_no_run_shows_tensorflows_start_up_log_on_any_backend(quick_outputs):
+    """TensorFlow's C++ notices (oneDNN, CUDA) are not a run's first lines, on TensorFlow nor on JAX
+    or PyTorch, where Keras imports TensorFlow to save a model (common.device.import_backend)."""
+    if quick_outputs.result is None:
+        pytest.skip("QUICK_OUTPUTS reuses a folder: the `all` run's output is not there")
+    said = quick_outputs.result.stdout + quick_outputs.result.stderr
+    for notice in ("oneDNN", "cuda drivers", "absl::InitializeLog", "cpu_feature_guard"):
+        assert notice not in said, notice
+
+
 def test_plots_redraws_every_figure_from_saved_metrics(quick_outputs, tmp_path, capsys):
     """Every figure of the quick runs redrawn from their metrics.json; with the benchmarks' outputs
     beside them, the gallery shows the benchmarks' figures and ratios too."""
