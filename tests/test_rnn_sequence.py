@@ -112,7 +112,8 @@ def test_check_expectations_reports_what_was_measured(tmp_path):
         "mnist1d": {"simple": {"test_accuracy": 0.955}, "gru": {"test_accuracy": 0.975}},
         "adding": {
             "simple": {"100": {"test_mse": 0.17}},
-            "lstm": {"100": {"test_mse": 0.02}},
+            "gru": {"100": {"test_mse": 0.02}},
+            "lstm": {"100": {"test_mse": 0.17}},  # solves it on some seeds only: not checked
         },
     }
     rnn_sequence.check_expectations(harness, results)
@@ -124,7 +125,8 @@ def test_check_expectations_reports_what_was_measured(tmp_path):
     }
     assert checks["mnist1d_gru_test_accuracy"]["holds"] is True
     assert checks["adding_T100_simple_test_mse"]["holds"] is True
-    assert checks["adding_T100_lstm_test_mse"] == {"value": 0.02, "expected": "< 0.01", "holds": False}
+    assert checks["adding_T100_gru_test_mse"] == {"value": 0.02, "expected": "< 0.01", "holds": False}
+    assert "adding_T100_lstm_test_mse" not in checks
     # without T=100 among the lengths, or in a smoke run, only what can be checked is
     for argv in (["--lengths", "25,50"], ["--quick"]):
         args = rnn_sequence.build_parser().parse_args([*argv, "--output-dir", str(tmp_path)])
