@@ -17,6 +17,23 @@ import os
 _announced = False
 CPU_DEVICES = "RECIPES_CPU_DEVICES"
 BACKENDS = ("tensorflow", "jax", "torch")
+THREAD_VARIABLES = ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "OMP_NUM_THREADS")
+ONE_THREAD_XLA = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+
+
+def thread_env(threads: int | None, env=None) -> dict:
+    """`env` (this process's environment by default) with `threads` (when set) as TensorFlow's
+    intra- and inter-op threads (TF_NUM_INTRAOP_THREADS / TF_NUM_INTEROP_THREADS) and OpenMP's
+    (OMP_NUM_THREADS, PyTorch's); one thread is also XLA's on JAX (XLA_FLAGS), which otherwise
+    takes every core. On some CPUs a run's numbers depend on its intra-op thread count (the order in
+    which a multi-threaded kernel sums): metrics.json records it as environment.threads."""
+    env = dict(os.environ if env is None else env)
+    if threads is None:
+        return env
+    env.update({name: str(threads) for name in THREAD_VARIABLES})
+    if threads == 1 and ONE_THREAD_XLA not in env.get("XLA_FLAGS", ""):
+        env["XLA_FLAGS"] = f"{env.get('XLA_FLAGS', '')} {ONE_THREAD_XLA}".strip()
+    return env
 
 
 def backend_name() -> tuple[str, str]:
@@ -175,8 +192,7 @@ def intra_op_threads() -> int:
 
         return torch.get_num_threads()
     if name != "tensorflow":  # JAX: one thread where XLA_FLAGS says so (`python -m recipes all`)
-        one = "intra_op_parallelism_threads=1" in os.environ.get("XLA_FLAGS", "")
-        return 1 if one else cpu_count()
+        return 1 if ONE_THREAD_XLA in os.environ.get("XLA_FLAGS", "") else cpu_count()
     import tensorflow as tf
 
     return (

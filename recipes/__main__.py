@@ -21,6 +21,7 @@ from common.cli import (
     positive_int,
     version_line,
 )
+from common.device import thread_env
 from common.errors import UsageError
 from common.harness import DefaultRun, Recipe, command_main
 from common.outputs import figures as run_figures
@@ -46,24 +47,6 @@ def list_recipes() -> int:
     for recipe in recipes.values():
         print(f"  {recipe.name:<{width}}  {recipe.title}: {recipe.summary}")
     return 0
-
-
-ONE_THREAD_XLA = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
-
-
-def thread_env(threads: int | None) -> dict:
-    """The environment of a recipe's process: this one's, with `threads` (when set) as TensorFlow's
-    intra- and inter-op threads (TF_NUM_INTRAOP_THREADS / TF_NUM_INTEROP_THREADS) and OpenMP's
-    (OMP_NUM_THREADS, PyTorch's); one thread is also XLA's on JAX (XLA_FLAGS). On some CPUs a run's
-    numbers depend on its intra-op thread count (the order in which a multi-threaded kernel sums):
-    metrics.json records it as environment.threads."""
-    if threads is None:
-        return dict(os.environ)
-    names = ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "OMP_NUM_THREADS")
-    env = {**os.environ, **{name: str(threads) for name in names}}
-    if threads == 1:  # JAX's XLA takes every core unless told to run its ops on one thread
-        env["XLA_FLAGS"] = f"{env.get('XLA_FLAGS', '')} {ONE_THREAD_XLA}".strip()
-    return env
 
 
 def start_recipe(command: list[str], env: dict, **pipes) -> subprocess.Popen:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from common.device import thread_env
 from common.outputs import MANIFEST
 from common.results import LIBRARIES, SCHEMA_KEYS
 
@@ -21,13 +22,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # AMD EPYC, measured) a run's last digits depend on its thread count, and the tests compare runs
 # with one another. It also suits pytest-xdist's one worker per core.
 THREADS = 1
-for _name in ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "OMP_NUM_THREADS"):
-    os.environ[_name] = str(THREADS)
-if "intra_op_parallelism_threads=1" not in os.environ.get("XLA_FLAGS", ""):  # JAX's, the same
-    os.environ["XLA_FLAGS"] = (
-        f"{os.environ.get('XLA_FLAGS', '')} --xla_cpu_multi_thread_eigen=false "
-        "intra_op_parallelism_threads=1"
-    ).strip()
+os.environ.update(thread_env(THREADS))  # XLA's on JAX too (common.device.thread_env)
 ROOT = Path(__file__).resolve().parents[1]
 
 

@@ -244,7 +244,7 @@ def test_a_runs_thread_count_reaches_every_backend(monkeypatch):
     XLA's on JAX, which otherwise takes every core in each of the runs side by side. The suite's
     own processes run so (tests/conftest.py), and what a run records is what it used."""
     from common import device
-    from recipes.__main__ import ONE_THREAD_XLA, thread_env
+    from common.device import ONE_THREAD_XLA, thread_env
 
     assert ONE_THREAD_XLA in os.environ["XLA_FLAGS"]
     if device.backend() == "jax":
@@ -253,6 +253,7 @@ def test_a_runs_thread_count_reaches_every_backend(monkeypatch):
     one, two = thread_env(1), thread_env(2)
     assert one["TF_NUM_INTRAOP_THREADS"] == one["OMP_NUM_THREADS"] == "1"
     assert one["XLA_FLAGS"] == f"--xla_dump_to=/tmp/x {ONE_THREAD_XLA}"  # added to, not replaced
+    assert thread_env(1, one)["XLA_FLAGS"] == one["XLA_FLAGS"]  # once, however often it is applied
     assert two["OMP_NUM_THREADS"] == "2" and two["XLA_FLAGS"] == "--xla_dump_to=/tmp/x"
 
 
